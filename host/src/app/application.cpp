@@ -1,0 +1,188 @@
+#include "app/application.hpp"
+
+#include "config/config.hpp"
+#include "http/server.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "plugin/loader.hpp"
+#include "plugin/runtime.hpp"
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+#ifndef PLEXUS_VERSION
+#define PLEXUS_VERSION "0.0.0"
+#endif
+
+namespace plexus::app {
+
+namespace {
+// sysexits.h values: scripts can tell a usage error from a bad config.
+constexpr int kExitUsage = 64;
+constexpr int kExitConfig = 78;
+constexpr int kExitUnavailable = 69;
+}  // namespace
+
+HostApplication::HostApplication() { setUnixOptions(true); }
+
+void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
+  ServerApplication::defineOptions(options);
+  options.addOption(Poco::Util::Option("config", "c", "host configuration file (JSON)").argument("FILE").repeatable(false));
+  options.addOption(Poco::Util::Option("port", "p", "port for `probe` (default: PLEXUS_HTTP_PORT or 8080)").argument("N"));
+  options.addOption(Poco::Util::Option("version", "v", "print the version and exit"));
+  options.addOption(Poco::Util::Option("help", "h", "print this help and exit"));
+}
+
+void HostApplication::handleOption(const std::string& name, const std::string& value) {
+  ServerApplication::handleOption(name, value);
+  if (name == "config") {
+    configFile_ = value;
+  } else if (name == "port") {
+    try {
+      probePort_ = std::stoi(value);
+    } catch (const std::exception&) {
+      probePort_ = -1;
+    }
+  } else if (name == "version") {
+    std::cout << "plexus-host " << PLEXUS_VERSION << " (plugin ABI " << PLEXUS_ABI_MAJOR << "." << PLEXUS_ABI_MINOR
+              << ")\n";
+    exitEarly_ = true;
+    stopOptionsProcessing();
+  } else if (name == "help") {
+    printHelp();
+    exitEarly_ = true;
+    stopOptionsProcessing();
+  }
+}
+
+void HostApplication::printHelp() {
+  std::cout << "plexus-host " << PLEXUS_VERSION << " - event-driven plugin service host\n\n"
+            << "usage:\n"
+            << "  plexus-host [run] --config FILE    serve: load the plugins and answer HTTP until SIGTERM\n"
+            << "  plexus-host check --config FILE    validate the config and load every plugin, then exit\n"
+            << "  plexus-host migrate --config FILE  apply framework and plugin migrations, then exit\n"
+            << "  plexus-host probe [--port N]       exit 0 when the local /health answers 200\n"
+            << "  plexus-host --version | --help\n\n"
+            << "exit codes: 0 ok, 1 probe failed, 64 usage, 69 unavailable, 70 internal, 78 bad config or plugin\n";
+}
+
+int HostApplication::main(const std::vector<std::string>& args) {
+  if (exitEarly_) return EXIT_OK;
+  const std::string command = args.empty() ? "run" : args[0];
+  if (args.size() > 1) {
+    std::cerr << "plexus-host: unexpected argument '" << args[1] << "' (see --help)\n";
+    return kExitUsage;
+  }
+  if (command == "probe") return probe();
+  if (command != "run" && command != "check" && command != "migrate") {
+    std::cerr << "plexus-host: unknown command '" << command << "' (see --help)\n";
+    return kExitUsage;
+  }
+  if (configFile_.empty()) {
+    std::cerr << "plexus-host: " << command << " needs --config FILE\n";
+    return kExitUsage;
+  }
+  if (command == "migrate") return migrate();
+  return start(command == "run");
+}
+
+int HostApplication::start(bool serve) {
+  config::Config cfg;
+  try {
+    cfg = config::load(configFile_);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "plexus-host: invalid config: " << e.what() << "\n";
+    return kExitConfig;
+  }
+  log::setService(cfg.service);
+  log::Level level = log::Level::Info;
+  log::parseLevel(cfg.logLevel, level);
+  log::setLevel(level);
+
+  Metrics metrics;
+  plugin::Runtime runtime(metrics);
+  try {
+    runtime.start(cfg);
+  } catch (const plugin::PluginError& e) {
+    log::write(log::Level::Error, "plugin refused", nlohmann::json{{"path", e.path()}, {"reason", e.reason()}});
+    std::cerr << "plexus-host: " << e.what() << "\n";
+    return kExitConfig;
+  }
+  if (!serve) {
+    std::cout << "plexus-host: " << configFile_ << " is valid: " << runtime.plugins().size() << " plugin(s), "
+              << runtime.componentCount() << " component(s), " << runtime.routes().size() << " route(s)\n";
+    return EXIT_OK;
+  }
+
+  try {
+    http::Server server(cfg, runtime, metrics);
+    server.start();
+    log::write(log::Level::Info, "listening",
+               nlohmann::json{{"port", server.port()}, {"host", cfg.http.host}, {"plugins", runtime.plugins().size()},
+                              {"routes", runtime.routes().size()}});
+    waitForTerminationRequest();
+    log::write(log::Level::Info, "shutting down: readiness is 503, draining",
+               nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs}, {"drain_seconds", cfg.http.drainSeconds}});
+    const bool drained = server.shutdown();
+    log::write(log::Level::Info, "stopped", nlohmann::json{{"drained", drained}});
+  } catch (const Poco::Exception& e) {
+    log::write(log::Level::Error, "cannot serve", nlohmann::json{{"error", e.displayText()}});
+    std::cerr << "plexus-host: cannot serve on " << cfg.http.host << ":" << cfg.http.port << ": " << e.displayText() << "\n";
+    return kExitUnavailable;
+  } catch (const std::exception& e) {
+    std::cerr << "plexus-host: " << e.what() << "\n";
+    return kExitConfig;
+  }
+  return EXIT_OK;
+}
+
+int HostApplication::migrate() {
+  // Framework and plugin migrations need the store runtime, which is not part of this build yet.
+  // Refuse loudly rather than pretend the schema is in place.
+  std::cerr << "plexus-host: migrate: this build has no store backend yet (PostgreSQL/SQLite stores land with the "
+               "runtime); nothing was applied\n";
+  return kExitUnavailable;
+}
+
+int HostApplication::probe() {
+  int port = probePort_;
+  if (port == 0) {
+    const char* env = std::getenv("PLEXUS_HTTP_PORT");
+    port = env != nullptr ? std::atoi(env) : 8080;
+    if (!configFile_.empty()) {
+      try {
+        port = config::load(configFile_).http.port;
+      } catch (const std::exception& e) {
+        std::cerr << "plexus-host: probe: " << e.what() << "\n";
+        return kExitConfig;
+      }
+    }
+  }
+  if (port <= 0 || port > 65535) {
+    std::cerr << "plexus-host: probe: invalid port\n";
+    return kExitUsage;
+  }
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+    session.setTimeout(Poco::Timespan(2, 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/health", Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    session.receiveResponse(response);
+    if (response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK) return EXIT_OK;
+    std::cerr << "plexus-host: probe: /health answered " << response.getStatus() << "\n";
+  } catch (const Poco::Exception& e) {
+    std::cerr << "plexus-host: probe: " << e.displayText() << "\n";
+  }
+  return 1;
+}
+
+}  // namespace plexus::app

@@ -1,0 +1,33 @@
+#pragma once
+// plexus-host: `[run] --config F`, `check --config F`, `migrate --config F`, `probe [--port N]`,
+// `--version`, `--help`. Poco ServerApplication lifecycle: options in defineOptions, serve in main,
+// waitForTerminationRequest, then drain.
+
+#include <Poco/Util/ServerApplication.h>
+
+#include <string>
+#include <vector>
+
+namespace plexus::app {
+
+class HostApplication : public Poco::Util::ServerApplication {
+ public:
+  HostApplication();
+
+ protected:
+  void defineOptions(Poco::Util::OptionSet& options) override;
+  void handleOption(const std::string& name, const std::string& value) override;
+  int main(const std::vector<std::string>& args) override;
+
+ private:
+  int start(bool serve);
+  int probe();
+  int migrate();
+  void printHelp();
+
+  std::string configFile_;
+  int probePort_ = 0;
+  bool exitEarly_ = false;
+};
+
+}  // namespace plexus::app

@@ -1,0 +1,313 @@
+#include "config/config.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace plexus::config {
+namespace {
+
+using nlohmann::json;
+
+// Walks the document with the current JSON pointer so every error names its place.
+class Reader {
+ public:
+  Reader(std::string file, const Env& env) : file_(std::move(file)), env_(env) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& message) const {
+    throw ConfigError(file_, path, message);
+  }
+
+  static std::string describe(const json& v) {
+    switch (v.type()) {
+      case json::value_t::null:
+        return "null";
+      case json::value_t::boolean:
+        return "a boolean";
+      case json::value_t::string:
+        return "a string";
+      case json::value_t::number_integer:
+      case json::value_t::number_unsigned:
+        return "an integer";
+      case json::value_t::number_float:
+        return "a number";
+      case json::value_t::array:
+        return "an array";
+      case json::value_t::object:
+        return "an object";
+      default:
+        return "an unsupported value";
+    }
+  }
+
+  void expectObject(const json& v, const std::string& path, const std::set<std::string>& allowed,
+                    const std::set<std::string>& required) const {
+    if (!v.is_object()) fail(path, "expected an object, got " + describe(v));
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (allowed.count(it.key()) == 0) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        fail(path + "/" + it.key(), "unknown key (allowed here: " + list + ")");
+      }
+    }
+    for (const auto& r : required) {
+      if (!v.contains(r)) fail(path + "/" + r, "missing required key");
+    }
+  }
+
+  std::string string(const json& v, const std::string& path) const {
+    if (!v.is_string()) fail(path, "expected a string, got " + describe(v));
+    try {
+      return expand(v.get<std::string>(), env_);
+    } catch (const std::invalid_argument& e) {
+      fail(path, e.what());
+    }
+  }
+
+  // Integers may come as numbers or as strings (for ${VAR} expansion), always whole and in range.
+  int64_t integer(const json& v, const std::string& path, int64_t min, int64_t max) const {
+    int64_t value = 0;
+    if (v.is_number_integer() || v.is_number_unsigned()) {
+      if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+        fail(path, "integer out of range");
+      }
+      value = v.get<int64_t>();
+    } else if (v.is_string()) {
+      const std::string s = string(v, path);
+      size_t used = 0;
+      try {
+        value = std::stoll(s, &used, 10);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (s.empty() || used != s.size()) fail(path, "expected an integer, got \"" + s + "\"");
+    } else {
+      fail(path, "expected an integer, got " + describe(v));
+    }
+    if (value < min || value > max) {
+      fail(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                     std::to_string(value));
+    }
+    return value;
+  }
+
+  std::string oneOf(const json& v, const std::string& path, const std::set<std::string>& choices) const {
+    const std::string s = string(v, path);
+    if (choices.count(s) == 0) {
+      std::string list;
+      for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+      fail(path, "must be one of " + list + ", got \"" + s + "\"");
+    }
+    return s;
+  }
+
+  // Expands strings inside a plugin's free-form config object.
+  json expandTree(const json& v, const std::string& path) const {
+    if (v.is_string()) return string(v, path);
+    if (v.is_array()) {
+      json out = json::array();
+      for (size_t i = 0; i < v.size(); ++i) out.push_back(expandTree(v[i], path + "/" + std::to_string(i)));
+      return out;
+    }
+    if (v.is_object()) {
+      json out = json::object();
+      for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = expandTree(it.value(), path + "/" + it.key());
+      return out;
+    }
+    return v;
+  }
+
+ private:
+  std::string file_;
+  const Env& env_;
+};
+
+bool validServiceName(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return s.front() != '-' && s.back() != '-';
+}
+
+bool validSha256(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Env processEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::string expand(const std::string& text, const Env& env) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '$') {
+      out.push_back(c);
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+      continue;
+    }
+    if (i + 1 >= text.size() || text[i + 1] != '{') {
+      out.push_back(c);
+      continue;
+    }
+    const size_t close = text.find('}', i + 2);
+    if (close == std::string::npos) throw std::invalid_argument("unterminated ${ in \"" + text + "\"");
+    const std::string inner = text.substr(i + 2, close - i - 2);
+    const size_t sep = inner.find(":-");
+    const std::string name = inner.substr(0, sep);
+    if (name.empty()) throw std::invalid_argument("empty variable name in \"" + text + "\"");
+    for (char n : name) {
+      if (!((n >= 'A' && n <= 'Z') || (n >= 'a' && n <= 'z') || (n >= '0' && n <= '9') || n == '_')) {
+        throw std::invalid_argument("invalid variable name \"" + name + "\"");
+      }
+    }
+    const std::optional<std::string> value = env(name);
+    if (sep != std::string::npos) {
+      out += (value && !value->empty()) ? *value : inner.substr(sep + 2);
+    } else if (value) {
+      out += *value;
+    } else {
+      throw std::invalid_argument("environment variable " + name + " is not set and has no default");
+    }
+    i = close;
+  }
+  return out;
+}
+
+Config parse(const std::string& text, const std::string& file, const Env& env) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw ConfigError(file, "", std::string("malformed JSON: ") + e.what());
+  }
+  Reader r(file, env);
+  r.expectObject(doc, "", {"service", "http", "store", "transport", "plugin_dir", "plugins", "log"},
+                 {"service", "plugins"});
+
+  Config c;
+  c.file = file;
+  c.service = r.string(doc["service"], "/service");
+  if (!validServiceName(c.service)) {
+    r.fail("/service", "must be 1-63 characters of a-z, 0-9 and '-', got \"" + c.service + "\"");
+  }
+
+  if (doc.contains("http")) {
+    const json& h = doc["http"];
+    r.expectObject(h, "/http",
+                   {"host", "port", "threads", "queue", "max_body_bytes", "keep_alive_seconds",
+                    "shutdown_delay_ms", "drain_seconds"},
+                   {});
+    if (h.contains("host")) c.http.host = r.string(h["host"], "/http/host");
+    if (h.contains("port")) c.http.port = static_cast<int>(r.integer(h["port"], "/http/port", 0, 65535));
+    if (h.contains("threads")) c.http.threads = static_cast<int>(r.integer(h["threads"], "/http/threads", 1, 4096));
+    if (h.contains("queue")) c.http.queue = static_cast<int>(r.integer(h["queue"], "/http/queue", 1, 1 << 20));
+    if (h.contains("max_body_bytes")) {
+      c.http.maxBodyBytes = r.integer(h["max_body_bytes"], "/http/max_body_bytes", 1, int64_t{1} << 30);
+    }
+    if (h.contains("keep_alive_seconds")) {
+      c.http.keepAliveSeconds = static_cast<int>(r.integer(h["keep_alive_seconds"], "/http/keep_alive_seconds", 1, 3600));
+    }
+    if (h.contains("shutdown_delay_ms")) {
+      c.http.shutdownDelayMs = static_cast<int>(r.integer(h["shutdown_delay_ms"], "/http/shutdown_delay_ms", 0, 600000));
+    }
+    if (h.contains("drain_seconds")) {
+      c.http.drainSeconds = static_cast<int>(r.integer(h["drain_seconds"], "/http/drain_seconds", 0, 3600));
+    }
+  }
+
+  if (doc.contains("store")) {
+    const json& s = doc["store"];
+    r.expectObject(s, "/store", {"kind", "url", "schema"}, {"kind"});
+    c.store.kind = r.oneOf(s["kind"], "/store/kind", {"sqlite", "postgres"});
+    if (s.contains("url")) c.store.url = r.string(s["url"], "/store/url");
+    if (s.contains("schema")) c.store.schema = r.string(s["schema"], "/store/schema");
+    if (c.store.url.empty()) r.fail("/store/url", "must not be empty");
+  }
+
+  if (doc.contains("transport")) {
+    const json& t = doc["transport"];
+    r.expectObject(t, "/transport", {"kind", "url"}, {"kind"});
+    c.transport.kind = r.oneOf(t["kind"], "/transport/kind", {"inproc", "rabbitmq"});
+    if (t.contains("url")) c.transport.url = r.string(t["url"], "/transport/url");
+    if (c.transport.kind == "rabbitmq" && c.transport.url.empty()) {
+      r.fail("/transport/url", "required when kind is rabbitmq");
+    }
+  }
+
+  if (doc.contains("log")) {
+    const json& l = doc["log"];
+    r.expectObject(l, "/log", {"level"}, {});
+    if (l.contains("level")) c.logLevel = r.oneOf(l["level"], "/log/level", {"debug", "info", "warn", "error"});
+  }
+
+  c.pluginDir = doc.contains("plugin_dir") ? r.string(doc["plugin_dir"], "/plugin_dir") : std::string(".");
+  if (c.pluginDir.empty()) r.fail("/plugin_dir", "must not be empty");
+
+  const json& plugins = doc["plugins"];
+  if (!plugins.is_array()) r.fail("/plugins", "expected an array, got " + Reader::describe(plugins));
+  std::set<std::string> seen;
+  for (size_t i = 0; i < plugins.size(); ++i) {
+    const std::string path = "/plugins/" + std::to_string(i);
+    const json& p = plugins[i];
+    r.expectObject(p, path, {"library", "sha256", "components", "config"}, {"library"});
+    Plugin pl;
+    pl.index = i;
+    pl.library = r.string(p["library"], path + "/library");
+    if (pl.library.empty()) r.fail(path + "/library", "must not be empty");
+    namespace fs = std::filesystem;
+    fs::path lib(pl.library);
+    pl.path = (pl.library.find('/') != std::string::npos ? lib : fs::path(c.pluginDir) / lib).lexically_normal().string();
+    if (!seen.insert(pl.path).second) r.fail(path + "/library", "plugin \"" + pl.library + "\" is listed twice");
+    if (p.contains("sha256")) {
+      std::string h = r.string(p["sha256"], path + "/sha256");
+      for (char& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (!validSha256(h)) r.fail(path + "/sha256", "expected 64 hexadecimal digits");
+      pl.sha256 = h;
+    }
+    if (p.contains("components")) {
+      const json& comps = p["components"];
+      if (!comps.is_array()) r.fail(path + "/components", "expected an array, got " + Reader::describe(comps));
+      for (size_t k = 0; k < comps.size(); ++k) {
+        pl.components.push_back(r.string(comps[k], path + "/components/" + std::to_string(k)));
+      }
+      if (pl.components.empty()) r.fail(path + "/components", "must not be empty (omit it to enable every component)");
+    }
+    if (p.contains("config")) {
+      if (!p["config"].is_object()) {
+        r.fail(path + "/config", "expected an object, got " + Reader::describe(p["config"]));
+      }
+      pl.config = r.expandTree(p["config"], path + "/config");
+    }
+    c.plugins.push_back(std::move(pl));
+  }
+  return c;
+}
+
+Config load(const std::string& file, const Env& env) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(file, "", "cannot read the file");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return parse(buf.str(), file, env);
+}
+
+}  // namespace plexus::config

@@ -1,0 +1,296 @@
+#include "http/server.hpp"
+
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "plugin/runtime.hpp"
+#include "plugin/uuid.hpp"
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/ThreadPool.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <istream>
+
+namespace plexus::http {
+
+struct Server::Context {
+  const config::Config& config;
+  plugin::Runtime& runtime;
+  Metrics& metrics;
+  Router router;
+  std::atomic<bool>& draining;
+  std::mutex mu;
+  std::condition_variable cv;
+  int inflight = 0;
+  bool wakeUp = false;
+};
+
+namespace {
+
+using nlohmann::json;
+
+// How much of an oversized body is read and thrown away so the client sees the 413 instead of a
+// reset connection; beyond this the connection is closed.
+constexpr int64_t kDiscardCap = 64ll << 20;
+
+bool validRequestId(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool isJsonType(const std::string& contentType) {
+  std::string t = contentType.substr(0, contentType.find(';'));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return t == "application/json" || (t.size() > 5 && t.compare(t.size() - 5, 5, "+json") == 0);
+}
+
+// Reads and drops up to `limit` bytes; true when the stream ended within it.
+bool discard(std::istream& in, int64_t limit) {
+  char buf[16384];
+  int64_t total = 0;
+  while (in && total <= limit) {
+    in.read(buf, sizeof buf);
+    total += in.gcount();
+    if (in.gcount() == 0) break;
+  }
+  return total <= limit && !in.bad();
+}
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(Server::Context& ctx) : ctx_(ctx) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+    const auto started = std::chrono::steady_clock::now();
+    {
+      std::lock_guard<std::mutex> lock(ctx_.mu);
+      ++ctx_.inflight;
+    }
+    std::string requestId = req.get("X-Request-Id", "");
+    if (!validRequestId(requestId)) requestId = newUuidV7();
+    std::string routeLabel = "unmatched";
+    int status = 500;
+    try {
+      status = serve(req, resp, requestId, routeLabel);
+    } catch (const std::exception& e) {
+      log::write(log::Level::Error, "request failed", json{{"request_id", requestId}, {"error", e.what()}});
+      if (!resp.sent()) status = send(resp, 500, json{{"error", "internal error"}}.dump(), requestId);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    ctx_.metrics.observeHttp(req.getMethod(), routeLabel, status, seconds);
+    if (log::enabled(log::Level::Debug) || status >= 500) {
+      log::write(status >= 500 ? log::Level::Error : log::Level::Debug, "http request",
+                 json{{"request_id", requestId},
+                      {"method", req.getMethod()},
+                      {"path", req.getURI()},
+                      {"status", status},
+                      {"duration_ms", seconds * 1000.0}});
+    }
+    {
+      std::lock_guard<std::mutex> lock(ctx_.mu);
+      --ctx_.inflight;
+    }
+    ctx_.cv.notify_all();
+  }
+
+ private:
+  static int send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& body, const std::string& requestId,
+                  const std::string& contentType = "application/json") {
+    resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    resp.set("X-Request-Id", requestId);
+    resp.setContentType(contentType);
+    resp.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    resp.sendBuffer(body.data(), body.size());
+    return status;
+  }
+  static int error(Poco::Net::HTTPServerResponse& resp, int status, const std::string& message, const std::string& requestId) {
+    return send(resp, status, json{{"error", message}}.dump(), requestId);
+  }
+
+  int serve(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& requestId,
+            std::string& routeLabel) {
+    const std::string& method = req.getMethod();
+    const std::string& uri = req.getURI();
+    const size_t q = uri.find('?');
+    const std::string path = uri.substr(0, q);
+    const std::string query = q == std::string::npos ? std::string() : uri.substr(q + 1);
+
+    if (path == "/health" || path == "/health/ready" || path == "/metrics") {
+      routeLabel = path;
+      // Whatever the client sent is irrelevant here; keep the connection usable.
+      if (method != "GET" && method != "HEAD") {
+        if (!discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
+        resp.set("Allow", "GET");
+        return error(resp, 405, "method not allowed", requestId);
+      }
+      if (path == "/health") return send(resp, 200, json{{"status", "ok"}}.dump(), requestId);
+      if (path == "/metrics") {
+        return send(resp, 200, ctx_.metrics.scrape(), requestId, "text/plain; version=0.0.4; charset=utf-8");
+      }
+      return readiness(resp, requestId);
+    }
+
+    const Router::Match m = ctx_.router.match(method, path);
+    if (m.kind != Router::Match::Kind::Found) {
+      if (!discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
+      if (m.kind == Router::Match::Kind::MethodNotAllowed) {
+        std::string allow;
+        for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+        resp.set("Allow", allow);
+        return error(resp, 405, "method not allowed", requestId);
+      }
+      return error(resp, 404, "not found", requestId);
+    }
+    const plugin::RouteBinding& route = ctx_.runtime.routes()[m.route];
+    routeLabel = route.pathTemplate;
+
+    // Body, limited: an oversized body is read away (up to a cap) so the client gets its 413.
+    const int64_t max = ctx_.config.http.maxBodyBytes;
+    if (req.hasContentLength() && req.getContentLength64() > max) {
+      if (req.getContentLength64() > max + kDiscardCap || !discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
+      return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes", requestId);
+    }
+    std::string body;
+    {
+      std::istream& in = req.stream();
+      char buf[16384];
+      while (in) {
+        in.read(buf, sizeof buf);
+        const std::streamsize n = in.gcount();
+        if (n <= 0) break;
+        if (static_cast<int64_t>(body.size()) + n > max) {
+          if (!discard(in, kDiscardCap)) resp.setKeepAlive(false);
+          return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes", requestId);
+        }
+        body.append(buf, static_cast<size_t>(n));
+      }
+    }
+    if (!body.empty() && (method == "POST" || method == "PUT" || method == "PATCH") && !isJsonType(req.getContentType())) {
+      return error(resp, 415, "expected Content-Type: application/json", requestId);
+    }
+
+    plugin::HttpRequest pr;
+    pr.method = method;
+    pr.path = path;
+    pr.query = query;
+    pr.body = std::move(body);
+    pr.requestId = requestId;
+    pr.params = m.params;
+    for (const auto& [k, v] : req) pr.headers.emplace_back(k, v);
+    plugin::HttpResponse out = ctx_.runtime.handle(route, pr);
+    for (const auto& [k, v] : out.headers) resp.add(k, v);
+    if (out.status == 204 || out.status == 304) {
+      resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
+      resp.set("X-Request-Id", requestId);
+      resp.setContentLength(0);
+      resp.send();
+      return out.status;
+    }
+    return send(resp, out.status, out.body, requestId, out.contentType);
+  }
+
+  int readiness(Poco::Net::HTTPServerResponse& resp, const std::string& requestId) {
+    json checks = json::object();
+    std::vector<std::string> reasons;
+    if (ctx_.runtime.failed()) {
+      checks["plugins"] = "failed";
+      reasons.push_back(ctx_.runtime.failure());
+    } else {
+      checks["plugins"] = "ok";
+    }
+    if (ctx_.draining.load()) {
+      checks["shutdown"] = "draining";
+      reasons.push_back("the host is shutting down");
+    }
+    const bool ready = reasons.empty();
+    json body{{"status", ready ? "ready" : "not_ready"}, {"service", ctx_.config.service}, {"checks", checks}};
+    if (!ready) body["reasons"] = reasons;
+    return send(resp, ready ? 200 : 503, body.dump(), requestId);
+  }
+
+  Server::Context& ctx_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(Server::Context& ctx) : ctx_(ctx) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new Handler(ctx_);
+  }
+
+ private:
+  Server::Context& ctx_;
+};
+
+}  // namespace
+
+Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& metrics)
+    : config_(config), ctx_(new Context{config, runtime, metrics, Router{}, draining_, {}, {}, 0, false}) {
+  for (size_t i = 0; i < runtime.routes().size(); ++i) {
+    const auto& r = runtime.routes()[i];
+    std::string error;
+    if (!ctx_->router.add(r.method, r.pathTemplate, i, error)) throw std::runtime_error(error);
+    if (r.pathTemplate == "/health" || r.pathTemplate.rfind("/health/", 0) == 0 || r.pathTemplate == "/metrics" ||
+        r.pathTemplate.rfind("/admin/", 0) == 0) {
+      throw std::runtime_error("route " + r.pathTemplate + " collides with a host endpoint");
+    }
+  }
+}
+
+Server::~Server() {
+  if (server_) server_->stopAll(true);
+}
+
+void Server::start() {
+  const auto& h = config_.http;
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(h.host, static_cast<Poco::UInt16>(h.port)), h.queue);
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(h.threads);
+  params->setMaxQueued(h.queue);
+  params->setKeepAlive(true);
+  params->setKeepAliveTimeout(Poco::Timespan(h.keepAliveSeconds, 0));
+  params->setTimeout(Poco::Timespan(30, 0));
+  params->setServerName(config_.service);
+  pool_ = std::make_unique<Poco::ThreadPool>(2, h.threads, 60);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*ctx_), *pool_, socket, params);
+  server_->start();
+}
+
+int Server::port() const { return server_ ? server_->port() : 0; }
+
+bool Server::shutdown() {
+  draining_ = true;
+  const auto& h = config_.http;
+  std::unique_lock<std::mutex> lock(ctx_->mu);
+  // Keep serving for the grace period so load balancers see readiness fail before connections
+  // are refused (Kubernetes removes the endpoint asynchronously).
+  ctx_->cv.wait_for(lock, std::chrono::milliseconds(h.shutdownDelayMs), [&] { return ctx_->wakeUp; });
+  lock.unlock();
+  server_->stop();  // no new connections; in-flight requests go on
+  lock.lock();
+  const bool drained =
+      ctx_->cv.wait_for(lock, std::chrono::seconds(h.drainSeconds), [&] { return ctx_->inflight == 0; });
+  const int left = ctx_->inflight;
+  lock.unlock();
+  if (!drained) {
+    log::write(log::Level::Warn, "drain budget exhausted; aborting in-flight requests", json{{"in_flight", left}});
+  }
+  server_->stopAll(true);
+  pool_->joinAll();
+  return drained;
+}
+
+}  // namespace plexus::http

@@ -1,0 +1,54 @@
+#pragma once
+// The host's one Prometheus registry: host metrics and plugin-defined metrics, scraped on the
+// host's own HTTP port at /metrics.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace plexus {
+
+class Metrics {
+ public:
+  enum class Kind { Counter = 1, Gauge = 2, Histogram = 3 };
+
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  prometheus::Registry& registry() { return *registry_; }
+
+  // Prometheus text exposition format 0.0.4.
+  std::string scrape() const;
+
+  void observeHttp(const std::string& method, const std::string& route, int status, double seconds);
+
+  // Plugin metrics. `define` returns an id >= 1 (the same id when an identical family exists) or
+  // 0 with `error` set. Names must be valid Prometheus names, counters end in _total, and the
+  // `plexus_` prefix is reserved for the host.
+  int64_t define(Kind kind, const std::string& name, const std::string& help,
+                 const std::vector<std::string>& labels, const std::vector<double>& buckets,
+                 std::string& error);
+  // Counter: add (>= 0); gauge: set; histogram: observe. False on a bad id or label count.
+  bool update(int64_t id, const std::vector<std::string>& labelValues, double value);
+
+  static bool validName(const std::string& name);
+  static bool validLabel(const std::string& label);
+
+ private:
+  struct Family;
+  std::shared_ptr<prometheus::Registry> registry_;
+  struct Http;
+  std::unique_ptr<Http> http_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Family>> families_;
+};
+
+}  // namespace plexus

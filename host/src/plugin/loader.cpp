@@ -1,0 +1,257 @@
+#include "plugin/loader.hpp"
+
+#include <Poco/DigestEngine.h>
+#include <Poco/SHA2Engine.h>
+#include <boost/dll/shared_library.hpp>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+namespace plexus::plugin {
+namespace {
+
+// Plugins are kept loaded for the life of the process (OBS: never dlclose).
+std::vector<std::shared_ptr<boost::dll::shared_library>>& keepAlive() {
+  static std::vector<std::shared_ptr<boost::dll::shared_library>> libs;
+  return libs;
+}
+
+std::string errnoText() { return std::strerror(errno); }
+
+void checkOwnerAndMode(const std::string& path, const struct stat& st, const std::string& what) {
+  const uid_t me = geteuid();
+  if (st.st_uid != me && st.st_uid != 0) {
+    throw PluginError(path, what + " is owned by uid " + std::to_string(st.st_uid) +
+                                ", not by the host's user (uid " + std::to_string(me) + ") or root");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw PluginError(path, what + " is writable by group or others (mode " + mode + ")");
+  }
+}
+
+std::string hashFd(int fd, const std::string& path) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  char buf[1 << 16];
+  if (lseek(fd, 0, SEEK_SET) != 0) throw PluginError(path, "cannot rewind: " + errnoText());
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw PluginError(path, "cannot read: " + errnoText());
+    }
+    if (n == 0) break;
+    engine.update(buf, static_cast<size_t>(n));
+  }
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+template <class T>
+T copySized(const T* src, const std::string& path, const std::string& what, size_t minimum) {
+  if (src == nullptr) throw PluginError(path, what + " is a null pointer");
+  const uint32_t size = src->struct_size;
+  if (size < minimum) {
+    throw PluginError(path, what + " has struct_size " + std::to_string(size) + ", smaller than the minimum " +
+                                std::to_string(minimum));
+  }
+  T out{};
+  std::memcpy(&out, src, size < sizeof(T) ? size : sizeof(T));
+  out.struct_size = static_cast<uint32_t>(sizeof(T));
+  return out;
+}
+
+std::string nameOf(const char* s) { return s == nullptr ? std::string() : std::string(s); }
+
+std::vector<std::string> typeList(const char* const* types, size_t count, const std::string& path,
+                                  const std::string& what) {
+  if (count == 0 || types == nullptr) throw PluginError(path, what + " handles no message types");
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < count; ++i) {
+    if (types[i] == nullptr || types[i][0] == '\0') throw PluginError(path, what + " has an empty message type");
+    if (!seen.insert(types[i]).second) throw PluginError(path, what + " lists message type " + std::string(types[i]) + " twice");
+    out.emplace_back(types[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string sha256Hex(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw PluginError(path, "cannot open: " + errnoText());
+  try {
+    std::string h = hashFd(fd, path);
+    ::close(fd);
+    return h;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+int openTrusted(const std::string& path, const std::optional<std::string>& sha256) {
+  struct stat lst {};
+  if (::lstat(path.c_str(), &lst) != 0) throw PluginError(path, "cannot access the file: " + errnoText());
+  if (S_ISLNK(lst.st_mode)) {
+    throw PluginError(path, "is a symbolic link; list the real file (symlinked plugins are refused)");
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw PluginError(path, "cannot open: " + errnoText());
+  try {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw PluginError(path, "cannot stat: " + errnoText());
+    if (!S_ISREG(st.st_mode)) throw PluginError(path, "is not a regular file");
+    checkOwnerAndMode(path, st, "the file");
+    const std::string dir = std::filesystem::path(path).parent_path().empty()
+                                ? std::string(".")
+                                : std::filesystem::path(path).parent_path().string();
+    struct stat dst {};
+    if (::stat(dir.c_str(), &dst) != 0) throw PluginError(path, "cannot stat its directory: " + errnoText());
+    checkOwnerAndMode(path, dst, "its directory " + dir);
+    if (sha256) {
+      const std::string actual = hashFd(fd, path);
+      if (actual != *sha256) {
+        throw PluginError(path, "sha256 mismatch: config pins " + *sha256 + ", file has " + actual);
+      }
+    }
+    return fd;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<std::string>& sha256) {
+  const int fd = openTrusted(path, sha256);
+  // Load the descriptor we checked, not whatever the path names now.
+  const std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
+  auto lib = std::make_shared<boost::dll::shared_library>();
+  boost::dll::fs::error_code ec;
+  lib->load(fdPath, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) {
+    // Boost.DLL drops dlerror(); ask the dynamic linker again for the reason (e.g. the name of a
+    // missing dependency). Nothing ran: a failed dlopen runs no constructors.
+    std::string reason = "cannot be loaded";
+    void* h = ::dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) {
+      const char* e = ::dlerror();
+      if (e != nullptr) {
+        std::string text(e);
+        const std::string prefix = fdPath + ": ";
+        if (text.rfind(prefix, 0) == 0) text = text.substr(prefix.size());
+        reason += ": " + text;
+      }
+    } else {
+      ::dlclose(h);  // unreachable in practice: Boost failed, dlopen succeeded
+    }
+    ::close(fd);
+    throw PluginError(path, reason);
+  }
+  ::close(fd);
+  keepAlive().push_back(lib);
+
+  if (!lib->has(PLEXUS_PLUGIN_ENTRY_SYMBOL)) {
+    throw PluginError(path, std::string("has no entry symbol ") + PLEXUS_PLUGIN_ENTRY_SYMBOL +
+                                " (not a Plexus plugin, or PLEXUS_PLUGIN(...) is missing)");
+  }
+  auto entry = lib->get<const plexus_plugin_desc*()>(PLEXUS_PLUGIN_ENTRY_SYMBOL);
+  const plexus_plugin_desc* raw = entry();
+  if (raw == nullptr) throw PluginError(path, "entry point returned no descriptor (null)");
+
+  // The fields up to the version are the minimum every ABI 1 plugin has.
+  const size_t minimum = offsetof(plexus_plugin_desc, version) + sizeof(raw->version);
+  if (raw->struct_size < minimum) {
+    throw PluginError(path, "descriptor struct_size " + std::to_string(raw->struct_size) + " is too small");
+  }
+  if (raw->abi_major != PLEXUS_ABI_MAJOR) {
+    throw PluginError(path, "built for ABI major " + std::to_string(raw->abi_major) + ", this host speaks ABI major " +
+                                std::to_string(PLEXUS_ABI_MAJOR));
+  }
+  if (raw->abi_minor > PLEXUS_ABI_MINOR) {
+    throw PluginError(path, "built for ABI " + std::to_string(raw->abi_major) + "." + std::to_string(raw->abi_minor) +
+                                ", newer than this host's " + std::to_string(PLEXUS_ABI_MAJOR) + "." +
+                                std::to_string(PLEXUS_ABI_MINOR) + "; upgrade the host");
+  }
+  plexus_plugin_desc d{};
+  std::memcpy(&d, raw, raw->struct_size < sizeof d ? raw->struct_size : sizeof d);
+
+  auto out = std::make_shared<LoadedPlugin>();
+  out->path = path;
+  out->name = nameOf(d.name);
+  out->version = nameOf(d.version);
+  out->abiMajor = d.abi_major;
+  out->abiMinor = d.abi_minor;
+  if (out->name.empty()) throw PluginError(path, "descriptor has no plugin name");
+  if (out->version.empty()) throw PluginError(path, "descriptor has no plugin version");
+
+  std::set<std::string> names;
+  auto claim = [&](const std::string& name, const std::string& what) {
+    if (name.empty()) throw PluginError(path, what + " has no name");
+    if (!names.insert(name).second) throw PluginError(path, "duplicate component name \"" + name + "\"");
+  };
+  const size_t handlerMin = offsetof(plexus_receptor_desc, destroy) + sizeof(void*);
+  if (d.receptor_count > 0 && d.receptors == nullptr) throw PluginError(path, "receptor array is null");
+  for (size_t i = 0; i < d.receptor_count; ++i) {
+    auto r = copySized(d.receptors[i], path, "receptor #" + std::to_string(i), handlerMin);
+    const std::string what = "receptor \"" + nameOf(r.name) + "\"";
+    claim(nameOf(r.name), "receptor #" + std::to_string(i));
+    if (r.create == nullptr || r.handle == nullptr || r.destroy == nullptr) {
+      throw PluginError(path, what + " lacks create, handle or destroy");
+    }
+    out->receptorTypes.push_back(typeList(r.message_types, r.message_type_count, path, what));
+    out->receptors.push_back(r);
+  }
+  if (d.perspective_count > 0 && d.perspectives == nullptr) throw PluginError(path, "perspective array is null");
+  for (size_t i = 0; i < d.perspective_count; ++i) {
+    auto p = copySized(d.perspectives[i], path, "perspective #" + std::to_string(i), handlerMin);
+    const std::string what = "perspective \"" + nameOf(p.name) + "\"";
+    claim(nameOf(p.name), "perspective #" + std::to_string(i));
+    if (p.create == nullptr || p.handle == nullptr || p.destroy == nullptr) {
+      throw PluginError(path, what + " lacks create, handle or destroy");
+    }
+    out->perspectiveTypes.push_back(typeList(p.event_types, p.event_type_count, path, what));
+    out->perspectives.push_back(p);
+  }
+  if (d.route_count > 0 && d.routes == nullptr) throw PluginError(path, "route array is null");
+  static const std::set<std::string> methods{"GET", "POST", "PUT", "PATCH", "DELETE"};
+  for (size_t i = 0; i < d.route_count; ++i) {
+    auto r = copySized(d.routes[i], path, "route #" + std::to_string(i), offsetof(plexus_route_desc, destroy) + sizeof(void*));
+    const std::string what = "route \"" + nameOf(r.name) + "\"";
+    claim(nameOf(r.name), "route #" + std::to_string(i));
+    if (r.create == nullptr || r.handle == nullptr || r.destroy == nullptr) {
+      throw PluginError(path, what + " lacks create, handle or destroy");
+    }
+    if (methods.count(nameOf(r.method)) == 0) {
+      throw PluginError(path, what + " has an unsupported method \"" + nameOf(r.method) + "\"");
+    }
+    if (r.path == nullptr || r.path[0] != '/') throw PluginError(path, what + " path must start with '/'");
+    out->routes.push_back(r);
+  }
+  if (d.migration_count > 0 && d.migrations == nullptr) throw PluginError(path, "migration array is null");
+  static const std::set<std::string> dialects{"postgresql", "sqlite", "any"};
+  std::set<std::pair<std::string, uint32_t>> versions;
+  for (size_t i = 0; i < d.migration_count; ++i) {
+    auto m = copySized(d.migrations[i], path, "migration #" + std::to_string(i),
+                       offsetof(plexus_migration_desc, sql) + sizeof(void*));
+    if (m.version == 0) throw PluginError(path, "migration #" + std::to_string(i) + " has version 0");
+    if (dialects.count(nameOf(m.dialect)) == 0) {
+      throw PluginError(path, "migration " + std::to_string(m.version) + " has an unknown dialect \"" + nameOf(m.dialect) + "\"");
+    }
+    if (m.sql == nullptr || m.sql[0] == '\0') throw PluginError(path, "migration " + std::to_string(m.version) + " has no SQL");
+    if (!versions.insert({nameOf(m.dialect), m.version}).second) {
+      throw PluginError(path, "migration version " + std::to_string(m.version) + " appears twice for " + nameOf(m.dialect));
+    }
+    out->migrations.push_back(m);
+  }
+  return out;
+}
+
+}  // namespace plexus::plugin

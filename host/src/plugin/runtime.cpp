@@ -1,0 +1,417 @@
+#include "plugin/runtime.hpp"
+
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "plugin/uuid.hpp"
+
+#include <chrono>
+#include <set>
+
+// The opaque handles of the ABI, defined by the host.
+struct plexus_host {
+  plexus::plugin::Runtime* runtime = nullptr;
+  std::string plugin;
+  std::string component;
+  std::string config;          // the plugin's config as JSON text
+  std::set<int64_t> metricIds; // the metrics this instance defined (only those may be updated)
+  std::mutex mu;
+};
+
+struct plexus_call {
+  plexus::plugin::Runtime* runtime = nullptr;
+  plexus_host* host = nullptr;
+  std::string stream;
+  std::string correlation;
+  std::string causation;  // id of the message or request this call handles
+  std::string requestId;
+  std::string result;
+  std::string error;
+  bool isRoute = false;
+  bool responded = false;
+  int httpStatus = 0;
+  std::string contentType;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<plexus_after_commit_fn, void*>> afterCommit;
+};
+
+namespace plexus::plugin {
+
+enum class Kind { Receptor, Perspective, Route };
+
+struct Component {
+  Kind kind;
+  std::shared_ptr<LoadedPlugin> plugin;
+  std::string name;
+  plexus_create_fn create = nullptr;
+  plexus_destroy_fn destroy = nullptr;
+  plexus_status (*handleMessage)(void*, plexus_call*, const plexus_message*) = nullptr;
+  plexus_status (*handleRequest)(void*, plexus_call*, const plexus_request*) = nullptr;
+  std::vector<std::string> types;
+  void* instance = nullptr;
+  std::unique_ptr<plexus_host> host;
+};
+
+namespace {
+
+thread_local std::string tlsError;
+
+plexus_str view(const std::string& s) { return plexus_str{s.data(), s.size()}; }
+std::string text(plexus_str s) { return s.size ? std::string(s.data, s.size) : std::string(); }
+
+nlohmann::json logFields(const plexus_host* h) {
+  return nlohmann::json{{"plugin", h->plugin}, {"component", h->component}};
+}
+
+plexus_status fail(plexus_call* call, plexus_status status, std::string reason) {
+  if (call != nullptr) {
+    call->error = std::move(reason);
+  } else {
+    tlsError = std::move(reason);
+  }
+  return status;
+}
+
+// Finishes a call's (so far non-existent) transaction: after-commit callbacks learn the outcome.
+// The durable runtime replaces this with a real commit.
+void complete(plexus_call& call, bool committed) {
+  for (auto& [fn, user] : call.afterCommit) fn(user, committed ? 1 : 0);
+  call.afterCommit.clear();
+}
+
+// ---- the host API table ----
+
+void apiLog(plexus_host* h, plexus_log_level level, plexus_str message) {
+  log::Level l = log::Level::Info;
+  if (level == PLEXUS_LOG_DEBUG) l = log::Level::Debug;
+  if (level == PLEXUS_LOG_WARN) l = log::Level::Warn;
+  if (level == PLEXUS_LOG_ERROR) l = log::Level::Error;
+  if (!log::enabled(l)) return;
+  log::write(l, text(message), logFields(h));
+}
+
+plexus_str apiConfig(plexus_host* h) { return view(h->config); }
+
+int64_t apiNow(plexus_host*) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void apiNewId(plexus_host*, char out[37]) {
+  const std::string id = newUuidV7();
+  std::memcpy(out, id.c_str(), 37);
+}
+
+int64_t apiMetricDefine(plexus_host* h, plexus_metric_kind kind, plexus_str name, plexus_str help,
+                        const plexus_str* labels, size_t labelCount, const double* buckets, size_t bucketCount) {
+  if (kind < PLEXUS_METRIC_COUNTER || kind > PLEXUS_METRIC_HISTOGRAM) {
+    tlsError = "unknown metric kind " + std::to_string(kind);
+    return 0;
+  }
+  std::vector<std::string> l;
+  for (size_t i = 0; i < labelCount; ++i) l.push_back(text(labels[i]));
+  std::vector<double> b;
+  if (buckets != nullptr) b.assign(buckets, buckets + bucketCount);
+  std::string error;
+  const int64_t id = h->runtime->metrics().define(static_cast<Metrics::Kind>(kind), text(name), text(help), l, b, error);
+  if (id == 0) {
+    tlsError = error;
+    return 0;
+  }
+  std::lock_guard<std::mutex> lock(h->mu);
+  h->metricIds.insert(id);
+  return id;
+}
+
+plexus_status apiMetricUpdate(plexus_host* h, int64_t id, const plexus_str* labels, size_t labelCount, double value) {
+  {
+    std::lock_guard<std::mutex> lock(h->mu);
+    if (h->metricIds.count(id) == 0) return fail(nullptr, PLEXUS_REJECT, "metric not defined by this component");
+  }
+  std::vector<std::string> l;
+  l.reserve(labelCount);
+  for (size_t i = 0; i < labelCount; ++i) l.push_back(text(labels[i]));
+  if (!h->runtime->metrics().update(id, l, value)) {
+    return fail(nullptr, PLEXUS_REJECT, "metric update refused (label count or negative counter increment)");
+  }
+  return PLEXUS_OK;
+}
+
+plexus_status noStore(plexus_call* call, const char* what) {
+  return fail(call, PLEXUS_FATAL,
+              std::string(what) + " needs the durable runtime (store + transport), which this host does not run yet");
+}
+
+plexus_status apiEmit(plexus_call* c, plexus_str, plexus_str, plexus_str) { return noStore(c, "emit"); }
+plexus_status apiSend(plexus_call* c, plexus_str, plexus_str, plexus_str) { return noStore(c, "send"); }
+plexus_status apiSchedule(plexus_call* c, plexus_str, plexus_str, plexus_str, int64_t) { return noStore(c, "schedule"); }
+plexus_status apiSql(plexus_call* c, plexus_str, const plexus_value*, size_t, plexus_row_fn, void*, int64_t*) {
+  return noStore(c, "sql");
+}
+
+plexus_status apiAfterCommit(plexus_call* call, plexus_after_commit_fn fn, void* user) {
+  if (fn == nullptr) return fail(call, PLEXUS_REJECT, "after_commit: null callback");
+  call->afterCommit.emplace_back(fn, user);
+  return PLEXUS_OK;
+}
+
+plexus_status apiSetResult(plexus_call* call, plexus_str json) {
+  call->result = text(json);
+  return PLEXUS_OK;
+}
+
+plexus_status apiRespond(plexus_call* call, int32_t status, plexus_str contentType, plexus_str body) {
+  if (!call->isRoute) return fail(call, PLEXUS_REJECT, "respond: not handling an HTTP request");
+  if (call->responded) return fail(call, PLEXUS_REJECT, "respond: a response was already set");
+  if (status < 100 || status > 599) return fail(call, PLEXUS_REJECT, "respond: invalid HTTP status " + std::to_string(status));
+  call->responded = true;
+  call->httpStatus = status;
+  call->contentType = contentType.size ? text(contentType) : "application/json";
+  call->body = text(body);
+  return PLEXUS_OK;
+}
+
+bool headerSafe(const std::string& s) {
+  for (char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+plexus_status apiAddHeader(plexus_call* call, plexus_str name, plexus_str value) {
+  if (!call->isRoute) return fail(call, PLEXUS_REJECT, "add_header: not handling an HTTP request");
+  std::string n = text(name), v = text(value);
+  if (n.empty() || !headerSafe(n) || !headerSafe(v)) return fail(call, PLEXUS_REJECT, "add_header: invalid header");
+  call->headers.emplace_back(std::move(n), std::move(v));
+  return PLEXUS_OK;
+}
+
+plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, plexus_str payload,
+                        void (*onResult)(void*, plexus_str), void* user) {
+  const std::string t = text(type);
+  Component* receptor = call->runtime->receptorFor(t);
+  if (receptor == nullptr) return fail(call, PLEXUS_REJECT, "invoke: no receptor for " + t + " in this host");
+  plexus_call child;
+  child.runtime = call->runtime;
+  child.host = receptor->host.get();
+  child.stream = stream.size ? text(stream) : call->stream;
+  child.correlation = call->correlation;
+  child.requestId = call->requestId;
+  const std::string id = newUuidV7();
+  child.causation = id;
+  const std::string payloadText = text(payload);
+  plexus_message m{};
+  m.struct_size = sizeof m;
+  m.attempt = 1;
+  m.id = view(id);
+  m.type = view(t);
+  m.stream = view(child.stream);
+  m.correlation = view(child.correlation);
+  m.causation = view(call->causation);
+  m.payload = view(payloadText);
+  m.timestamp_unix_ms = apiNow(nullptr);
+  const plexus_status s = receptor->handleMessage(receptor->instance, &child, &m);
+  if (s == PLEXUS_FATAL) call->runtime->markFatal(receptor->plugin->name + "/" + receptor->name, child.result);
+  // The receptor runs inside the caller's transaction: its after-commit work waits for the caller.
+  for (auto& cb : child.afterCommit) call->afterCommit.push_back(cb);
+  child.afterCommit.clear();
+  if (onResult != nullptr) onResult(user, view(child.result));
+  if (s != PLEXUS_OK) call->error = child.result.empty() ? child.error : child.result;
+  return s;
+}
+
+plexus_str apiLastError(plexus_call* call) { return call != nullptr ? view(call->error) : view(tlsError); }
+
+const plexus_host_api kApi = [] {
+  plexus_host_api a{};
+  a.struct_size = sizeof(plexus_host_api);
+  a.abi_major = PLEXUS_ABI_MAJOR;
+  a.abi_minor = PLEXUS_ABI_MINOR;
+  a.log = &apiLog;
+  a.config = &apiConfig;
+  a.now_unix_ms = &apiNow;
+  a.new_id = &apiNewId;
+  a.metric_define = &apiMetricDefine;
+  a.metric_update = &apiMetricUpdate;
+  a.emit = &apiEmit;
+  a.send = &apiSend;
+  a.schedule = &apiSchedule;
+  a.sql = &apiSql;
+  a.after_commit = &apiAfterCommit;
+  a.set_result = &apiSetResult;
+  a.respond = &apiRespond;
+  a.add_header = &apiAddHeader;
+  a.invoke = &apiInvoke;
+  a.last_error = &apiLastError;
+  return a;
+}();
+
+}  // namespace
+
+const plexus_host_api* hostApi() { return &kApi; }
+
+Runtime::Runtime(Metrics& metrics) : metrics_(metrics) {}
+
+Runtime::~Runtime() {
+  for (auto it = components_.rbegin(); it != components_.rend(); ++it) {
+    if ((*it)->instance != nullptr) (*it)->destroy((*it)->instance);
+  }
+}
+
+void Runtime::start(const config::Config& config) {
+  service_ = config.service;
+  std::map<std::string, std::string> routeOwners;
+  for (const auto& pc : config.plugins) {
+    auto lp = load(pc.path, pc.sha256);
+    for (const auto& other : plugins_) {
+      if (other->name == lp->name) throw PluginError(pc.path, "plugin name \"" + lp->name + "\" is already loaded from " + other->path);
+    }
+    std::set<std::string> wanted(pc.components.begin(), pc.components.end());
+    std::set<std::string> found;
+    auto enabled = [&](const std::string& name) {
+      found.insert(name);
+      return wanted.empty() || wanted.count(name) > 0;
+    };
+    const std::string configText = pc.config.dump();
+    auto add = [&](Kind kind, const std::string& name, plexus_create_fn create, plexus_destroy_fn destroy,
+                   std::vector<std::string> types) -> Component& {
+      auto c = std::make_unique<Component>();
+      c->kind = kind;
+      c->plugin = lp;
+      c->name = name;
+      c->create = create;
+      c->destroy = destroy;
+      c->types = std::move(types);
+      c->host = std::make_unique<plexus_host>();
+      c->host->runtime = this;
+      c->host->plugin = lp->name;
+      c->host->component = name;
+      c->host->config = configText;
+      components_.push_back(std::move(c));
+      return *components_.back();
+    };
+    for (size_t i = 0; i < lp->receptors.size(); ++i) {
+      const auto& r = lp->receptors[i];
+      if (!enabled(r.name)) continue;
+      Component& c = add(Kind::Receptor, r.name, r.create, r.destroy, lp->receptorTypes[i]);
+      c.handleMessage = r.handle;
+      for (const auto& t : c.types) {
+        auto [it, fresh] = commandOwners_.emplace(t, &c);
+        if (!fresh) {
+          throw PluginError(pc.path, "receptor \"" + c.name + "\" handles " + t + ", already handled by " +
+                                         it->second->plugin->name + "/" + it->second->name + " in this host");
+        }
+      }
+    }
+    for (size_t i = 0; i < lp->perspectives.size(); ++i) {
+      const auto& p = lp->perspectives[i];
+      if (!enabled(p.name)) continue;
+      Component& c = add(Kind::Perspective, p.name, p.create, p.destroy, lp->perspectiveTypes[i]);
+      c.handleMessage = p.handle;
+    }
+    for (const auto& r : lp->routes) {
+      if (!enabled(r.name)) continue;
+      Component& c = add(Kind::Route, r.name, r.create, r.destroy, {});
+      c.handleRequest = r.handle;
+      const std::string key = std::string(r.method) + " " + r.path;
+      auto [it, fresh] = routeOwners.emplace(key, lp->name + "/" + r.name);
+      if (!fresh) throw PluginError(pc.path, "route " + key + " is already served by " + it->second);
+      routes_.push_back(RouteBinding{r.method, r.path, &c});
+    }
+    for (const auto& w : wanted) {
+      if (found.count(w) == 0) {
+        throw PluginError(pc.path, "config /plugins/" + std::to_string(pc.index) + "/components names \"" + w +
+                                       "\", which plugin " + lp->name + " does not have");
+      }
+    }
+    plugins_.push_back(lp);
+    log::write(log::Level::Info, "plugin loaded",
+               nlohmann::json{{"plugin", lp->name}, {"version", lp->version}, {"path", lp->path},
+                              {"abi", std::to_string(lp->abiMajor) + "." + std::to_string(lp->abiMinor)}});
+  }
+  for (auto& c : components_) {
+    c->instance = c->create(&kApi, c->host.get());
+    if (c->instance == nullptr) {
+      throw PluginError(c->plugin->path, "component \"" + c->name + "\" failed to start (create returned null; see the log)");
+    }
+  }
+}
+
+Component* Runtime::receptorFor(const std::string& type) const {
+  auto it = commandOwners_.find(type);
+  return it == commandOwners_.end() ? nullptr : it->second;
+}
+
+void Runtime::markFatal(const std::string& who, const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(failureMu_);
+    if (failure_.empty()) failure_ = who + ": " + (reason.empty() ? "returned FATAL" : reason);
+  }
+  failed_ = true;
+  log::write(log::Level::Error, "component reported FATAL; host is not ready", nlohmann::json{{"component", who}, {"reason", reason}});
+}
+
+std::string Runtime::failure() const {
+  std::lock_guard<std::mutex> lock(failureMu_);
+  return failure_;
+}
+
+HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) {
+  Component& c = *route.component;
+  plexus_call call;
+  call.runtime = this;
+  call.host = c.host.get();
+  call.isRoute = true;
+  call.requestId = req.requestId;
+  call.correlation = req.requestId;
+  call.causation = req.requestId;
+  std::vector<plexus_pair> params, headers;
+  params.reserve(req.params.size());
+  for (const auto& [k, v] : req.params) params.push_back({view(k), view(v)});
+  headers.reserve(req.headers.size());
+  for (const auto& [k, v] : req.headers) headers.push_back({view(k), view(v)});
+  plexus_request r{};
+  r.struct_size = sizeof r;
+  r.method = view(req.method);
+  r.path = view(req.path);
+  r.query = view(req.query);
+  r.body = view(req.body);
+  r.request_id = view(req.requestId);
+  r.params = params.data();
+  r.param_count = params.size();
+  r.headers = headers.data();
+  r.header_count = headers.size();
+
+  const plexus_status s = c.handleRequest(c.instance, &call, &r);
+  const bool ok = s == PLEXUS_OK;
+  if (s == PLEXUS_FATAL) markFatal(c.plugin->name + "/" + c.name, call.result.empty() ? call.error : call.result);
+  complete(call, ok);
+
+  HttpResponse out;
+  out.headers = std::move(call.headers);
+  if (call.responded) {
+    out.status = call.httpStatus;
+    out.contentType = call.contentType;
+    out.body = std::move(call.body);
+    return out;
+  }
+  const std::string reason = call.result.empty() ? call.error : call.result;
+  switch (s) {
+    case PLEXUS_OK:
+      out.status = 204;
+      return out;
+    case PLEXUS_REJECT:
+      out.status = 400;
+      break;
+    case PLEXUS_RETRY:
+      out.status = 503;
+      break;
+    default:
+      out.status = 500;
+      break;
+  }
+  out.body = nlohmann::json{{"error", out.status == 500 ? std::string("internal error") : reason}}.dump();
+  return out;
+}
+
+}  // namespace plexus::plugin
