@@ -11,7 +11,8 @@ endif()
 add_library(plexus_warnings INTERFACE)
 add_library(plexus::warnings ALIAS plexus_warnings)
 target_compile_options(plexus_warnings INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wcast-align -Wnull-dereference
+  -Wall -Wextra -Wpedantic -Wshadow=local -Wcast-align
+  $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor>
   $<$<BOOL:${PLEXUS_WARNINGS_AS_ERRORS}>:-Werror>)
 
 add_library(plexus_sanitizers INTERFACE)

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <istream>
 
 namespace plexus::http {
@@ -79,6 +80,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       std::lock_guard<std::mutex> lock(ctx_.mu);
       ++ctx_.inflight;
     }
+    ctx_.metrics.httpInFlight(1);
     std::string requestId = req.get("X-Request-Id", "");
     if (!validRequestId(requestId)) requestId = newUuidV7();
     std::string routeLabel = "unmatched";
@@ -91,18 +93,21 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ctx_.metrics.observeHttp(req.getMethod(), routeLabel, status, seconds);
-    if (log::enabled(log::Level::Debug) || status >= 500) {
-      log::write(status >= 500 ? log::Level::Error : log::Level::Debug, "http request",
+    // Server errors are logged; a 503 from readiness is an answer, not an error.
+    const bool serverError = status >= 500 && routeLabel != "/health/ready";
+    if (log::enabled(log::Level::Debug) || serverError) {
+      log::write(serverError ? log::Level::Error : log::Level::Debug, "http request",
                  json{{"request_id", requestId},
                       {"method", req.getMethod()},
                       {"path", req.getURI()},
                       {"status", status},
-                      {"duration_ms", seconds * 1000.0}});
+                      {"duration_ms", std::round(seconds * 1e6) / 1e3}});
     }
     {
       std::lock_guard<std::mutex> lock(ctx_.mu);
       --ctx_.inflight;
     }
+    ctx_.metrics.httpInFlight(-1);
     ctx_.cv.notify_all();
   }
 
@@ -113,7 +118,11 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     resp.set("X-Request-Id", requestId);
     resp.setContentType(contentType);
     resp.setContentLength64(static_cast<Poco::Int64>(body.size()));
-    resp.sendBuffer(body.data(), body.size());
+    // Flushed here, inside the in-flight window, so a drain never closes a socket that still holds
+    // an unsent response.
+    std::ostream& os = resp.send();
+    os.write(body.data(), static_cast<std::streamsize>(body.size()));
+    os.flush();
     return status;
   }
   static int error(Poco::Net::HTTPServerResponse& resp, int status, const std::string& message, const std::string& requestId) {
@@ -196,7 +205,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
       resp.set("X-Request-Id", requestId);
       resp.setContentLength(0);
-      resp.send();
+      resp.send().flush();
       return out.status;
     }
     return send(resp, out.status, out.body, requestId, out.contentType);
@@ -256,7 +265,11 @@ Server::~Server() {
 
 void Server::start() {
   const auto& h = config_.http;
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(h.host, static_cast<Poco::UInt16>(h.port)), h.queue);
+  // SO_REUSEADDR for quick restarts, but never SO_REUSEPORT (Poco's default here): a second host
+  // on the same port must fail instead of silently sharing the traffic.
+  Poco::Net::ServerSocket socket;
+  socket.bind(Poco::Net::SocketAddress(h.host, static_cast<Poco::UInt16>(h.port)), true, false);
+  socket.listen(h.queue);
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(h.threads);
   params->setMaxQueued(h.queue);

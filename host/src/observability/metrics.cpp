@@ -24,6 +24,7 @@ const std::vector<double>& defaultBuckets() {
 struct Metrics::Http {
   prometheus::Family<prometheus::Counter>* requests;
   prometheus::Family<prometheus::Histogram>* duration;
+  prometheus::Gauge* inFlight;
 };
 
 struct Metrics::Family {
@@ -46,9 +47,16 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), http_(
                          .Name("plexus_http_request_duration_seconds")
                          .Help("HTTP request handling time in seconds, by method and route template.")
                          .Register(*registry_);
+  http_->inFlight = &prometheus::BuildGauge()
+                         .Name("plexus_http_requests_in_flight")
+                         .Help("HTTP requests being handled right now.")
+                         .Register(*registry_)
+                         .Add({});
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::httpInFlight(int delta) { http_->inFlight->Increment(delta); }
 
 std::string Metrics::scrape() const {
   prometheus::TextSerializer serializer;

@@ -29,6 +29,7 @@ class Metrics {
   std::string scrape() const;
 
   void observeHttp(const std::string& method, const std::string& route, int status, double seconds);
+  void httpInFlight(int delta);
 
   // Plugin metrics. `define` returns an id >= 1 (the same id when an identical family exists) or
   // 0 with `error` set. Names must be valid Prometheus names, counters end in _total, and the

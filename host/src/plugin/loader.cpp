@@ -155,7 +155,8 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<
     ::close(fd);
     throw PluginError(path, reason);
   }
-  ::close(fd);
+  // The descriptor stays open for the life of the process: the dynamic linker knows this object
+  // by the name "/proc/self/fd/N", and a reused N would make it hand back the wrong plugin.
   keepAlive().push_back(lib);
 
   if (!lib->has(PLEXUS_PLUGIN_ENTRY_SYMBOL)) {

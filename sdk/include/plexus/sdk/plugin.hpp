@@ -484,6 +484,15 @@ plexus_status handleRequest(void* instance, plexus_call* call, const plexus_requ
 
 enum class Kind { Receptor, Perspective, Route, Migration };
 
+// Component names are the class name without its namespace: "orders::CreateOrder" -> "CreateOrder".
+constexpr const char* baseName(const char* s) {
+  const char* last = s;
+  for (const char* p = s; *p != '\0'; ++p) {
+    if (*p == ':') last = p + 1;
+  }
+  return last;
+}
+
 // Registration nodes form an intrusive list linked by trivial static constructors: no allocation
 // and no plugin code runs before the host calls the entry point.
 struct Node {
@@ -567,7 +576,7 @@ inline const plexus_plugin_desc* buildDescriptor(const char* name, const char* v
   const DescT PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                                               \
       sizeof(DescT),                                                                                \
       0,                                                                                            \
-      #Class,                                                                                       \
+      ::plexus::detail::baseName(#Class),                                                           \
       PLEXUS_DETAIL_CAT(plexus_types_, id),                                                         \
       PLEXUS_DETAIL_COUNT(PLEXUS_DETAIL_CAT(plexus_types_, id)),                                    \
       &::plexus::detail::create<Class>,                                                             \
@@ -591,7 +600,7 @@ inline const plexus_plugin_desc* buildDescriptor(const char* name, const char* v
 #define PLEXUS_DETAIL_ROUTE(id, Class, method, path)                                                 \
   namespace {                                                                                        \
   const plexus_route_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                                    \
-      sizeof(plexus_route_desc),      0, #Class, method, path, &::plexus::detail::create<Class>,    \
+      sizeof(plexus_route_desc), 0, ::plexus::detail::baseName(#Class), method, path, &::plexus::detail::create<Class>,    \
       &::plexus::detail::handleRequest<Class>, &::plexus::detail::destroy<Class>};                   \
   ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                        \
       ::plexus::detail::Kind::Route, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};                 \

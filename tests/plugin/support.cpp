@@ -1,0 +1,145 @@
+#include "support.hpp"
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+namespace plexus::test {
+
+std::string testPlugin(const std::string& name) { return std::string(PLEXUS_TEST_PLUGIN_DIR) + "/plexus_" + name + ".so"; }
+std::string plugin(const std::string& name) { return std::string(PLEXUS_PLUGIN_DIR) + "/plexus_" + name + ".so"; }
+
+TempDir::TempDir() {
+  std::string tmpl = std::filesystem::temp_directory_path().string() + "/plexus-test-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+  ::chmod(path_.c_str(), 0755);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& content) const {
+  const std::string p = file(name);
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+std::string TempDir::copy(const std::string& from, const std::string& name) const {
+  const std::string p = file(name);
+  std::filesystem::copy_file(from, p, std::filesystem::copy_options::overwrite_existing);
+  ::chmod(p.c_str(), 0755);
+  return p;
+}
+
+HttpResult http(int port, const std::string& method, const std::string& uri, const std::string& body,
+                const std::map<std::string, std::string>& headers, const std::string& contentType) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+  session.setTimeout(Poco::Timespan(10, 0));
+  Poco::Net::HTTPRequest req(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    req.setContentType(contentType);
+    req.setContentLength64(static_cast<Poco::Int64>(body.size()));
+  }
+  std::ostream& os = session.sendRequest(req);
+  os << body;
+  Poco::Net::HTTPResponse resp;
+  std::istream& is = session.receiveResponse(resp);
+  HttpResult r;
+  r.status = resp.getStatus();
+  Poco::StreamCopier::copyToString(is, r.body);
+  for (const auto& [k, v] : resp) r.headers[k] = v;
+  return r;
+}
+
+RunResult runHost(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  Poco::Pipe outPipe, errPipe;
+  Poco::Process::Env e(env.begin(), env.end());
+  Poco::ProcessHandle h = Poco::Process::launch(PLEXUS_HOST_BIN, args, ".", nullptr, &outPipe, &errPipe, e);
+  Poco::PipeInputStream out(outPipe), err(errPipe);
+  RunResult r;
+  // Read both pipes to the end (the child's output is small; read stderr after stdout closes).
+  Poco::StreamCopier::copyToString(out, r.out);
+  Poco::StreamCopier::copyToString(err, r.err);
+  r.exitCode = h.wait();
+  return r;
+}
+
+HostProcess::HostProcess(const std::string& configPath) {
+  handle_ = std::make_unique<Poco::ProcessHandle>(
+      Poco::Process::launch(PLEXUS_HOST_BIN, {"--config", configPath}, ".", nullptr, &outPipe_, nullptr));
+  reader_ = std::thread([this] {
+    Poco::PipeInputStream in(outPipe_);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      output_ += line + "\n";
+      // The host logs {"msg":"listening","port":N} once it accepts connections.
+      if (j.is_object() && j.value("msg", "") == "listening") port_ = j.value("port", 0);
+      cv_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    eof_ = true;
+    cv_.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return port_ != 0 || eof_; }) || port_ == 0) {
+    const std::string out = output_;
+    lock.unlock();
+    ::kill(pid(), SIGKILL);
+    handle_->wait();
+    exited_ = true;
+    reader_.join();
+    throw std::runtime_error("host did not start listening:\n" + out);
+  }
+}
+
+HostProcess::~HostProcess() {
+  if (!exited_) {
+    ::kill(pid(), SIGKILL);
+    try {
+      handle_->wait();
+    } catch (...) {
+    }
+  }
+  if (reader_.joinable()) reader_.join();
+}
+
+std::string HostProcess::output() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return output_;
+}
+
+void HostProcess::signal(int sig) const { ::kill(pid(), sig); }
+
+std::optional<int> HostProcess::waitExit(int timeoutMs) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid(), &status, WNOHANG);
+    if (r == pid()) {
+      exited_ = true;
+      if (reader_.joinable()) reader_.join();
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a deadline-bounded condition
+  }
+  return std::nullopt;
+}
+
+}  // namespace plexus::test

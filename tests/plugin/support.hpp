@@ -1,0 +1,78 @@
+#pragma once
+// Helpers shared by the plugin-tier tests: temp dirs, plugin paths, tiny HTTP client, a host child
+// process whose port is read from its "listening" log line.
+
+#include <Poco/Pipe.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plexus::test {
+
+std::string testPlugin(const std::string& name);  // build/tests/plugins/plexus_<name>.so
+std::string plugin(const std::string& name);      // build/plugins/plexus_<name>.so
+
+// A fresh directory (mode 0755) removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  std::string write(const std::string& name, const std::string& content) const;
+  std::string copy(const std::string& from, const std::string& name) const;
+
+ private:
+  std::string path_;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+HttpResult http(int port, const std::string& method, const std::string& uri, const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {}, const std::string& contentType = "application/json");
+
+// Runs build/bin/plexus-host with arguments; captures stdout and stderr.
+struct RunResult {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+RunResult runHost(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+
+// A serving host child process.
+class HostProcess {
+ public:
+  explicit HostProcess(const std::string& configPath);
+  ~HostProcess();
+  int port() const { return port_; }
+  int pid() const { return static_cast<int>(handle_->id()); }
+  void signal(int sig) const;
+  // Waits (bounded) for the process to exit and returns its exit code, or nullopt on timeout.
+  std::optional<int> waitExit(int timeoutMs);
+  std::string output() const;
+
+ private:
+  std::unique_ptr<Poco::ProcessHandle> handle_;
+  Poco::Pipe outPipe_;
+  std::thread reader_;  // drains the child's stdout so it never blocks on a full pipe
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string output_;
+  bool eof_ = false;
+  int port_ = 0;
+  bool exited_ = false;
+};
+
+}  // namespace plexus::test
