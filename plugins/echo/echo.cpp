@@ -19,11 +19,12 @@ class EchoReceptor final : public plexus::Receptor {
     const std::string message = body["message"].get<std::string>();
     if (message.empty()) return plexus::reject("\"message\" must not be empty");
     ctx.afterCommit([this] { echoed_.increment(); });
-    return plexus::ok(plexus::Json{{"id", ctx.newId()},
-                                   {"message", prefix_ + message},
-                                   {"correlation", std::string(cmd.correlation())},
-                                   {"echoedAtMs", ctx.nowMs()}}
-                          .dump());
+    return plexus::ok(plexus::Json{
+        {"id", ctx.newId()},
+        {"message", prefix_ + message},
+        {"correlation", std::string(cmd.correlation())},
+        {"echoedAtMs",
+         ctx.nowMs()}}.dump());
   }
 
  private:

@@ -26,8 +26,9 @@ class HttpSurface : public ::testing::Test {
     cfg_ = new plexus::config::Config(plexus::config::parse(
         R"({"service": "http-test", "http": {"host": "127.0.0.1", "port": 0, "max_body_bytes": 1024},
             "plugins": [{"library": ")" +
-            plexus::test::testPlugin("testkit") + R"(", "config": {"greeting": "hi"}}, {"library": ")" +
-            plexus::test::plugin("echo") + R"("}]})",
+            plexus::test::testPlugin("testkit") +
+            R"(", "config": {"greeting": "hi"}}, {"library": ")" + plexus::test::plugin("echo") +
+            R"("}]})",
         "inline.json", [](const std::string&) { return std::nullopt; }));
     metrics_ = new plexus::Metrics;
     runtime_ = new plexus::plugin::Runtime(*metrics_);
@@ -110,7 +111,8 @@ TEST_F(HttpSurface, MalformedJsonIs400) {
 }
 
 TEST_F(HttpSurface, WrongContentTypeIs415) {
-  auto r = http(port_, "POST", "/api/echo", "message=hello", {}, "application/x-www-form-urlencoded");
+  auto r =
+      http(port_, "POST", "/api/echo", "message=hello", {}, "application/x-www-form-urlencoded");
   EXPECT_EQ(r.status, 415);
   EXPECT_TRUE(body(r).contains("error"));
 }
@@ -178,13 +180,15 @@ TEST_F(HttpSurface, EmitWithoutDurableRuntimeFailsLoudly) {
 }
 
 TEST_F(HttpSurface, RequestIdIsEchoedOrGenerated) {
-  auto given = http(port_, "GET", "/t/echo-headers?a=1", "", {{"X-Request-Id", "abc-123"}, {"X-Test", "v"}});
+  auto given =
+      http(port_, "GET", "/t/echo-headers?a=1", "", {{"X-Request-Id", "abc-123"}, {"X-Test", "v"}});
   EXPECT_EQ(given.headers["X-Request-Id"], "abc-123");
   EXPECT_EQ(body(given)["requestId"], "abc-123");
   EXPECT_EQ(body(given)["xTest"], "v");
   EXPECT_EQ(body(given)["query"], "a=1");
   EXPECT_EQ(given.headers["X-Testkit"], "yes");
-  auto generated = http(port_, "GET", "/t/echo-headers", "", {{"X-Request-Id", "bad id\twith tab"}});
+  auto generated =
+      http(port_, "GET", "/t/echo-headers", "", {{"X-Request-Id", "bad id\twith tab"}});
   EXPECT_EQ(generated.headers["X-Request-Id"].size(), 36u);
 }
 
@@ -194,7 +198,9 @@ TEST_F(HttpSurface, MetricsPassPromtool) {
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.headers["Content-Type"].find("text/plain"), std::string::npos);
   EXPECT_NE(m.body.find("echo_messages_total"), std::string::npos);
-  EXPECT_NE(m.body.find("plexus_http_requests_total{code=\"200\",method=\"POST\",route=\"/api/echo\"}"), std::string::npos);
+  EXPECT_NE(
+      m.body.find("plexus_http_requests_total{code=\"200\",method=\"POST\",route=\"/api/echo\"}"),
+      std::string::npos);
   plexus::test::TempDir dir;
   const std::string file = dir.write("metrics.txt", m.body);
   const std::string cmd = "promtool check metrics < " + file + " 2>&1";
@@ -215,8 +221,10 @@ TEST_F(HttpSurface, ZzFatalMakesTheHostNotReady) {
   EXPECT_EQ(ready.status, 503);
   EXPECT_EQ(body(ready)["checks"]["plugins"], "failed");
   const std::string reasons = body(ready)["reasons"].dump();
-  // Run alone (as ctest does) the reason is this one; in one process an earlier FATAL may come first.
-  EXPECT_TRUE(reasons.find("plugin state corrupt") != std::string::npos || reasons.find("durable runtime") != std::string::npos)
+  // Run alone (as ctest does) the reason is this one; in one process an earlier FATAL may come
+  // first.
+  EXPECT_TRUE(reasons.find("plugin state corrupt") != std::string::npos ||
+              reasons.find("durable runtime") != std::string::npos)
       << reasons;
   EXPECT_EQ(http(port_, "GET", "/health").status, 200);  // liveness is unaffected
 }

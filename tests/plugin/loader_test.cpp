@@ -1,6 +1,6 @@
 // Loader refusals, each with the path and the reason, through real .so files.
-#include "observability/metrics.hpp"
 #include "plugin/loader.hpp"
+#include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
 #include "support.hpp"
 
@@ -40,11 +40,21 @@ TEST(Loader, LoadsAWellFormedPlugin) {
   EXPECT_EQ(p->receptorTypes[0], std::vector<std::string>{"Work"});
 }
 
-TEST(Loader, RefusesAbiMajorMismatch) { expectRefused(testPlugin("test_abi_major"), "ABI major 2"); }
-TEST(Loader, RefusesNewerMinor) { expectRefused(testPlugin("test_newer_minor"), "newer than this host"); }
-TEST(Loader, RefusesMissingEntrySymbol) { expectRefused(testPlugin("test_no_entry"), "no entry symbol plexus_plugin_entry_v1"); }
-TEST(Loader, RefusesNullDescriptor) { expectRefused(testPlugin("test_null_descriptor"), "no descriptor"); }
-TEST(Loader, RefusesDuplicateComponent) { expectRefused(testPlugin("test_duplicate_component"), "duplicate component name \"Same\""); }
+TEST(Loader, RefusesAbiMajorMismatch) {
+  expectRefused(testPlugin("test_abi_major"), "ABI major 2");
+}
+TEST(Loader, RefusesNewerMinor) {
+  expectRefused(testPlugin("test_newer_minor"), "newer than this host");
+}
+TEST(Loader, RefusesMissingEntrySymbol) {
+  expectRefused(testPlugin("test_no_entry"), "no entry symbol plexus_plugin_entry_v1");
+}
+TEST(Loader, RefusesNullDescriptor) {
+  expectRefused(testPlugin("test_null_descriptor"), "no descriptor");
+}
+TEST(Loader, RefusesDuplicateComponent) {
+  expectRefused(testPlugin("test_duplicate_component"), "duplicate component name \"Same\"");
+}
 TEST(Loader, NamesAMissingDependency) {
   expectRefused(testPlugin("test_missing_dependency"), "libplexus_test_missing_dep.so");
 }
@@ -69,7 +79,8 @@ class Trust : public ::testing::Test {
   // A fresh copy of the marker plugin in the plugins subdirectory.
   std::string freshCopy(const std::string& name = "plexus_marker.so") {
     const std::string p = sub_ + "/" + name;
-    std::filesystem::copy_file(testPlugin("test_marker"), p, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(testPlugin("test_marker"), p,
+                               std::filesystem::copy_options::overwrite_existing);
     ::chmod(p.c_str(), 0755);
     return p;
   }
@@ -137,7 +148,8 @@ TEST_F(Trust, SymlinkNeverRuns) {
 
 // The whole set: a plugin's components filter and cross-plugin conflicts.
 plexus::config::Config configWith(const std::string& json) {
-  return plexus::config::parse(json, "inline.json", [](const std::string&) { return std::nullopt; });
+  return plexus::config::parse(json, "inline.json",
+                               [](const std::string&) { return std::nullopt; });
 }
 
 TEST(RuntimeStart, UnknownComponentIsRefused) {
@@ -169,8 +181,8 @@ TEST(RuntimeStart, SamePluginNameTwiceIsRefused) {
   plexus::Metrics metrics;
   plexus::plugin::Runtime rt(metrics);
   try {
-    rt.start(configWith(R"({"service": "t", "plugins": [{"library": ")" + testPlugin("testkit") + R"("}, {"library": ")" +
-                        copy + R"("}]})"));
+    rt.start(configWith(R"({"service": "t", "plugins": [{"library": ")" + testPlugin("testkit") +
+                        R"("}, {"library": ")" + copy + R"("}]})"));
     FAIL();
   } catch (const PluginError& e) {
     EXPECT_EQ(e.path(), copy);
@@ -182,7 +194,8 @@ TEST(RuntimeStart, FailingConstructorIsRefused) {
   plexus::Metrics metrics;
   plexus::plugin::Runtime rt(metrics);
   try {
-    rt.start(configWith(R"({"service": "t", "plugins": [{"library": ")" + testPlugin("test_create_fails") + R"("}]})"));
+    rt.start(configWith(R"({"service": "t", "plugins": [{"library": ")" +
+                        testPlugin("test_create_fails") + R"("}]})"));
     FAIL();
   } catch (const PluginError& e) {
     EXPECT_NE(e.reason().find("\"Doomed\" failed to start"), std::string::npos) << e.what();

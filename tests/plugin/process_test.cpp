@@ -14,7 +14,8 @@ using plexus::test::http;
 using plexus::test::runHost;
 using plexus::test::TempDir;
 
-std::string configText(const std::string& plugins, const std::string& http = R"({"host": "127.0.0.1", "port": 0})") {
+std::string configText(const std::string& plugins,
+                       const std::string& http = R"({"host": "127.0.0.1", "port": 0})") {
   return R"({"service": "proc-test", "http": )" + http + R"(, "plugins": )" + plugins + "}";
 }
 
@@ -34,8 +35,9 @@ TEST(HostBinary, UsageErrors) {
 }
 
 TEST(HostBinary, CheckAcceptsTheShippedConfig) {
-  auto r = runHost({"check", "--config", std::string(PLEXUS_SOURCE_DIR) + "/config/all-in-one.json"},
-                   {{"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR}});
+  auto r =
+      runHost({"check", "--config", std::string(PLEXUS_SOURCE_DIR) + "/config/all-in-one.json"},
+              {{"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR}});
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("is valid"), std::string::npos);
 }
@@ -69,7 +71,8 @@ TEST(HostBinary, MigrateRefusesHonestlyWithoutAStore) {
 
 TEST(HostBinary, ServesAndProbes) {
   TempDir dir;
-  const std::string file = dir.write("c.json", configText(R"([{"library": ")" + plexus::test::plugin("echo") + R"("}])"));
+  const std::string file = dir.write(
+      "c.json", configText(R"([{"library": ")" + plexus::test::plugin("echo") + R"("}])"));
   HostProcess host(file);
   EXPECT_EQ(http(host.port(), "GET", "/health").status, 200);
   EXPECT_EQ(runHost({"probe", "--port", std::to_string(host.port())}).exitCode, 0);
@@ -81,7 +84,8 @@ TEST(HostBinary, ServesAndProbes) {
 
 TEST(HostBinary, LogsAreJsonLines) {
   TempDir dir;
-  const std::string file = dir.write("c.json", configText(R"([{"library": ")" + plexus::test::plugin("echo") + R"("}])"));
+  const std::string file = dir.write(
+      "c.json", configText(R"([{"library": ")" + plexus::test::plugin("echo") + R"("}])"));
   HostProcess host(file);
   host.signal(SIGTERM);
   ASSERT_TRUE(host.waitExit(20000).has_value());
@@ -102,8 +106,10 @@ TEST(HostBinary, LogsAreJsonLines) {
 TEST(HostBinary, SigtermDrainsInFlightRequests) {
   TempDir dir;
   const std::string file = dir.write(
-      "c.json", configText(R"([{"library": ")" + plexus::test::testPlugin("testkit") + R"("}])",
-                           R"({"host": "127.0.0.1", "port": 0, "shutdown_delay_ms": 1500, "drain_seconds": 10})"));
+      "c.json",
+      configText(
+          R"([{"library": ")" + plexus::test::testPlugin("testkit") + R"("}])",
+          R"({"host": "127.0.0.1", "port": 0, "shutdown_delay_ms": 1500, "drain_seconds": 10})"));
   HostProcess host(file);
   const int port = host.port();
   auto slow = std::async(std::launch::async, [port] {
@@ -116,7 +122,8 @@ TEST(HostBinary, SigtermDrainsInFlightRequests) {
   // Wait (bounded) until the slow request is in flight: the gauge counts it plus the scrape itself.
   bool inFlight = false;
   for (int i = 0; i < 500 && !inFlight; ++i) {
-    inFlight = http(port, "GET", "/metrics").body.find("plexus_http_requests_in_flight 2") != std::string::npos;
+    inFlight = http(port, "GET", "/metrics").body.find("plexus_http_requests_in_flight 2") !=
+               std::string::npos;
   }
   ASSERT_TRUE(inFlight);
   ASSERT_EQ(http(port, "GET", "/health/ready").status, 200);
@@ -134,8 +141,9 @@ TEST(HostBinary, BusyPortIsAClearError) {
   TempDir dir;
   const std::string file = dir.write("c.json", configText("[]"));
   HostProcess first(file);
-  const std::string second = dir.write("d.json", configText("[]", R"({"host": "127.0.0.1", "port": )" +
-                                                                       std::to_string(first.port()) + "}"));
+  const std::string second = dir.write(
+      "d.json",
+      configText("[]", R"({"host": "127.0.0.1", "port": )" + std::to_string(first.port()) + "}"));
   auto r = runHost({"--config", second});
   EXPECT_EQ(r.exitCode, 69);
   EXPECT_NE(r.err.find("cannot serve"), std::string::npos) << r.err;

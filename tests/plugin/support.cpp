@@ -4,9 +4,9 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <csignal>
@@ -17,8 +17,12 @@
 
 namespace plexus::test {
 
-std::string testPlugin(const std::string& name) { return std::string(PLEXUS_TEST_PLUGIN_DIR) + "/plexus_" + name + ".so"; }
-std::string plugin(const std::string& name) { return std::string(PLEXUS_PLUGIN_DIR) + "/plexus_" + name + ".so"; }
+std::string testPlugin(const std::string& name) {
+  return std::string(PLEXUS_TEST_PLUGIN_DIR) + "/plexus_" + name + ".so";
+}
+std::string plugin(const std::string& name) {
+  return std::string(PLEXUS_PLUGIN_DIR) + "/plexus_" + name + ".so";
+}
 
 TempDir::TempDir() {
   std::string tmpl = std::filesystem::temp_directory_path().string() + "/plexus-test-XXXXXX";
@@ -45,8 +49,9 @@ std::string TempDir::copy(const std::string& from, const std::string& name) cons
   return p;
 }
 
-HttpResult http(int port, const std::string& method, const std::string& uri, const std::string& body,
-                const std::map<std::string, std::string>& headers, const std::string& contentType) {
+HttpResult http(int port, const std::string& method, const std::string& uri,
+                const std::string& body, const std::map<std::string, std::string>& headers,
+                const std::string& contentType) {
   Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
   session.setTimeout(Poco::Timespan(10, 0));
   Poco::Net::HTTPRequest req(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -66,10 +71,12 @@ HttpResult http(int port, const std::string& method, const std::string& uri, con
   return r;
 }
 
-RunResult runHost(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+RunResult runHost(const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env) {
   Poco::Pipe outPipe, errPipe;
   Poco::Process::Env e(env.begin(), env.end());
-  Poco::ProcessHandle h = Poco::Process::launch(PLEXUS_HOST_BIN, args, ".", nullptr, &outPipe, &errPipe, e);
+  Poco::ProcessHandle h =
+      Poco::Process::launch(PLEXUS_HOST_BIN, args, ".", nullptr, &outPipe, &errPipe, e);
   Poco::PipeInputStream out(outPipe), err(errPipe);
   RunResult r;
   // Read both pipes to the end (the child's output is small; read stderr after stdout closes).
@@ -80,8 +87,8 @@ RunResult runHost(const std::vector<std::string>& args, const std::map<std::stri
 }
 
 HostProcess::HostProcess(const std::string& configPath) {
-  handle_ = std::make_unique<Poco::ProcessHandle>(
-      Poco::Process::launch(PLEXUS_HOST_BIN, {"--config", configPath}, ".", nullptr, &outPipe_, nullptr));
+  handle_ = std::make_unique<Poco::ProcessHandle>(Poco::Process::launch(
+      PLEXUS_HOST_BIN, {"--config", configPath}, ".", nullptr, &outPipe_, nullptr));
   reader_ = std::thread([this] {
     Poco::PipeInputStream in(outPipe_);
     std::string line;
@@ -98,7 +105,8 @@ HostProcess::HostProcess(const std::string& configPath) {
     cv_.notify_all();
   });
   std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return port_ != 0 || eof_; }) || port_ == 0) {
+  if (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return port_ != 0 || eof_; }) ||
+      port_ == 0) {
     const std::string out = output_;
     lock.unlock();
     ::kill(pid(), SIGKILL);
@@ -137,7 +145,8 @@ std::optional<int> HostProcess::waitExit(int timeoutMs) {
       if (reader_.joinable()) reader_.join();
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a deadline-bounded condition
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(20));  // polling a deadline-bounded condition
   }
   return std::nullopt;
 }

@@ -10,9 +10,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace plexus::test {
@@ -40,8 +40,10 @@ struct HttpResult {
   std::map<std::string, std::string> headers;
 };
 
-HttpResult http(int port, const std::string& method, const std::string& uri, const std::string& body = "",
-                const std::map<std::string, std::string>& headers = {}, const std::string& contentType = "application/json");
+HttpResult http(int port, const std::string& method, const std::string& uri,
+                const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {},
+                const std::string& contentType = "application/json");
 
 // Runs build/bin/plexus-host with arguments; captures stdout and stderr.
 struct RunResult {
@@ -49,7 +51,8 @@ struct RunResult {
   std::string out;
   std::string err;
 };
-RunResult runHost(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+RunResult runHost(const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env = {});
 
 // A serving host child process.
 class HostProcess {

@@ -18,27 +18,37 @@ static void destroy(void* i) { (void)i; }
 
 static const char* const types_a[] = {"A"};
 static const char* const types_b[] = {"B"};
-static const plexus_receptor_desc first = {sizeof(plexus_receptor_desc), 0, "Same", types_a, 1, create, handle, destroy};
-static const plexus_receptor_desc second = {sizeof(plexus_receptor_desc), 0, "Same", types_b, 1, create, handle, destroy};
+static const plexus_receptor_desc first = {
+    sizeof(plexus_receptor_desc), 0, "Same", types_a, 1, create, handle, destroy};
+static const plexus_receptor_desc second = {
+    sizeof(plexus_receptor_desc), 0, "Same", types_b, 1, create, handle, destroy};
 static const plexus_receptor_desc* const receptors[] = {&first, &second};
 
-static const plexus_plugin_desc desc = {
-    sizeof(plexus_plugin_desc),
+static const plexus_plugin_desc desc = {sizeof(plexus_plugin_desc),
 #if defined(BROKEN_ABI_MAJOR)
-    PLEXUS_ABI_MAJOR + 1, 0,
+                                        PLEXUS_ABI_MAJOR + 1,
+                                        0,
 #elif defined(BROKEN_NEWER_MINOR)
-    PLEXUS_ABI_MAJOR, PLEXUS_ABI_MINOR + 1,
+                                         PLEXUS_ABI_MAJOR,
+                                         PLEXUS_ABI_MINOR + 1,
 #else
-    PLEXUS_ABI_MAJOR, PLEXUS_ABI_MINOR,
+                                         PLEXUS_ABI_MAJOR,
+                                         PLEXUS_ABI_MINOR,
 #endif
-    "broken", "0.0.1",
-    receptors,
+                                        "broken",
+                                        "0.0.1",
+                                        receptors,
 #if defined(BROKEN_DUPLICATE_COMPONENT)
-    2,
+                                        2,
 #else
-    1,
+                                         1,
 #endif
-    0, 0, 0, 0, 0, 0};
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0};
 
 PLEXUS_ABI_EXPORT const plexus_plugin_desc* plexus_plugin_entry_v1(void);
 const plexus_plugin_desc* plexus_plugin_entry_v1(void) {

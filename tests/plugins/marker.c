@@ -14,7 +14,18 @@ __attribute__((constructor)) static void plexus_test_marker(void) {
   }
 }
 
-static const plexus_plugin_desc desc = {sizeof(plexus_plugin_desc), PLEXUS_ABI_MAJOR, PLEXUS_ABI_MINOR, "marker", "0.0.1",
-                                        0, 0, 0, 0, 0, 0, 0, 0};
+static const plexus_plugin_desc desc = {sizeof(plexus_plugin_desc),
+                                        PLEXUS_ABI_MAJOR,
+                                        PLEXUS_ABI_MINOR,
+                                        "marker",
+                                        "0.0.1",
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0};
 PLEXUS_ABI_EXPORT const plexus_plugin_desc* plexus_plugin_entry_v1(void);
 const plexus_plugin_desc* plexus_plugin_entry_v1(void) { return &desc; }

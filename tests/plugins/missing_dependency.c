@@ -3,7 +3,20 @@
 
 int plexus_test_dependency_value(void);
 
-static const plexus_plugin_desc desc = {sizeof(plexus_plugin_desc), PLEXUS_ABI_MAJOR, PLEXUS_ABI_MINOR, "needs_dep", "0.0.1",
-                                        0, 0, 0, 0, 0, 0, 0, 0};
+static const plexus_plugin_desc desc = {sizeof(plexus_plugin_desc),
+                                        PLEXUS_ABI_MAJOR,
+                                        PLEXUS_ABI_MINOR,
+                                        "needs_dep",
+                                        "0.0.1",
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0,
+                                        0};
 PLEXUS_ABI_EXPORT const plexus_plugin_desc* plexus_plugin_entry_v1(void);
-const plexus_plugin_desc* plexus_plugin_entry_v1(void) { return plexus_test_dependency_value() == 7 ? &desc : 0; }
+const plexus_plugin_desc* plexus_plugin_entry_v1(void) {
+  return plexus_test_dependency_value() == 7 ? &desc : 0;
+}

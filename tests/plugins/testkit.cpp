@@ -30,7 +30,8 @@ class PostWork final : public plexus::Route {
  public:
   plexus::Response handle(plexus::Context& ctx, const plexus::Request& req) override {
     const plexus::Result r = ctx.invoke("Work", req.json(), "stream-7");
-    return plexus::Response::json(200, Json{{"status", plexus::toString(r.status)}, {"detail", r.detail}});
+    return plexus::Response::json(
+        200, Json{{"status", plexus::toString(r.status)}, {"detail", r.detail}});
   }
 };
 
@@ -39,7 +40,8 @@ class Slow final : public plexus::Route {
  public:
   plexus::Response handle(plexus::Context&, const plexus::Request& req) override {
     const int ms = std::stoi(req.query("ms").value_or("100"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the workload, not synchronisation
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(ms));  // the workload, not synchronisation
     return plexus::Response::json(200, Json{{"slept_ms", ms}});
   }
 };

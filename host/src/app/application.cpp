@@ -35,8 +35,12 @@ HostApplication::HostApplication() { setUnixOptions(true); }
 
 void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   ServerApplication::defineOptions(options);
-  options.addOption(Poco::Util::Option("config", "c", "host configuration file (JSON)").argument("FILE").repeatable(false));
-  options.addOption(Poco::Util::Option("port", "p", "port for `probe` (default: PLEXUS_HTTP_PORT or 8080)").argument("N"));
+  options.addOption(Poco::Util::Option("config", "c", "host configuration file (JSON)")
+                        .argument("FILE")
+                        .repeatable(false));
+  options.addOption(
+      Poco::Util::Option("port", "p", "port for `probe` (default: PLEXUS_HTTP_PORT or 8080)")
+          .argument("N"));
   options.addOption(Poco::Util::Option("version", "v", "print the version and exit"));
   options.addOption(Poco::Util::Option("help", "h", "print this help and exit"));
 }
@@ -52,8 +56,8 @@ void HostApplication::handleOption(const std::string& name, const std::string& v
       probePort_ = -1;
     }
   } else if (name == "version") {
-    std::cout << "plexus-host " << PLEXUS_VERSION << " (plugin ABI " << PLEXUS_ABI_MAJOR << "." << PLEXUS_ABI_MINOR
-              << ")\n";
+    std::cout << "plexus-host " << PLEXUS_VERSION << " (plugin ABI " << PLEXUS_ABI_MAJOR << "."
+              << PLEXUS_ABI_MINOR << ")\n";
     exitEarly_ = true;
     stopOptionsProcessing();
   } else if (name == "help") {
@@ -64,14 +68,18 @@ void HostApplication::handleOption(const std::string& name, const std::string& v
 }
 
 void HostApplication::printHelp() {
-  std::cout << "plexus-host " << PLEXUS_VERSION << " - event-driven plugin service host\n\n"
-            << "usage:\n"
-            << "  plexus-host [run] --config FILE    serve: load the plugins and answer HTTP until SIGTERM\n"
-            << "  plexus-host check --config FILE    validate the config and load every plugin, then exit\n"
-            << "  plexus-host migrate --config FILE  apply framework and plugin migrations, then exit\n"
-            << "  plexus-host probe [--port N]       exit 0 when the local /health answers 200\n"
-            << "  plexus-host --version | --help\n\n"
-            << "exit codes: 0 ok, 1 probe failed, 64 usage, 69 unavailable, 70 internal, 78 bad config or plugin\n";
+  std::cout
+      << "plexus-host " << PLEXUS_VERSION << " - event-driven plugin service host\n\n"
+      << "usage:\n"
+      << "  plexus-host [run] --config FILE    serve: load the plugins and answer HTTP until "
+         "SIGTERM\n"
+      << "  plexus-host check --config FILE    validate the config and load every plugin, then "
+         "exit\n"
+      << "  plexus-host migrate --config FILE  apply framework and plugin migrations, then exit\n"
+      << "  plexus-host probe [--port N]       exit 0 when the local /health answers 200\n"
+      << "  plexus-host --version | --help\n\n"
+      << "exit codes: 0 ok, 1 probe failed, 64 usage, 69 unavailable, 70 internal, 78 bad config "
+         "or plugin\n";
 }
 
 int HostApplication::main(const std::vector<std::string>& args) {
@@ -112,13 +120,15 @@ int HostApplication::start(bool serve) {
   try {
     runtime.start(cfg);
   } catch (const plugin::PluginError& e) {
-    log::write(log::Level::Error, "plugin refused", nlohmann::json{{"path", e.path()}, {"reason", e.reason()}});
+    log::write(log::Level::Error, "plugin refused",
+               nlohmann::json{{"path", e.path()}, {"reason", e.reason()}});
     std::cerr << "plexus-host: " << e.what() << "\n";
     return kExitConfig;
   }
   if (!serve) {
-    std::cout << "plexus-host: " << configFile_ << " is valid: " << runtime.plugins().size() << " plugin(s), "
-              << runtime.componentCount() << " component(s), " << runtime.routes().size() << " route(s)\n";
+    std::cout << "plexus-host: " << configFile_ << " is valid: " << runtime.plugins().size()
+              << " plugin(s), " << runtime.componentCount() << " component(s), "
+              << runtime.routes().size() << " route(s)\n";
     return EXIT_OK;
   }
 
@@ -126,16 +136,20 @@ int HostApplication::start(bool serve) {
     http::Server server(cfg, runtime, metrics);
     server.start();
     log::write(log::Level::Info, "listening",
-               nlohmann::json{{"port", server.port()}, {"host", cfg.http.host}, {"plugins", runtime.plugins().size()},
+               nlohmann::json{{"port", server.port()},
+                              {"host", cfg.http.host},
+                              {"plugins", runtime.plugins().size()},
                               {"routes", runtime.routes().size()}});
     waitForTerminationRequest();
     log::write(log::Level::Info, "shutting down: readiness is 503, draining",
-               nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs}, {"drain_seconds", cfg.http.drainSeconds}});
+               nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs},
+                              {"drain_seconds", cfg.http.drainSeconds}});
     const bool drained = server.shutdown();
     log::write(log::Level::Info, "stopped", nlohmann::json{{"drained", drained}});
   } catch (const Poco::Exception& e) {
     log::write(log::Level::Error, "cannot serve", nlohmann::json{{"error", e.displayText()}});
-    std::cerr << "plexus-host: cannot serve on " << cfg.http.host << ":" << cfg.http.port << ": " << e.displayText() << "\n";
+    std::cerr << "plexus-host: cannot serve on " << cfg.http.host << ":" << cfg.http.port << ": "
+              << e.displayText() << "\n";
     return kExitUnavailable;
   } catch (const std::exception& e) {
     std::cerr << "plexus-host: " << e.what() << "\n";
@@ -147,7 +161,8 @@ int HostApplication::start(bool serve) {
 int HostApplication::migrate() {
   // Framework and plugin migrations need the store runtime, which is not part of this build yet.
   // Refuse loudly rather than pretend the schema is in place.
-  std::cerr << "plexus-host: migrate: this build has no store backend yet (PostgreSQL/SQLite stores land with the "
+  std::cerr << "plexus-host: migrate: this build has no store backend yet (PostgreSQL/SQLite "
+               "stores land with the "
                "runtime); nothing was applied\n";
   return kExitUnavailable;
 }
@@ -173,7 +188,8 @@ int HostApplication::probe() {
   try {
     Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
     session.setTimeout(Poco::Timespan(2, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/health", Poco::Net::HTTPMessage::HTTP_1_1);
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/health",
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
     session.sendRequest(request);
     Poco::Net::HTTPResponse response;
     session.receiveResponse(response);

@@ -87,13 +87,14 @@ class Reader {
       fail(path, "expected an integer, got " + describe(v));
     }
     if (value < min || value > max) {
-      fail(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-                     std::to_string(value));
+      fail(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                     ", got " + std::to_string(value));
     }
     return value;
   }
 
-  std::string oneOf(const json& v, const std::string& path, const std::set<std::string>& choices) const {
+  std::string oneOf(const json& v, const std::string& path,
+                    const std::set<std::string>& choices) const {
     const std::string s = string(v, path);
     if (choices.count(s) == 0) {
       std::string list;
@@ -108,12 +109,14 @@ class Reader {
     if (v.is_string()) return string(v, path);
     if (v.is_array()) {
       json out = json::array();
-      for (size_t i = 0; i < v.size(); ++i) out.push_back(expandTree(v[i], path + "/" + std::to_string(i)));
+      for (size_t i = 0; i < v.size(); ++i)
+        out.push_back(expandTree(v[i], path + "/" + std::to_string(i)));
       return out;
     }
     if (v.is_object()) {
       json out = json::object();
-      for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = expandTree(it.value(), path + "/" + it.key());
+      for (auto it = v.begin(); it != v.end(); ++it)
+        out[it.key()] = expandTree(it.value(), path + "/" + it.key());
       return out;
     }
     return v;
@@ -169,13 +172,15 @@ std::string expand(const std::string& text, const Env& env) {
       continue;
     }
     const size_t close = text.find('}', i + 2);
-    if (close == std::string::npos) throw std::invalid_argument("unterminated ${ in \"" + text + "\"");
+    if (close == std::string::npos)
+      throw std::invalid_argument("unterminated ${ in \"" + text + "\"");
     const std::string inner = text.substr(i + 2, close - i - 2);
     const size_t sep = inner.find(":-");
     const std::string name = inner.substr(0, sep);
     if (name.empty()) throw std::invalid_argument("empty variable name in \"" + text + "\"");
     for (char n : name) {
-      if (!((n >= 'A' && n <= 'Z') || (n >= 'a' && n <= 'z') || (n >= '0' && n <= '9') || n == '_')) {
+      if (!((n >= 'A' && n <= 'Z') || (n >= 'a' && n <= 'z') || (n >= '0' && n <= '9') ||
+            n == '_')) {
         throw std::invalid_argument("invalid variable name \"" + name + "\"");
       }
     }
@@ -185,7 +190,8 @@ std::string expand(const std::string& text, const Env& env) {
     } else if (value) {
       out += *value;
     } else {
-      throw std::invalid_argument("environment variable " + name + " is not set and has no default");
+      throw std::invalid_argument("environment variable " + name +
+                                  " is not set and has no default");
     }
     i = close;
   }
@@ -217,20 +223,27 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
                     "shutdown_delay_ms", "drain_seconds"},
                    {});
     if (h.contains("host")) c.http.host = r.string(h["host"], "/http/host");
-    if (h.contains("port")) c.http.port = static_cast<int>(r.integer(h["port"], "/http/port", 0, 65535));
-    if (h.contains("threads")) c.http.threads = static_cast<int>(r.integer(h["threads"], "/http/threads", 1, 4096));
-    if (h.contains("queue")) c.http.queue = static_cast<int>(r.integer(h["queue"], "/http/queue", 1, 1 << 20));
+    if (h.contains("port"))
+      c.http.port = static_cast<int>(r.integer(h["port"], "/http/port", 0, 65535));
+    if (h.contains("threads"))
+      c.http.threads = static_cast<int>(r.integer(h["threads"], "/http/threads", 1, 4096));
+    if (h.contains("queue"))
+      c.http.queue = static_cast<int>(r.integer(h["queue"], "/http/queue", 1, 1 << 20));
     if (h.contains("max_body_bytes")) {
-      c.http.maxBodyBytes = r.integer(h["max_body_bytes"], "/http/max_body_bytes", 1, int64_t{1} << 30);
+      c.http.maxBodyBytes =
+          r.integer(h["max_body_bytes"], "/http/max_body_bytes", 1, int64_t{1} << 30);
     }
     if (h.contains("keep_alive_seconds")) {
-      c.http.keepAliveSeconds = static_cast<int>(r.integer(h["keep_alive_seconds"], "/http/keep_alive_seconds", 1, 3600));
+      c.http.keepAliveSeconds =
+          static_cast<int>(r.integer(h["keep_alive_seconds"], "/http/keep_alive_seconds", 1, 3600));
     }
     if (h.contains("shutdown_delay_ms")) {
-      c.http.shutdownDelayMs = static_cast<int>(r.integer(h["shutdown_delay_ms"], "/http/shutdown_delay_ms", 0, 600000));
+      c.http.shutdownDelayMs =
+          static_cast<int>(r.integer(h["shutdown_delay_ms"], "/http/shutdown_delay_ms", 0, 600000));
     }
     if (h.contains("drain_seconds")) {
-      c.http.drainSeconds = static_cast<int>(r.integer(h["drain_seconds"], "/http/drain_seconds", 0, 3600));
+      c.http.drainSeconds =
+          static_cast<int>(r.integer(h["drain_seconds"], "/http/drain_seconds", 0, 3600));
     }
   }
 
@@ -256,14 +269,17 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   if (doc.contains("log")) {
     const json& l = doc["log"];
     r.expectObject(l, "/log", {"level"}, {});
-    if (l.contains("level")) c.logLevel = r.oneOf(l["level"], "/log/level", {"debug", "info", "warn", "error"});
+    if (l.contains("level"))
+      c.logLevel = r.oneOf(l["level"], "/log/level", {"debug", "info", "warn", "error"});
   }
 
-  c.pluginDir = doc.contains("plugin_dir") ? r.string(doc["plugin_dir"], "/plugin_dir") : std::string(".");
+  c.pluginDir =
+      doc.contains("plugin_dir") ? r.string(doc["plugin_dir"], "/plugin_dir") : std::string(".");
   if (c.pluginDir.empty()) r.fail("/plugin_dir", "must not be empty");
 
   const json& plugins = doc["plugins"];
-  if (!plugins.is_array()) r.fail("/plugins", "expected an array, got " + Reader::describe(plugins));
+  if (!plugins.is_array())
+    r.fail("/plugins", "expected an array, got " + Reader::describe(plugins));
   std::set<std::string> seen;
   for (size_t i = 0; i < plugins.size(); ++i) {
     const std::string path = "/plugins/" + std::to_string(i);
@@ -275,8 +291,11 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     if (pl.library.empty()) r.fail(path + "/library", "must not be empty");
     namespace fs = std::filesystem;
     fs::path lib(pl.library);
-    pl.path = (pl.library.find('/') != std::string::npos ? lib : fs::path(c.pluginDir) / lib).lexically_normal().string();
-    if (!seen.insert(pl.path).second) r.fail(path + "/library", "plugin \"" + pl.library + "\" is listed twice");
+    pl.path = (pl.library.find('/') != std::string::npos ? lib : fs::path(c.pluginDir) / lib)
+                  .lexically_normal()
+                  .string();
+    if (!seen.insert(pl.path).second)
+      r.fail(path + "/library", "plugin \"" + pl.library + "\" is listed twice");
     if (p.contains("sha256")) {
       std::string h = r.string(p["sha256"], path + "/sha256");
       for (char& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -285,11 +304,13 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     }
     if (p.contains("components")) {
       const json& comps = p["components"];
-      if (!comps.is_array()) r.fail(path + "/components", "expected an array, got " + Reader::describe(comps));
+      if (!comps.is_array())
+        r.fail(path + "/components", "expected an array, got " + Reader::describe(comps));
       for (size_t k = 0; k < comps.size(); ++k) {
         pl.components.push_back(r.string(comps[k], path + "/components/" + std::to_string(k)));
       }
-      if (pl.components.empty()) r.fail(path + "/components", "must not be empty (omit it to enable every component)");
+      if (pl.components.empty())
+        r.fail(path + "/components", "must not be empty (omit it to enable every component)");
     }
     if (p.contains("config")) {
       if (!p["config"].is_object()) {

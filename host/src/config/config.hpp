@@ -31,12 +31,12 @@ class ConfigError : public std::runtime_error {
 struct Http {
   std::string host = "0.0.0.0";
   int port = 8080;
-  int threads = 64;               // Poco's default is 16
-  int queue = 1024;               // Poco's default is 64
-  int64_t maxBodyBytes = 1 << 20; // 1 MiB
+  int threads = 64;                // Poco's default is 16
+  int queue = 1024;                // Poco's default is 64
+  int64_t maxBodyBytes = 1 << 20;  // 1 MiB
   int keepAliveSeconds = 10;
-  int shutdownDelayMs = 1000;     // keep answering (ready = 503) before closing the listener
-  int drainSeconds = 20;          // then wait this long at most for in-flight requests
+  int shutdownDelayMs = 1000;  // keep answering (ready = 503) before closing the listener
+  int drainSeconds = 20;       // then wait this long at most for in-flight requests
 };
 
 struct Store {
@@ -51,12 +51,12 @@ struct Transport {
 };
 
 struct Plugin {
-  std::string library;                 // as written in the config
-  std::string path;                    // resolved path
-  std::optional<std::string> sha256;   // lowercase hex pin
-  std::vector<std::string> components; // empty = every component of the plugin
+  std::string library;                  // as written in the config
+  std::string path;                     // resolved path
+  std::optional<std::string> sha256;    // lowercase hex pin
+  std::vector<std::string> components;  // empty = every component of the plugin
   nlohmann::json config = nlohmann::json::object();
-  size_t index = 0;                    // position in /plugins, for error paths
+  size_t index = 0;  // position in /plugins, for error paths
 };
 
 struct Config {

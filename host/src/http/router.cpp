@@ -41,7 +41,8 @@ bool Router::split(const std::string& path, std::vector<std::string>& segments) 
   return true;
 }
 
-bool Router::add(const std::string& method, const std::string& pathTemplate, size_t route, std::string& error) {
+bool Router::add(const std::string& method, const std::string& pathTemplate, size_t route,
+                 std::string& error) {
   Entry e;
   e.method = method;
   e.route = route;

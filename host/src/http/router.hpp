@@ -12,13 +12,14 @@ class Router {
  public:
   struct Match {
     enum class Kind { Found, NotFound, MethodNotAllowed } kind = Kind::NotFound;
-    size_t route = 0;                                          // index passed to add()
-    std::vector<std::pair<std::string, std::string>> params;   // decoded
-    std::vector<std::string> allowed;                          // for MethodNotAllowed
+    size_t route = 0;                                         // index passed to add()
+    std::vector<std::pair<std::string, std::string>> params;  // decoded
+    std::vector<std::string> allowed;                         // for MethodNotAllowed
   };
 
   // Returns false (and sets `error`) for an invalid template.
-  bool add(const std::string& method, const std::string& pathTemplate, size_t route, std::string& error);
+  bool add(const std::string& method, const std::string& pathTemplate, size_t route,
+           std::string& error);
   Match match(const std::string& method, const std::string& path) const;
 
   // Splits on '/', percent-decodes each segment; false for malformed escapes.

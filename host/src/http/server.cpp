@@ -44,8 +44,8 @@ constexpr int64_t kDiscardCap = 64ll << 20;
 bool validRequestId(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.' || c == ':';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
     if (!ok) return false;
   }
   return true;
@@ -74,7 +74,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
  public:
   explicit Handler(Server::Context& ctx) : ctx_(ctx) {}
 
-  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+  void handleRequest(Poco::Net::HTTPServerRequest& req,
+                     Poco::Net::HTTPServerResponse& resp) override {
     const auto started = std::chrono::steady_clock::now();
     {
       std::lock_guard<std::mutex> lock(ctx_.mu);
@@ -88,10 +89,13 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     try {
       status = serve(req, resp, requestId, routeLabel);
     } catch (const std::exception& e) {
-      log::write(log::Level::Error, "request failed", json{{"request_id", requestId}, {"error", e.what()}});
-      if (!resp.sent()) status = send(resp, 500, json{{"error", "internal error"}}.dump(), requestId);
+      log::write(log::Level::Error, "request failed",
+                 json{{"request_id", requestId}, {"error", e.what()}});
+      if (!resp.sent())
+        status = send(resp, 500, json{{"error", "internal error"}}.dump(), requestId);
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ctx_.metrics.observeHttp(req.getMethod(), routeLabel, status, seconds);
     // Server errors are logged; a 503 from readiness is an answer, not an error.
     const bool serverError = status >= 500 && routeLabel != "/health/ready";
@@ -112,7 +116,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
   }
 
  private:
-  static int send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& body, const std::string& requestId,
+  static int send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& body,
+                  const std::string& requestId,
                   const std::string& contentType = "application/json") {
     resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     resp.set("X-Request-Id", requestId);
@@ -125,12 +130,13 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     os.flush();
     return status;
   }
-  static int error(Poco::Net::HTTPServerResponse& resp, int status, const std::string& message, const std::string& requestId) {
+  static int error(Poco::Net::HTTPServerResponse& resp, int status, const std::string& message,
+                   const std::string& requestId) {
     return send(resp, status, json{{"error", message}}.dump(), requestId);
   }
 
-  int serve(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& requestId,
-            std::string& routeLabel) {
+  int serve(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+            const std::string& requestId, std::string& routeLabel) {
     const std::string& method = req.getMethod();
     const std::string& uri = req.getURI();
     const size_t q = uri.find('?');
@@ -147,7 +153,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       }
       if (path == "/health") return send(resp, 200, json{{"status", "ok"}}.dump(), requestId);
       if (path == "/metrics") {
-        return send(resp, 200, ctx_.metrics.scrape(), requestId, "text/plain; version=0.0.4; charset=utf-8");
+        return send(resp, 200, ctx_.metrics.scrape(), requestId,
+                    "text/plain; version=0.0.4; charset=utf-8");
       }
       return readiness(resp, requestId);
     }
@@ -169,8 +176,10 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     // Body, limited: an oversized body is read away (up to a cap) so the client gets its 413.
     const int64_t max = ctx_.config.http.maxBodyBytes;
     if (req.hasContentLength() && req.getContentLength64() > max) {
-      if (req.getContentLength64() > max + kDiscardCap || !discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
-      return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes", requestId);
+      if (req.getContentLength64() > max + kDiscardCap || !discard(req.stream(), kDiscardCap))
+        resp.setKeepAlive(false);
+      return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes",
+                   requestId);
     }
     std::string body;
     {
@@ -182,12 +191,14 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         if (n <= 0) break;
         if (static_cast<int64_t>(body.size()) + n > max) {
           if (!discard(in, kDiscardCap)) resp.setKeepAlive(false);
-          return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes", requestId);
+          return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes",
+                       requestId);
         }
         body.append(buf, static_cast<size_t>(n));
       }
     }
-    if (!body.empty() && (method == "POST" || method == "PUT" || method == "PATCH") && !isJsonType(req.getContentType())) {
+    if (!body.empty() && (method == "POST" || method == "PUT" || method == "PATCH") &&
+        !isJsonType(req.getContentType())) {
       return error(resp, 415, "expected Content-Type: application/json", requestId);
     }
 
@@ -225,7 +236,9 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       reasons.push_back("the host is shutting down");
     }
     const bool ready = reasons.empty();
-    json body{{"status", ready ? "ready" : "not_ready"}, {"service", ctx_.config.service}, {"checks", checks}};
+    json body{{"status", ready ? "ready" : "not_ready"},
+              {"service", ctx_.config.service},
+              {"checks", checks}};
     if (!ready) body["reasons"] = reasons;
     return send(resp, ready ? 200 : 503, body.dump(), requestId);
   }
@@ -236,7 +249,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   explicit Factory(Server::Context& ctx) : ctx_(ctx) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
     return new Handler(ctx_);
   }
 
@@ -247,13 +261,14 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 }  // namespace
 
 Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& metrics)
-    : config_(config), ctx_(new Context{config, runtime, metrics, Router{}, draining_, {}, {}, 0, false}) {
+    : config_(config),
+      ctx_(new Context{config, runtime, metrics, Router{}, draining_, {}, {}, 0, false}) {
   for (size_t i = 0; i < runtime.routes().size(); ++i) {
     const auto& r = runtime.routes()[i];
     std::string error;
     if (!ctx_->router.add(r.method, r.pathTemplate, i, error)) throw std::runtime_error(error);
-    if (r.pathTemplate == "/health" || r.pathTemplate.rfind("/health/", 0) == 0 || r.pathTemplate == "/metrics" ||
-        r.pathTemplate.rfind("/admin/", 0) == 0) {
+    if (r.pathTemplate == "/health" || r.pathTemplate.rfind("/health/", 0) == 0 ||
+        r.pathTemplate == "/metrics" || r.pathTemplate.rfind("/admin/", 0) == 0) {
       throw std::runtime_error("route " + r.pathTemplate + " collides with a host endpoint");
     }
   }
@@ -290,16 +305,18 @@ bool Server::shutdown() {
   std::unique_lock<std::mutex> lock(ctx_->mu);
   // Keep serving for the grace period so load balancers see readiness fail before connections
   // are refused (Kubernetes removes the endpoint asynchronously).
-  ctx_->cv.wait_for(lock, std::chrono::milliseconds(h.shutdownDelayMs), [&] { return ctx_->wakeUp; });
+  ctx_->cv.wait_for(lock, std::chrono::milliseconds(h.shutdownDelayMs),
+                    [&] { return ctx_->wakeUp; });
   lock.unlock();
   server_->stop();  // no new connections; in-flight requests go on
   lock.lock();
-  const bool drained =
-      ctx_->cv.wait_for(lock, std::chrono::seconds(h.drainSeconds), [&] { return ctx_->inflight == 0; });
+  const bool drained = ctx_->cv.wait_for(lock, std::chrono::seconds(h.drainSeconds),
+                                         [&] { return ctx_->inflight == 0; });
   const int left = ctx_->inflight;
   lock.unlock();
   if (!drained) {
-    log::write(log::Level::Warn, "drain budget exhausted; aborting in-flight requests", json{{"in_flight", left}});
+    log::write(log::Level::Warn, "drain budget exhausted; aborting in-flight requests",
+               json{{"in_flight", left}});
   }
   server_->stopAll(true);
   pool_->joinAll();

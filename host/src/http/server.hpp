@@ -32,8 +32,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  void start();           // binds and serves; throws on a busy port
-  int port() const;       // the bound port (useful with port 0)
+  void start();      // binds and serves; throws on a busy port
+  int port() const;  // the bound port (useful with port 0)
 
   // Graceful stop: readiness turns 503 at once, requests keep being served for `shutdownDelayMs`,
   // then the listener closes and in-flight requests get up to `drainSeconds` to finish. Returns

@@ -42,8 +42,8 @@ std::string timestamp() {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buf;
 }
 
@@ -71,7 +71,9 @@ bool parseLevel(std::string_view text, Level& out) {
   return true;
 }
 
-bool enabled(Level level) { return static_cast<int>(level) >= threshold.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return static_cast<int>(level) >= threshold.load(std::memory_order_relaxed);
+}
 
 void write(Level level, std::string_view message, const nlohmann::json* fields) {
   if (!enabled(level)) return;
@@ -94,6 +96,8 @@ void write(Level level, std::string_view message, const nlohmann::json* fields) 
   std::fflush(stdout);
 }
 
-void write(Level level, std::string_view message, const nlohmann::json& fields) { write(level, message, &fields); }
+void write(Level level, std::string_view message, const nlohmann::json& fields) {
+  write(level, message, &fields);
+}
 
 }  // namespace plexus::log

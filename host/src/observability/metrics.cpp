@@ -38,15 +38,17 @@ struct Metrics::Family {
   prometheus::Family<prometheus::Histogram>* histogram = nullptr;
 };
 
-Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), http_(std::make_unique<Http>()) {
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()), http_(std::make_unique<Http>()) {
   http_->requests = &prometheus::BuildCounter()
                          .Name("plexus_http_requests_total")
                          .Help("HTTP requests answered, by method, route template and status code.")
                          .Register(*registry_);
-  http_->duration = &prometheus::BuildHistogram()
-                         .Name("plexus_http_request_duration_seconds")
-                         .Help("HTTP request handling time in seconds, by method and route template.")
-                         .Register(*registry_);
+  http_->duration =
+      &prometheus::BuildHistogram()
+           .Name("plexus_http_request_duration_seconds")
+           .Help("HTTP request handling time in seconds, by method and route template.")
+           .Register(*registry_);
   http_->inFlight = &prometheus::BuildGauge()
                          .Name("plexus_http_requests_in_flight")
                          .Help("HTTP requests being handled right now.")
@@ -63,8 +65,10 @@ std::string Metrics::scrape() const {
   return serializer.Serialize(registry_->Collect());
 }
 
-void Metrics::observeHttp(const std::string& method, const std::string& route, int status, double seconds) {
-  http_->requests->Add({{"method", method}, {"route", route}, {"code", std::to_string(status)}}).Increment();
+void Metrics::observeHttp(const std::string& method, const std::string& route, int status,
+                          double seconds) {
+  http_->requests->Add({{"method", method}, {"route", route}, {"code", std::to_string(status)}})
+      .Increment();
   http_->duration->Add({{"method", method}, {"route", route}}, defaultBuckets()).Observe(seconds);
 }
 

@@ -2,11 +2,11 @@
 
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
-#include <boost/dll/shared_library.hpp>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <boost/dll/shared_library.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -28,7 +28,8 @@ void checkOwnerAndMode(const std::string& path, const struct stat& st, const std
   const uid_t me = geteuid();
   if (st.st_uid != me && st.st_uid != 0) {
     throw PluginError(path, what + " is owned by uid " + std::to_string(st.st_uid) +
-                                ", not by the host's user (uid " + std::to_string(me) + ") or root");
+                                ", not by the host's user (uid " + std::to_string(me) +
+                                ") or root");
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     char mode[8];
@@ -58,8 +59,8 @@ T copySized(const T* src, const std::string& path, const std::string& what, size
   if (src == nullptr) throw PluginError(path, what + " is a null pointer");
   const uint32_t size = src->struct_size;
   if (size < minimum) {
-    throw PluginError(path, what + " has struct_size " + std::to_string(size) + ", smaller than the minimum " +
-                                std::to_string(minimum));
+    throw PluginError(path, what + " has struct_size " + std::to_string(size) +
+                                ", smaller than the minimum " + std::to_string(minimum));
   }
   T out{};
   std::memcpy(&out, src, size < sizeof(T) ? size : sizeof(T));
@@ -75,8 +76,10 @@ std::vector<std::string> typeList(const char* const* types, size_t count, const 
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (size_t i = 0; i < count; ++i) {
-    if (types[i] == nullptr || types[i][0] == '\0') throw PluginError(path, what + " has an empty message type");
-    if (!seen.insert(types[i]).second) throw PluginError(path, what + " lists message type " + std::string(types[i]) + " twice");
+    if (types[i] == nullptr || types[i][0] == '\0')
+      throw PluginError(path, what + " has an empty message type");
+    if (!seen.insert(types[i]).second)
+      throw PluginError(path, what + " lists message type " + std::string(types[i]) + " twice");
     out.emplace_back(types[i]);
   }
   return out;
@@ -99,9 +102,11 @@ std::string sha256Hex(const std::string& path) {
 
 int openTrusted(const std::string& path, const std::optional<std::string>& sha256) {
   struct stat lst {};
-  if (::lstat(path.c_str(), &lst) != 0) throw PluginError(path, "cannot access the file: " + errnoText());
+  if (::lstat(path.c_str(), &lst) != 0)
+    throw PluginError(path, "cannot access the file: " + errnoText());
   if (S_ISLNK(lst.st_mode)) {
-    throw PluginError(path, "is a symbolic link; list the real file (symlinked plugins are refused)");
+    throw PluginError(path,
+                      "is a symbolic link; list the real file (symlinked plugins are refused)");
   }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) throw PluginError(path, "cannot open: " + errnoText());
@@ -114,7 +119,8 @@ int openTrusted(const std::string& path, const std::optional<std::string>& sha25
                                 ? std::string(".")
                                 : std::filesystem::path(path).parent_path().string();
     struct stat dst {};
-    if (::stat(dir.c_str(), &dst) != 0) throw PluginError(path, "cannot stat its directory: " + errnoText());
+    if (::stat(dir.c_str(), &dst) != 0)
+      throw PluginError(path, "cannot stat its directory: " + errnoText());
     checkOwnerAndMode(path, dst, "its directory " + dir);
     if (sha256) {
       const std::string actual = hashFd(fd, path);
@@ -129,7 +135,8 @@ int openTrusted(const std::string& path, const std::optional<std::string>& sha25
   }
 }
 
-std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<std::string>& sha256) {
+std::shared_ptr<LoadedPlugin> load(const std::string& path,
+                                   const std::optional<std::string>& sha256) {
   const int fd = openTrusted(path, sha256);
   // Load the descriptor we checked, not whatever the path names now.
   const std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
@@ -170,15 +177,17 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<
   // The fields up to the version are the minimum every ABI 1 plugin has.
   const size_t minimum = offsetof(plexus_plugin_desc, version) + sizeof(raw->version);
   if (raw->struct_size < minimum) {
-    throw PluginError(path, "descriptor struct_size " + std::to_string(raw->struct_size) + " is too small");
+    throw PluginError(
+        path, "descriptor struct_size " + std::to_string(raw->struct_size) + " is too small");
   }
   if (raw->abi_major != PLEXUS_ABI_MAJOR) {
-    throw PluginError(path, "built for ABI major " + std::to_string(raw->abi_major) + ", this host speaks ABI major " +
-                                std::to_string(PLEXUS_ABI_MAJOR));
+    throw PluginError(path, "built for ABI major " + std::to_string(raw->abi_major) +
+                                ", this host speaks ABI major " + std::to_string(PLEXUS_ABI_MAJOR));
   }
   if (raw->abi_minor > PLEXUS_ABI_MINOR) {
-    throw PluginError(path, "built for ABI " + std::to_string(raw->abi_major) + "." + std::to_string(raw->abi_minor) +
-                                ", newer than this host's " + std::to_string(PLEXUS_ABI_MAJOR) + "." +
+    throw PluginError(path, "built for ABI " + std::to_string(raw->abi_major) + "." +
+                                std::to_string(raw->abi_minor) + ", newer than this host's " +
+                                std::to_string(PLEXUS_ABI_MAJOR) + "." +
                                 std::to_string(PLEXUS_ABI_MINOR) + "; upgrade the host");
   }
   plexus_plugin_desc d{};
@@ -196,10 +205,12 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<
   std::set<std::string> names;
   auto claim = [&](const std::string& name, const std::string& what) {
     if (name.empty()) throw PluginError(path, what + " has no name");
-    if (!names.insert(name).second) throw PluginError(path, "duplicate component name \"" + name + "\"");
+    if (!names.insert(name).second)
+      throw PluginError(path, "duplicate component name \"" + name + "\"");
   };
   const size_t handlerMin = offsetof(plexus_receptor_desc, destroy) + sizeof(void*);
-  if (d.receptor_count > 0 && d.receptors == nullptr) throw PluginError(path, "receptor array is null");
+  if (d.receptor_count > 0 && d.receptors == nullptr)
+    throw PluginError(path, "receptor array is null");
   for (size_t i = 0; i < d.receptor_count; ++i) {
     auto r = copySized(d.receptors[i], path, "receptor #" + std::to_string(i), handlerMin);
     const std::string what = "receptor \"" + nameOf(r.name) + "\"";
@@ -210,7 +221,8 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<
     out->receptorTypes.push_back(typeList(r.message_types, r.message_type_count, path, what));
     out->receptors.push_back(r);
   }
-  if (d.perspective_count > 0 && d.perspectives == nullptr) throw PluginError(path, "perspective array is null");
+  if (d.perspective_count > 0 && d.perspectives == nullptr)
+    throw PluginError(path, "perspective array is null");
   for (size_t i = 0; i < d.perspective_count; ++i) {
     auto p = copySized(d.perspectives[i], path, "perspective #" + std::to_string(i), handlerMin);
     const std::string what = "perspective \"" + nameOf(p.name) + "\"";
@@ -224,7 +236,8 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<
   if (d.route_count > 0 && d.routes == nullptr) throw PluginError(path, "route array is null");
   static const std::set<std::string> methods{"GET", "POST", "PUT", "PATCH", "DELETE"};
   for (size_t i = 0; i < d.route_count; ++i) {
-    auto r = copySized(d.routes[i], path, "route #" + std::to_string(i), offsetof(plexus_route_desc, destroy) + sizeof(void*));
+    auto r = copySized(d.routes[i], path, "route #" + std::to_string(i),
+                       offsetof(plexus_route_desc, destroy) + sizeof(void*));
     const std::string what = "route \"" + nameOf(r.name) + "\"";
     claim(nameOf(r.name), "route #" + std::to_string(i));
     if (r.create == nullptr || r.handle == nullptr || r.destroy == nullptr) {
@@ -233,22 +246,28 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<
     if (methods.count(nameOf(r.method)) == 0) {
       throw PluginError(path, what + " has an unsupported method \"" + nameOf(r.method) + "\"");
     }
-    if (r.path == nullptr || r.path[0] != '/') throw PluginError(path, what + " path must start with '/'");
+    if (r.path == nullptr || r.path[0] != '/')
+      throw PluginError(path, what + " path must start with '/'");
     out->routes.push_back(r);
   }
-  if (d.migration_count > 0 && d.migrations == nullptr) throw PluginError(path, "migration array is null");
+  if (d.migration_count > 0 && d.migrations == nullptr)
+    throw PluginError(path, "migration array is null");
   static const std::set<std::string> dialects{"postgresql", "sqlite", "any"};
   std::set<std::pair<std::string, uint32_t>> versions;
   for (size_t i = 0; i < d.migration_count; ++i) {
     auto m = copySized(d.migrations[i], path, "migration #" + std::to_string(i),
                        offsetof(plexus_migration_desc, sql) + sizeof(void*));
-    if (m.version == 0) throw PluginError(path, "migration #" + std::to_string(i) + " has version 0");
+    if (m.version == 0)
+      throw PluginError(path, "migration #" + std::to_string(i) + " has version 0");
     if (dialects.count(nameOf(m.dialect)) == 0) {
-      throw PluginError(path, "migration " + std::to_string(m.version) + " has an unknown dialect \"" + nameOf(m.dialect) + "\"");
+      throw PluginError(path, "migration " + std::to_string(m.version) +
+                                  " has an unknown dialect \"" + nameOf(m.dialect) + "\"");
     }
-    if (m.sql == nullptr || m.sql[0] == '\0') throw PluginError(path, "migration " + std::to_string(m.version) + " has no SQL");
+    if (m.sql == nullptr || m.sql[0] == '\0')
+      throw PluginError(path, "migration " + std::to_string(m.version) + " has no SQL");
     if (!versions.insert({nameOf(m.dialect), m.version}).second) {
-      throw PluginError(path, "migration version " + std::to_string(m.version) + " appears twice for " + nameOf(m.dialect));
+      throw PluginError(path, "migration version " + std::to_string(m.version) +
+                                  " appears twice for " + nameOf(m.dialect));
     }
     out->migrations.push_back(m);
   }

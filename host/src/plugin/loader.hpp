@@ -50,6 +50,7 @@ std::string sha256Hex(const std::string& path);
 int openTrusted(const std::string& path, const std::optional<std::string>& sha256);
 
 // Loads and validates. Throws PluginError.
-std::shared_ptr<LoadedPlugin> load(const std::string& path, const std::optional<std::string>& sha256);
+std::shared_ptr<LoadedPlugin> load(const std::string& path,
+                                   const std::optional<std::string>& sha256);
 
 }  // namespace plexus::plugin

@@ -12,8 +12,8 @@ struct plexus_host {
   plexus::plugin::Runtime* runtime = nullptr;
   std::string plugin;
   std::string component;
-  std::string config;          // the plugin's config as JSON text
-  std::set<int64_t> metricIds; // the metrics this instance defined (only those may be updated)
+  std::string config;           // the plugin's config as JSON text
+  std::set<int64_t> metricIds;  // the metrics this instance defined (only those may be updated)
   std::mutex mu;
 };
 
@@ -103,7 +103,8 @@ void apiNewId(plexus_host*, char out[37]) {
 }
 
 int64_t apiMetricDefine(plexus_host* h, plexus_metric_kind kind, plexus_str name, plexus_str help,
-                        const plexus_str* labels, size_t labelCount, const double* buckets, size_t bucketCount) {
+                        const plexus_str* labels, size_t labelCount, const double* buckets,
+                        size_t bucketCount) {
   if (kind < PLEXUS_METRIC_COUNTER || kind > PLEXUS_METRIC_HISTOGRAM) {
     tlsError = "unknown metric kind " + std::to_string(kind);
     return 0;
@@ -113,7 +114,8 @@ int64_t apiMetricDefine(plexus_host* h, plexus_metric_kind kind, plexus_str name
   std::vector<double> b;
   if (buckets != nullptr) b.assign(buckets, buckets + bucketCount);
   std::string error;
-  const int64_t id = h->runtime->metrics().define(static_cast<Metrics::Kind>(kind), text(name), text(help), l, b, error);
+  const int64_t id = h->runtime->metrics().define(static_cast<Metrics::Kind>(kind), text(name),
+                                                  text(help), l, b, error);
   if (id == 0) {
     tlsError = error;
     return 0;
@@ -123,29 +125,41 @@ int64_t apiMetricDefine(plexus_host* h, plexus_metric_kind kind, plexus_str name
   return id;
 }
 
-plexus_status apiMetricUpdate(plexus_host* h, int64_t id, const plexus_str* labels, size_t labelCount, double value) {
+plexus_status apiMetricUpdate(plexus_host* h, int64_t id, const plexus_str* labels,
+                              size_t labelCount, double value) {
   {
     std::lock_guard<std::mutex> lock(h->mu);
-    if (h->metricIds.count(id) == 0) return fail(nullptr, PLEXUS_REJECT, "metric not defined by this component");
+    if (h->metricIds.count(id) == 0)
+      return fail(nullptr, PLEXUS_REJECT, "metric not defined by this component");
   }
   std::vector<std::string> l;
   l.reserve(labelCount);
   for (size_t i = 0; i < labelCount; ++i) l.push_back(text(labels[i]));
   if (!h->runtime->metrics().update(id, l, value)) {
-    return fail(nullptr, PLEXUS_REJECT, "metric update refused (label count or negative counter increment)");
+    return fail(nullptr, PLEXUS_REJECT,
+                "metric update refused (label count or negative counter increment)");
   }
   return PLEXUS_OK;
 }
 
 plexus_status noStore(plexus_call* call, const char* what) {
-  return fail(call, PLEXUS_FATAL,
-              std::string(what) + " needs the durable runtime (store + transport), which this host does not run yet");
+  return fail(
+      call, PLEXUS_FATAL,
+      std::string(what) +
+          " needs the durable runtime (store + transport), which this host does not run yet");
 }
 
-plexus_status apiEmit(plexus_call* c, plexus_str, plexus_str, plexus_str) { return noStore(c, "emit"); }
-plexus_status apiSend(plexus_call* c, plexus_str, plexus_str, plexus_str) { return noStore(c, "send"); }
-plexus_status apiSchedule(plexus_call* c, plexus_str, plexus_str, plexus_str, int64_t) { return noStore(c, "schedule"); }
-plexus_status apiSql(plexus_call* c, plexus_str, const plexus_value*, size_t, plexus_row_fn, void*, int64_t*) {
+plexus_status apiEmit(plexus_call* c, plexus_str, plexus_str, plexus_str) {
+  return noStore(c, "emit");
+}
+plexus_status apiSend(plexus_call* c, plexus_str, plexus_str, plexus_str) {
+  return noStore(c, "send");
+}
+plexus_status apiSchedule(plexus_call* c, plexus_str, plexus_str, plexus_str, int64_t) {
+  return noStore(c, "schedule");
+}
+plexus_status apiSql(plexus_call* c, plexus_str, const plexus_value*, size_t, plexus_row_fn, void*,
+                     int64_t*) {
   return noStore(c, "sql");
 }
 
@@ -160,10 +174,12 @@ plexus_status apiSetResult(plexus_call* call, plexus_str json) {
   return PLEXUS_OK;
 }
 
-plexus_status apiRespond(plexus_call* call, int32_t status, plexus_str contentType, plexus_str body) {
+plexus_status apiRespond(plexus_call* call, int32_t status, plexus_str contentType,
+                         plexus_str body) {
   if (!call->isRoute) return fail(call, PLEXUS_REJECT, "respond: not handling an HTTP request");
   if (call->responded) return fail(call, PLEXUS_REJECT, "respond: a response was already set");
-  if (status < 100 || status > 599) return fail(call, PLEXUS_REJECT, "respond: invalid HTTP status " + std::to_string(status));
+  if (status < 100 || status > 599)
+    return fail(call, PLEXUS_REJECT, "respond: invalid HTTP status " + std::to_string(status));
   call->responded = true;
   call->httpStatus = status;
   call->contentType = contentType.size ? text(contentType) : "application/json";
@@ -181,7 +197,8 @@ bool headerSafe(const std::string& s) {
 plexus_status apiAddHeader(plexus_call* call, plexus_str name, plexus_str value) {
   if (!call->isRoute) return fail(call, PLEXUS_REJECT, "add_header: not handling an HTTP request");
   std::string n = text(name), v = text(value);
-  if (n.empty() || !headerSafe(n) || !headerSafe(v)) return fail(call, PLEXUS_REJECT, "add_header: invalid header");
+  if (n.empty() || !headerSafe(n) || !headerSafe(v))
+    return fail(call, PLEXUS_REJECT, "add_header: invalid header");
   call->headers.emplace_back(std::move(n), std::move(v));
   return PLEXUS_OK;
 }
@@ -190,7 +207,8 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
                         void (*onResult)(void*, plexus_str), void* user) {
   const std::string t = text(type);
   Component* receptor = call->runtime->receptorFor(t);
-  if (receptor == nullptr) return fail(call, PLEXUS_REJECT, "invoke: no receptor for " + t + " in this host");
+  if (receptor == nullptr)
+    return fail(call, PLEXUS_REJECT, "invoke: no receptor for " + t + " in this host");
   plexus_call child;
   child.runtime = call->runtime;
   child.host = receptor->host.get();
@@ -211,7 +229,8 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   m.payload = view(payloadText);
   m.timestamp_unix_ms = apiNow(nullptr);
   const plexus_status s = receptor->handleMessage(receptor->instance, &child, &m);
-  if (s == PLEXUS_FATAL) call->runtime->markFatal(receptor->plugin->name + "/" + receptor->name, child.result);
+  if (s == PLEXUS_FATAL)
+    call->runtime->markFatal(receptor->plugin->name + "/" + receptor->name, child.result);
   // The receptor runs inside the caller's transaction: its after-commit work waits for the caller.
   for (auto& cb : child.afterCommit) call->afterCommit.push_back(cb);
   child.afterCommit.clear();
@@ -220,7 +239,9 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   return s;
 }
 
-plexus_str apiLastError(plexus_call* call) { return call != nullptr ? view(call->error) : view(tlsError); }
+plexus_str apiLastError(plexus_call* call) {
+  return call != nullptr ? view(call->error) : view(tlsError);
+}
 
 const plexus_host_api kApi = [] {
   plexus_host_api a{};
@@ -264,7 +285,9 @@ void Runtime::start(const config::Config& config) {
   for (const auto& pc : config.plugins) {
     auto lp = load(pc.path, pc.sha256);
     for (const auto& other : plugins_) {
-      if (other->name == lp->name) throw PluginError(pc.path, "plugin name \"" + lp->name + "\" is already loaded from " + other->path);
+      if (other->name == lp->name)
+        throw PluginError(pc.path,
+                          "plugin name \"" + lp->name + "\" is already loaded from " + other->path);
     }
     std::set<std::string> wanted(pc.components.begin(), pc.components.end());
     std::set<std::string> found;
@@ -273,8 +296,8 @@ void Runtime::start(const config::Config& config) {
       return wanted.empty() || wanted.count(name) > 0;
     };
     const std::string configText = pc.config.dump();
-    auto add = [&](Kind kind, const std::string& name, plexus_create_fn create, plexus_destroy_fn destroy,
-                   std::vector<std::string> types) -> Component& {
+    auto add = [&](Kind kind, const std::string& name, plexus_create_fn create,
+                   plexus_destroy_fn destroy, std::vector<std::string> types) -> Component& {
       auto c = std::make_unique<Component>();
       c->kind = kind;
       c->plugin = lp;
@@ -298,8 +321,9 @@ void Runtime::start(const config::Config& config) {
       for (const auto& t : c.types) {
         auto [it, fresh] = commandOwners_.emplace(t, &c);
         if (!fresh) {
-          throw PluginError(pc.path, "receptor \"" + c.name + "\" handles " + t + ", already handled by " +
-                                         it->second->plugin->name + "/" + it->second->name + " in this host");
+          throw PluginError(pc.path, "receptor \"" + c.name + "\" handles " + t +
+                                         ", already handled by " + it->second->plugin->name + "/" +
+                                         it->second->name + " in this host");
         }
       }
     }
@@ -315,24 +339,31 @@ void Runtime::start(const config::Config& config) {
       c.handleRequest = r.handle;
       const std::string key = std::string(r.method) + " " + r.path;
       auto [it, fresh] = routeOwners.emplace(key, lp->name + "/" + r.name);
-      if (!fresh) throw PluginError(pc.path, "route " + key + " is already served by " + it->second);
+      if (!fresh)
+        throw PluginError(pc.path, "route " + key + " is already served by " + it->second);
       routes_.push_back(RouteBinding{r.method, r.path, &c});
     }
     for (const auto& w : wanted) {
       if (found.count(w) == 0) {
-        throw PluginError(pc.path, "config /plugins/" + std::to_string(pc.index) + "/components names \"" + w +
-                                       "\", which plugin " + lp->name + " does not have");
+        throw PluginError(pc.path, "config /plugins/" + std::to_string(pc.index) +
+                                       "/components names \"" + w + "\", which plugin " + lp->name +
+                                       " does not have");
       }
     }
     plugins_.push_back(lp);
-    log::write(log::Level::Info, "plugin loaded",
-               nlohmann::json{{"plugin", lp->name}, {"version", lp->version}, {"path", lp->path},
-                              {"abi", std::to_string(lp->abiMajor) + "." + std::to_string(lp->abiMinor)}});
+    log::write(
+        log::Level::Info, "plugin loaded",
+        nlohmann::json{{"plugin", lp->name},
+                       {"version", lp->version},
+                       {"path", lp->path},
+                       {"abi", std::to_string(lp->abiMajor) + "." + std::to_string(lp->abiMinor)}});
   }
   for (auto& c : components_) {
     c->instance = c->create(&kApi, c->host.get());
     if (c->instance == nullptr) {
-      throw PluginError(c->plugin->path, "component \"" + c->name + "\" failed to start (create returned null; see the log)");
+      throw PluginError(
+          c->plugin->path,
+          "component \"" + c->name + "\" failed to start (create returned null; see the log)");
     }
   }
 }
@@ -348,7 +379,8 @@ void Runtime::markFatal(const std::string& who, const std::string& reason) {
     if (failure_.empty()) failure_ = who + ": " + (reason.empty() ? "returned FATAL" : reason);
   }
   failed_ = true;
-  log::write(log::Level::Error, "component reported FATAL; host is not ready", nlohmann::json{{"component", who}, {"reason", reason}});
+  log::write(log::Level::Error, "component reported FATAL; host is not ready",
+             nlohmann::json{{"component", who}, {"reason", reason}});
 }
 
 std::string Runtime::failure() const {
@@ -384,7 +416,8 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
 
   const plexus_status s = c.handleRequest(c.instance, &call, &r);
   const bool ok = s == PLEXUS_OK;
-  if (s == PLEXUS_FATAL) markFatal(c.plugin->name + "/" + c.name, call.result.empty() ? call.error : call.result);
+  if (s == PLEXUS_FATAL)
+    markFatal(c.plugin->name + "/" + c.name, call.result.empty() ? call.error : call.result);
   complete(call, ok);
 
   HttpResponse out;
@@ -410,7 +443,8 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
       out.status = 500;
       break;
   }
-  out.body = nlohmann::json{{"error", out.status == 500 ? std::string("internal error") : reason}}.dump();
+  out.body =
+      nlohmann::json{{"error", out.status == 500 ? std::string("internal error") : reason}}.dump();
   return out;
 }
 

@@ -8,9 +8,9 @@
 #include <plexus/abi/plugin_abi.h>
 
 #include <atomic>
-#include <mutex>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>

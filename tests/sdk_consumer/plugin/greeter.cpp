@@ -5,7 +5,8 @@ class Greet final : public plexus::Route {
  public:
   explicit Greet(plexus::Host& host) : greeting_(host.config().value("greeting", "hello")) {}
   plexus::Response handle(plexus::Context&, const plexus::Request& req) override {
-    return plexus::Response::json(200, plexus::Json{{"greeting", greeting_ + ", " + req.param("name").value_or("?")}});
+    return plexus::Response::json(
+        200, plexus::Json{{"greeting", greeting_ + ", " + req.param("name").value_or("?")}});
   }
 
  private:

@@ -60,14 +60,16 @@ TEST(Config, FullDocument) {
     "plugins": [{"library": "plexus_orders.so", "sha256": "AB00000000000000000000000000000000000000000000000000000000000000",
                  "components": ["CreateOrder"], "config": {"timeout_seconds": 5, "name": "${WHO:-x}"}}],
     "log": {"level": "debug"}
-  })", {{"PLEXUS_PG_URL", "postgresql://u:p@h/db"}, {"WHO", "me"}});
+  })",
+                         {{"PLEXUS_PG_URL", "postgresql://u:p@h/db"}, {"WHO", "me"}});
   EXPECT_EQ(c.http.port, 9000);
   EXPECT_EQ(c.http.maxBodyBytes, 2048);
   EXPECT_EQ(c.store.url, "postgresql://u:p@h/db");
   EXPECT_EQ(c.transport.url, "amqp://guest:guest@127.0.0.1:5672/");
   ASSERT_EQ(c.plugins.size(), 1u);
   EXPECT_EQ(c.plugins[0].path, "build/plugins/plexus_orders.so");
-  EXPECT_EQ(*c.plugins[0].sha256, "ab00000000000000000000000000000000000000000000000000000000000000");
+  EXPECT_EQ(*c.plugins[0].sha256,
+            "ab00000000000000000000000000000000000000000000000000000000000000");
   EXPECT_EQ(c.plugins[0].components, std::vector<std::string>{"CreateOrder"});
   EXPECT_EQ(c.plugins[0].config["timeout_seconds"], 5);
   EXPECT_EQ(c.plugins[0].config["name"], "me");
@@ -75,67 +77,94 @@ TEST(Config, FullDocument) {
 }
 
 TEST(Config, PortFromEnvironmentString) {
-  const Config c = parse(R"({"service": "s", "http": {"port": "${PORT:-8080}"}, "plugins": []})", {{"PORT", "18081"}});
+  const Config c = parse(R"({"service": "s", "http": {"port": "${PORT:-8080}"}, "plugins": []})",
+                         {{"PORT", "18081"}});
   EXPECT_EQ(c.http.port, 18081);
-  EXPECT_EQ(parse(R"({"service": "s", "http": {"port": "${PORT:-8080}"}, "plugins": []})").http.port, 8080);
+  EXPECT_EQ(
+      parse(R"({"service": "s", "http": {"port": "${PORT:-8080}"}, "plugins": []})").http.port,
+      8080);
 }
 
 TEST(Config, PathWithSlashIsNotUnderPluginDir) {
-  const Config c = parse(R"({"service": "s", "plugin_dir": "/opt/p", "plugins": [{"library": "./x/plexus_a.so"}, {"library": "plexus_b.so"}]})");
+  const Config c = parse(
+      R"({"service": "s", "plugin_dir": "/opt/p", "plugins": [{"library": "./x/plexus_a.so"}, {"library": "plexus_b.so"}]})");
   EXPECT_EQ(c.plugins[0].path, "x/plexus_a.so");
   EXPECT_EQ(c.plugins[1].path, "/opt/p/plexus_b.so");
 }
 
 TEST(Config, MalformedJson) { expectError(R"({"service": "s", )", "", "malformed JSON"); }
 TEST(Config, NotAnObject) { expectError(R"([1, 2])", "", "expected an object"); }
-TEST(Config, MissingService) { expectError(R"({"plugins": []})", "/service", "missing required key"); }
-TEST(Config, MissingPlugins) { expectError(R"({"service": "s"})", "/plugins", "missing required key"); }
-TEST(Config, UnknownTopLevelKey) { expectError(R"({"service": "s", "plugins": [], "servce": 1})", "/servce", "unknown key"); }
+TEST(Config, MissingService) {
+  expectError(R"({"plugins": []})", "/service", "missing required key");
+}
+TEST(Config, MissingPlugins) {
+  expectError(R"({"service": "s"})", "/plugins", "missing required key");
+}
+TEST(Config, UnknownTopLevelKey) {
+  expectError(R"({"service": "s", "plugins": [], "servce": 1})", "/servce", "unknown key");
+}
 TEST(Config, UnknownNestedKey) {
-  expectError(R"({"service": "s", "plugins": [], "http": {"prot": 1}})", "/http/prot", "unknown key");
+  expectError(R"({"service": "s", "plugins": [], "http": {"prot": 1}})", "/http/prot",
+              "unknown key");
 }
 TEST(Config, WrongTypePort) {
-  expectError(R"({"service": "s", "plugins": [], "http": {"port": true}})", "/http/port", "expected an integer, got a boolean");
+  expectError(R"({"service": "s", "plugins": [], "http": {"port": true}})", "/http/port",
+              "expected an integer, got a boolean");
 }
 TEST(Config, NonNumericPortString) {
-  expectError(R"({"service": "s", "plugins": [], "http": {"port": "80a"}})", "/http/port", "expected an integer");
+  expectError(R"({"service": "s", "plugins": [], "http": {"port": "80a"}})", "/http/port",
+              "expected an integer");
 }
 TEST(Config, PortOutOfRange) {
-  expectError(R"({"service": "s", "plugins": [], "http": {"port": 70000}})", "/http/port", "between 0 and 65535");
+  expectError(R"({"service": "s", "plugins": [], "http": {"port": 70000}})", "/http/port",
+              "between 0 and 65535");
 }
 TEST(Config, FractionalPort) {
-  expectError(R"({"service": "s", "plugins": [], "http": {"port": 80.5}})", "/http/port", "expected an integer");
+  expectError(R"({"service": "s", "plugins": [], "http": {"port": 80.5}})", "/http/port",
+              "expected an integer");
 }
-TEST(Config, BadServiceName) { expectError(R"({"service": "Order Service", "plugins": []})", "/service", "a-z"); }
-TEST(Config, PluginsNotArray) { expectError(R"({"service": "s", "plugins": {}})", "/plugins", "expected an array"); }
+TEST(Config, BadServiceName) {
+  expectError(R"({"service": "Order Service", "plugins": []})", "/service", "a-z");
+}
+TEST(Config, PluginsNotArray) {
+  expectError(R"({"service": "s", "plugins": {}})", "/plugins", "expected an array");
+}
 TEST(Config, PluginWithoutLibrary) {
-  expectError(R"({"service": "s", "plugins": [{"config": {}}]})", "/plugins/0/library", "missing required key");
+  expectError(R"({"service": "s", "plugins": [{"config": {}}]})", "/plugins/0/library",
+              "missing required key");
 }
 TEST(Config, PluginUnknownKey) {
-  expectError(R"({"service": "s", "plugins": [{"library": "a.so", "sha": "x"}]})", "/plugins/0/sha", "unknown key");
+  expectError(R"({"service": "s", "plugins": [{"library": "a.so", "sha": "x"}]})", "/plugins/0/sha",
+              "unknown key");
 }
 TEST(Config, PluginListedTwice) {
-  expectError(R"({"service": "s", "plugins": [{"library": "a.so"}, {"library": "a.so"}]})", "/plugins/1/library", "listed twice");
+  expectError(R"({"service": "s", "plugins": [{"library": "a.so"}, {"library": "a.so"}]})",
+              "/plugins/1/library", "listed twice");
 }
 TEST(Config, BadSha256) {
-  expectError(R"({"service": "s", "plugins": [{"library": "a.so", "sha256": "abc"}]})", "/plugins/0/sha256", "64 hexadecimal");
+  expectError(R"({"service": "s", "plugins": [{"library": "a.so", "sha256": "abc"}]})",
+              "/plugins/0/sha256", "64 hexadecimal");
 }
 TEST(Config, ComponentsMustBeStrings) {
-  expectError(R"({"service": "s", "plugins": [{"library": "a.so", "components": ["A", 2]}]})", "/plugins/0/components/1",
-              "expected a string");
+  expectError(R"({"service": "s", "plugins": [{"library": "a.so", "components": ["A", 2]}]})",
+              "/plugins/0/components/1", "expected a string");
 }
 TEST(Config, PluginConfigMustBeObject) {
-  expectError(R"({"service": "s", "plugins": [{"library": "a.so", "config": []}]})", "/plugins/0/config", "expected an object");
+  expectError(R"({"service": "s", "plugins": [{"library": "a.so", "config": []}]})",
+              "/plugins/0/config", "expected an object");
 }
 TEST(Config, UnknownStoreKind) {
-  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "mysql", "url": "x"}})", "/store/kind", "one of");
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "mysql", "url": "x"}})",
+              "/store/kind", "one of");
 }
 TEST(Config, RabbitmqNeedsUrl) {
-  expectError(R"({"service": "s", "plugins": [], "transport": {"kind": "rabbitmq"}})", "/transport/url", "required");
+  expectError(R"({"service": "s", "plugins": [], "transport": {"kind": "rabbitmq"}})",
+              "/transport/url", "required");
 }
 TEST(Config, UnsetVariableWithoutDefault) {
-  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "postgres", "url": "${PLEXUS_PG_URL}"}})", "/store/url",
-              "PLEXUS_PG_URL is not set");
+  expectError(
+      R"({"service": "s", "plugins": [], "store": {"kind": "postgres", "url": "${PLEXUS_PG_URL}"}})",
+      "/store/url", "PLEXUS_PG_URL is not set");
 }
 TEST(Config, VariableInsidePluginConfig) {
   expectError(R"({"service": "s", "plugins": [{"library": "a.so", "config": {"k": ["${NOPE}"]}}]})",

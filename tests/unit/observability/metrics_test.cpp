@@ -9,7 +9,8 @@ using plexus::Metrics;
 TEST(Metrics, PluginCounterAppearsWithHelpAfterUpdate) {
   Metrics m;
   std::string err;
-  const int64_t id = m.define(Metrics::Kind::Counter, "orders_created_total", "Orders created.", {}, {}, err);
+  const int64_t id =
+      m.define(Metrics::Kind::Counter, "orders_created_total", "Orders created.", {}, {}, err);
   ASSERT_GT(id, 0) << err;
   EXPECT_TRUE(m.update(id, {}, 1));
   EXPECT_TRUE(m.update(id, {}, 2));
@@ -54,8 +55,10 @@ TEST(Metrics, HttpSeriesUseRouteTemplates) {
   Metrics m;
   m.observeHttp("GET", "/api/orders/{id}", 200, 0.002);
   const std::string text = m.scrape();
-  EXPECT_NE(text.find("plexus_http_requests_total{code=\"200\",method=\"GET\",route=\"/api/orders/{id}\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "plexus_http_requests_total{code=\"200\",method=\"GET\",route=\"/api/orders/{id}\"} 1"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("# HELP plexus_http_request_duration_seconds"), std::string::npos);
 }

@@ -7,7 +7,8 @@
 #include <cstddef>
 
 static_assert(PLEXUS_ABI_MAJOR == 1, "ABI major changed: every plugin must be rebuilt");
-static_assert(PLEXUS_OK != 0 && PLEXUS_RETRY != 0 && PLEXUS_REJECT != 0 && PLEXUS_FATAL != 0, "0 is never a status");
+static_assert(PLEXUS_OK != 0 && PLEXUS_RETRY != 0 && PLEXUS_REJECT != 0 && PLEXUS_FATAL != 0,
+              "0 is never a status");
 static_assert(PLEXUS_OK == 1 && PLEXUS_RETRY == 2 && PLEXUS_REJECT == 3 && PLEXUS_FATAL == 4);
 
 static_assert(sizeof(plexus_str) == 16);
@@ -59,8 +60,10 @@ static_assert(offsetof(plexus_route_desc, method) == 16 && offsetof(plexus_route
 static_assert(sizeof(plexus_route_desc) == 56);
 static_assert(sizeof(plexus_migration_desc) == 32);
 
-static_assert(offsetof(plexus_plugin_desc, abi_major) == 4 && offsetof(plexus_plugin_desc, abi_minor) == 6);
-static_assert(offsetof(plexus_plugin_desc, name) == 8 && offsetof(plexus_plugin_desc, version) == 16);
+static_assert(offsetof(plexus_plugin_desc, abi_major) == 4 &&
+              offsetof(plexus_plugin_desc, abi_minor) == 6);
+static_assert(offsetof(plexus_plugin_desc, name) == 8 &&
+              offsetof(plexus_plugin_desc, version) == 16);
 static_assert(offsetof(plexus_plugin_desc, receptors) == 24);
 static_assert(offsetof(plexus_plugin_desc, perspectives) == 40);
 static_assert(offsetof(plexus_plugin_desc, routes) == 56);

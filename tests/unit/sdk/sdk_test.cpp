@@ -13,7 +13,8 @@ using plexus::testing::message;
 class Counting final : public plexus::Receptor {
  public:
   explicit Counting(plexus::Host& host)
-      : limit_(host.config().value("limit", 10)), done_(host.counter("counting_done_total", "Done.")) {}
+      : limit_(host.config().value("limit", 10)),
+        done_(host.counter("counting_done_total", "Done.")) {}
   plexus::Result handle(plexus::Context& ctx, const plexus::Message& m) override {
     const Json body = m.json();
     const std::string mode = body.value("mode", "ok");
@@ -176,7 +177,9 @@ TEST(Sdk, CounterNamesMustEndInTotal) {
   (void)h;
   struct Bad final : plexus::Receptor {
     explicit Bad(plexus::Host& host) : m(host.counter("no_suffix", "x")) {}
-    plexus::Result handle(plexus::Context&, const plexus::Message&) override { return plexus::ok(); }
+    plexus::Result handle(plexus::Context&, const plexus::Message&) override {
+      return plexus::ok();
+    }
     plexus::Metric m;
   };
   EXPECT_THROW(host.create<Bad>(), std::runtime_error);

@@ -71,9 +71,9 @@ typedef int32_t plexus_log_level;
 /* A typed SQL value: statement parameter (plugin -> host) or result column (host -> plugin). */
 typedef int32_t plexus_value_type;
 #define PLEXUS_VALUE_NULL 1
-#define PLEXUS_VALUE_INT64 2  /* also booleans (0/1) and money as integer cents */
+#define PLEXUS_VALUE_INT64 2 /* also booleans (0/1) and money as integer cents */
 #define PLEXUS_VALUE_DOUBLE 3
-#define PLEXUS_VALUE_TEXT 4   /* UTF-8; JSON is stored as text */
+#define PLEXUS_VALUE_TEXT 4 /* UTF-8; JSON is stored as text */
 
 typedef struct plexus_value {
   plexus_value_type type;
@@ -97,7 +97,7 @@ typedef struct plexus_call plexus_call; /* one per hook invocation, valid until 
  * for the duration of `handle`. `payload` is the JSON payload text. */
 typedef struct plexus_message {
   uint32_t struct_size;
-  uint32_t attempt; /* 1 on first delivery */
+  uint32_t attempt;       /* 1 on first delivery */
   plexus_str id;          /* UUIDv7 of this message */
   plexus_str type;        /* e.g. "CreateOrder" */
   plexus_str stream;      /* stream id: ordering key (e.g. the orderId) */
@@ -119,11 +119,11 @@ typedef struct plexus_pair {
 typedef struct plexus_request {
   uint32_t struct_size;
   uint32_t reserved;
-  plexus_str method;     /* "GET", "POST", ... */
-  plexus_str path;       /* decoded path, without the query string */
-  plexus_str query;      /* raw query string without '?', may be empty */
-  plexus_str body;       /* raw body bytes */
-  plexus_str request_id; /* X-Request-Id (given or generated) */
+  plexus_str method;         /* "GET", "POST", ... */
+  plexus_str path;           /* decoded path, without the query string */
+  plexus_str query;          /* raw query string without '?', may be empty */
+  plexus_str body;           /* raw body bytes */
+  plexus_str request_id;     /* X-Request-Id (given or generated) */
   const plexus_pair* params; /* path template parameters, e.g. {"id", "42"} */
   size_t param_count;
   const plexus_pair* headers; /* header names as received */
@@ -133,7 +133,8 @@ typedef struct plexus_request {
 /* Row callback for `sql`: called once per result row with `column_count` values whose views are
  * valid only during the callback. Return PLEXUS_OK to continue; anything else stops reading and
  * `sql` returns that status. */
-typedef plexus_status (*plexus_row_fn)(void* user, const plexus_value* columns, size_t column_count);
+typedef plexus_status (*plexus_row_fn)(void* user, const plexus_value* columns,
+                                       size_t column_count);
 
 /* After-commit callback: called exactly once per registration, on a host thread, after the
  * call's transaction committed (`committed` = 1) or when it rolled back (`committed` = 0, so the
@@ -285,10 +286,10 @@ typedef struct plexus_route_desc {
  * are applied in ascending `version`; an applied one must never change (checksummed). */
 typedef struct plexus_migration_desc {
   uint32_t struct_size;
-  uint32_t version;      /* >= 1, unique per dialect within the plugin */
-  const char* name;      /* short description */
-  const char* dialect;   /* "postgresql", "sqlite" or "any" */
-  const char* sql;       /* one or more statements */
+  uint32_t version;    /* >= 1, unique per dialect within the plugin */
+  const char* name;    /* short description */
+  const char* dialect; /* "postgresql", "sqlite" or "any" */
+  const char* sql;     /* one or more statements */
 } plexus_migration_desc;
 
 /* The plugin's static descriptor. Arrays hold pointers so each element can grow on its own. */

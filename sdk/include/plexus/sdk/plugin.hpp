@@ -34,8 +34,10 @@ namespace plexus {
 using Json = nlohmann::json;
 
 // Does the host's API table contain the given member? (Tables only grow at the end.)
-#define PLEXUS_API_HAS(api, member) \
-  ((api) != nullptr && offsetof(plexus_host_api, member) + sizeof((api)->member) <= (api)->struct_size && (api)->member != nullptr)
+#define PLEXUS_API_HAS(api, member)                                                   \
+  ((api) != nullptr &&                                                                \
+   offsetof(plexus_host_api, member) + sizeof((api)->member) <= (api)->struct_size && \
+   (api)->member != nullptr)
 
 enum class LogLevel : int32_t {
   Debug = PLEXUS_LOG_DEBUG,
@@ -48,7 +50,8 @@ enum class LogLevel : int32_t {
 class Metric {
  public:
   Metric() = default;
-  Metric(const plexus_host_api* api, plexus_host* host, int64_t id) : api_(api), host_(host), id_(id) {}
+  Metric(const plexus_host_api* api, plexus_host* host, int64_t id)
+      : api_(api), host_(host), id_(id) {}
   // Counter: add `v`; gauge: set to `v`; histogram: observe `v`. Label values in definition order.
   void update(double v, std::initializer_list<std::string_view> labels = {}) const {
     if (id_ == 0) return;
@@ -89,14 +92,16 @@ class Host {
     api_->new_id(host_, buf);
     return std::string(buf, 36);
   }
-  Metric counter(std::string_view name, std::string_view help, std::vector<std::string> labels = {}) const {
+  Metric counter(std::string_view name, std::string_view help,
+                 std::vector<std::string> labels = {}) const {
     return define(PLEXUS_METRIC_COUNTER, name, help, labels, {});
   }
-  Metric gauge(std::string_view name, std::string_view help, std::vector<std::string> labels = {}) const {
+  Metric gauge(std::string_view name, std::string_view help,
+               std::vector<std::string> labels = {}) const {
     return define(PLEXUS_METRIC_GAUGE, name, help, labels, {});
   }
-  Metric histogram(std::string_view name, std::string_view help, std::vector<std::string> labels = {},
-                   std::vector<double> buckets = {}) const {
+  Metric histogram(std::string_view name, std::string_view help,
+                   std::vector<std::string> labels = {}, std::vector<double> buckets = {}) const {
     return define(PLEXUS_METRIC_HISTOGRAM, name, help, labels, buckets);
   }
 
@@ -171,7 +176,8 @@ class Request {
       q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
       size_t eq = part.find('=');
       std::string key = decode(part.substr(0, eq));
-      if (key == name) return decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+      if (key == name)
+        return decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
     }
     return std::nullopt;
   }
@@ -232,7 +238,9 @@ struct Response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
 
-  static Response json(int status, const Json& body) { return Response{status, "application/json", body.dump(), {}}; }
+  static Response json(int status, const Json& body) {
+    return Response{status, "application/json", body.dump(), {}};
+  }
   static Response error(int status, std::string_view message) {
     return json(status, Json{{"error", message}});
   }
@@ -264,7 +272,8 @@ class Context {
     check(api()->send(call_, str(type), str(stream), str(text)), "send");
   }
   // Delivers a command to this service not before `atUnixMs` (durable).
-  void schedule(std::string_view type, const Json& payload, int64_t atUnixMs, std::string_view stream = {}) {
+  void schedule(std::string_view type, const Json& payload, int64_t atUnixMs,
+                std::string_view stream = {}) {
     const std::string text = payload.dump();
     check(api()->schedule(call_, str(type), str(stream), str(text), atUnixMs), "schedule");
   }
@@ -305,7 +314,8 @@ class Context {
     std::string out;
     plexus_status s = api()->invoke(
         call_, str(type), str(stream), str(text),
-        [](void* user, plexus_str json) { static_cast<std::string*>(user)->assign(view(json)); }, &out);
+        [](void* user, plexus_str json) { static_cast<std::string*>(user)->assign(view(json)); },
+        &out);
     if (s == PLEXUS_OK) return ok(std::move(out));
     std::string reason = out.empty() ? std::string(view(api()->last_error(call_))) : out;
     return Result{static_cast<Status>(s), reason};
@@ -316,11 +326,15 @@ class Context {
 
   void check(plexus_status s, const char* what) const {
     if (s == PLEXUS_OK) return;
-    Status st = (s == PLEXUS_RETRY || s == PLEXUS_REJECT || s == PLEXUS_FATAL) ? static_cast<Status>(s) : Status::Fatal;
-    throw HostError(st, std::string(what) + " failed: " + std::string(view(api()->last_error(call_))));
+    Status st = (s == PLEXUS_RETRY || s == PLEXUS_REJECT || s == PLEXUS_FATAL)
+                    ? static_cast<Status>(s)
+                    : Status::Fatal;
+    throw HostError(st,
+                    std::string(what) + " failed: " + std::string(view(api()->last_error(call_))));
   }
 
-  void run(std::string_view statement, const std::vector<Value>& params, Rows* rows, int64_t* affected) {
+  void run(std::string_view statement, const std::vector<Value>& params, Rows* rows,
+           int64_t* affected) {
     std::vector<plexus_value> abi;
     abi.reserve(params.size());
     for (const auto& p : params) abi.push_back(p.toAbi());
@@ -396,7 +410,8 @@ void* create(const plexus_host_api* api, plexus_host* host) noexcept {
       return new Holder<T>(api, host, typename Holder<T>::Plain{});
     }
   } catch (const std::exception& e) {
-    api->log(host, PLEXUS_LOG_ERROR, str(std::string("component construction failed: ") + e.what()));
+    api->log(host, PLEXUS_LOG_ERROR,
+             str(std::string("component construction failed: ") + e.what()));
   } catch (...) {
     api->log(host, PLEXUS_LOG_ERROR, str("component construction failed: unknown exception"));
   }
@@ -570,23 +585,22 @@ inline const plexus_plugin_desc* buildDescriptor(const char* name, const char* v
 #define PLEXUS_DETAIL_CAT(a, b) PLEXUS_DETAIL_CAT2(a, b)
 #define PLEXUS_DETAIL_COUNT(arr) (sizeof(arr) / sizeof((arr)[0]))
 
-#define PLEXUS_DETAIL_HANDLER(id, KindName, DescT, Class, ...)                                          \
-  namespace {                                                                                       \
-  const char* const PLEXUS_DETAIL_CAT(plexus_types_, id)[] = {__VA_ARGS__};                         \
-  const DescT PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                                               \
-      sizeof(DescT),                                                                                \
-      0,                                                                                            \
-      ::plexus::detail::baseName(#Class),                                                           \
-      PLEXUS_DETAIL_CAT(plexus_types_, id),                                                         \
-      PLEXUS_DETAIL_COUNT(PLEXUS_DETAIL_CAT(plexus_types_, id)),                                    \
-      &::plexus::detail::create<Class>,                                                             \
-      &::plexus::detail::handleMessage<Class>,                                                      \
-      &::plexus::detail::destroy<Class>};                                                           \
-  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){::plexus::detail::Kind::KindName,         \
-                                                             &PLEXUS_DETAIL_CAT(plexus_desc_, id), \
-                                                             nullptr};                              \
-  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_, id){                             \
-      PLEXUS_DETAIL_CAT(plexus_node_, id)};                                                         \
+#define PLEXUS_DETAIL_HANDLER(id, KindName, DescT, Class, ...)                                  \
+  namespace {                                                                                   \
+  const char* const PLEXUS_DETAIL_CAT(plexus_types_, id)[] = {__VA_ARGS__};                     \
+  const DescT PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                                           \
+      sizeof(DescT),                                                                            \
+      0,                                                                                        \
+      ::plexus::detail::baseName(#Class),                                                       \
+      PLEXUS_DETAIL_CAT(plexus_types_, id),                                                     \
+      PLEXUS_DETAIL_COUNT(PLEXUS_DETAIL_CAT(plexus_types_, id)),                                \
+      &::plexus::detail::create<Class>,                                                         \
+      &::plexus::detail::handleMessage<Class>,                                                  \
+      &::plexus::detail::destroy<Class>};                                                       \
+  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                   \
+      ::plexus::detail::Kind::KindName, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};         \
+  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_,                              \
+                                                      id){PLEXUS_DETAIL_CAT(plexus_node_, id)}; \
   }
 
 // Registers a receptor class for one or more message types (commands or events).
@@ -597,26 +611,35 @@ inline const plexus_plugin_desc* buildDescriptor(const char* name, const char* v
 #define PLEXUS_REGISTER_PERSPECTIVE(Class, ...) \
   PLEXUS_DETAIL_HANDLER(__COUNTER__, Perspective, plexus_perspective_desc, Class, __VA_ARGS__)
 
-#define PLEXUS_DETAIL_ROUTE(id, Class, method, path)                                                 \
-  namespace {                                                                                        \
-  const plexus_route_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                                    \
-      sizeof(plexus_route_desc), 0, ::plexus::detail::baseName(#Class), method, path, &::plexus::detail::create<Class>,    \
-      &::plexus::detail::handleRequest<Class>, &::plexus::detail::destroy<Class>};                   \
-  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                        \
-      ::plexus::detail::Kind::Route, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};                 \
-  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_, id){PLEXUS_DETAIL_CAT(plexus_node_, id)}; \
+#define PLEXUS_DETAIL_ROUTE(id, Class, method, path)                                            \
+  namespace {                                                                                   \
+  const plexus_route_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                               \
+      sizeof(plexus_route_desc),                                                                \
+      0,                                                                                        \
+      ::plexus::detail::baseName(#Class),                                                       \
+      method,                                                                                   \
+      path,                                                                                     \
+      &::plexus::detail::create<Class>,                                                         \
+      &::plexus::detail::handleRequest<Class>,                                                  \
+      &::plexus::detail::destroy<Class>};                                                       \
+  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                   \
+      ::plexus::detail::Kind::Route, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};            \
+  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_,                              \
+                                                      id){PLEXUS_DETAIL_CAT(plexus_node_, id)}; \
   }
 
 // Registers an HTTP route: PLEXUS_REGISTER_ROUTE(GetOrder, "GET", "/api/orders/{id}").
-#define PLEXUS_REGISTER_ROUTE(Class, method, path) PLEXUS_DETAIL_ROUTE(__COUNTER__, Class, method, path)
+#define PLEXUS_REGISTER_ROUTE(Class, method, path) \
+  PLEXUS_DETAIL_ROUTE(__COUNTER__, Class, method, path)
 
-#define PLEXUS_DETAIL_MIGRATION(id, version, dialect, name, sql)                                     \
-  namespace {                                                                                        \
-  const plexus_migration_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                                \
-      sizeof(plexus_migration_desc), version, name, dialect, sql};                                  \
-  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                        \
-      ::plexus::detail::Kind::Migration, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};             \
-  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_, id){PLEXUS_DETAIL_CAT(plexus_node_, id)}; \
+#define PLEXUS_DETAIL_MIGRATION(id, version, dialect, name, sql)                                \
+  namespace {                                                                                   \
+  const plexus_migration_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                           \
+      sizeof(plexus_migration_desc), version, name, dialect, sql};                              \
+  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                   \
+      ::plexus::detail::Kind::Migration, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};        \
+  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_,                              \
+                                                      id){PLEXUS_DETAIL_CAT(plexus_node_, id)}; \
   }
 
 // Ships a schema migration: PLEXUS_REGISTER_MIGRATION(1, "any", "create orders", "CREATE ...").
@@ -624,8 +647,8 @@ inline const plexus_plugin_desc* buildDescriptor(const char* name, const char* v
   PLEXUS_DETAIL_MIGRATION(__COUNTER__, version, dialect, name, sql)
 
 // The plugin's one entry point. Exactly once per plugin.
-#define PLEXUS_PLUGIN(name, version)                                                       \
-  extern "C" PLEXUS_ABI_EXPORT const plexus_plugin_desc* plexus_plugin_entry_v1(void) {    \
-    return ::plexus::detail::buildDescriptor(name, version);                               \
-  }                                                                                        \
+#define PLEXUS_PLUGIN(name, version)                                                    \
+  extern "C" PLEXUS_ABI_EXPORT const plexus_plugin_desc* plexus_plugin_entry_v1(void) { \
+    return ::plexus::detail::buildDescriptor(name, version);                            \
+  }                                                                                     \
   static_assert(sizeof(name) > 1, "PLEXUS_PLUGIN needs a non-empty name")

@@ -208,7 +208,8 @@ class FakeHost {
     abi.header_count = headers.size();
     plexus_status s = detail::handleRequest<T>(instance.raw(), call.abi(), &abi);
     finish(call, s);
-    HttpOutcome out{static_cast<Status>(s), call.httpStatus, call.contentType, call.body, call.headers};
+    HttpOutcome out{static_cast<Status>(s), call.httpStatus, call.contentType, call.body,
+                    call.headers};
     return out;
   }
 
@@ -258,14 +259,17 @@ class FakeHost {
     std::lock_guard<std::mutex> lock(s.mu_);
     // Deterministic, time-ordered, UUIDv7-shaped ids: 0198...-7xxx-8xxx-counter.
     ++s.idCounter_;
-    std::snprintf(out, 37, "00000000-0000-7000-8000-%012llx", static_cast<unsigned long long>(s.idCounter_));
+    std::snprintf(out, 37, "00000000-0000-7000-8000-%012llx",
+                  static_cast<unsigned long long>(s.idCounter_));
   }
-  static int64_t metricDefineFn(plexus_host* h, plexus_metric_kind kind, plexus_str name, plexus_str,
-                                const plexus_str* labels, size_t n, const double*, size_t) {
+  static int64_t metricDefineFn(plexus_host* h, plexus_metric_kind kind, plexus_str name,
+                                plexus_str, const plexus_str* labels, size_t n, const double*,
+                                size_t) {
     auto& s = self(h);
     std::lock_guard<std::mutex> lock(s.mu_);
     std::string nm(view(name));
-    if (kind == PLEXUS_METRIC_COUNTER && (nm.size() < 6 || nm.compare(nm.size() - 6, 6, "_total") != 0)) {
+    if (kind == PLEXUS_METRIC_COUNTER &&
+        (nm.size() < 6 || nm.compare(nm.size() - 6, 6, "_total") != 0)) {
       threadError() = "counter names must end in _total";
       return 0;
     }
@@ -273,7 +277,8 @@ class FakeHost {
     (void)labels;
     return static_cast<int64_t>(s.metricDefs_.size());
   }
-  static plexus_status metricUpdateFn(plexus_host* h, int64_t id, const plexus_str* labels, size_t n, double v) {
+  static plexus_status metricUpdateFn(plexus_host* h, int64_t id, const plexus_str* labels,
+                                      size_t n, double v) {
     auto& s = self(h);
     std::lock_guard<std::mutex> lock(s.mu_);
     if (id < 1 || static_cast<size_t>(id) > s.metricDefs_.size()) return PLEXUS_REJECT;
@@ -303,7 +308,8 @@ class FakeHost {
     c.sent.push_back(out(c, t, st, p, 0));
     return PLEXUS_OK;
   }
-  static plexus_status scheduleFn(plexus_call* cp, plexus_str t, plexus_str st, plexus_str p, int64_t at) {
+  static plexus_status scheduleFn(plexus_call* cp, plexus_str t, plexus_str st, plexus_str p,
+                                  int64_t at) {
     auto& c = call(cp);
     c.scheduled.push_back(out(c, t, st, p, at));
     return PLEXUS_OK;

@@ -47,7 +47,9 @@ inline Result retry(std::string reason) { return {Status::Retry, std::move(reaso
 inline Result reject(std::string reason) { return {Status::Reject, std::move(reason)}; }
 inline Result fatal(std::string reason) { return {Status::Fatal, std::move(reason)}; }
 
-inline std::string_view view(plexus_str s) { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+inline std::string_view view(plexus_str s) {
+  return s.size ? std::string_view(s.data, s.size) : std::string_view();
+}
 inline plexus_str str(std::string_view s) { return plexus_str{s.data(), s.size()}; }
 
 // Thrown by SDK calls when a host function fails; the hook barrier turns it into its status, so a
