@@ -172,11 +172,11 @@ TEST_F(HttpSurface, HandlerStatusesReachTheCaller) {
   EXPECT_EQ(json::parse(ok["detail"].get<std::string>())["stream"], "stream-7");
 }
 
-TEST_F(HttpSurface, EmitWithoutDurableRuntimeFailsLoudly) {
-  // Until the store and transport exist, emit must fail, never silently drop the event.
+TEST_F(HttpSurface, EmitWithoutAStoreFailsLoudly) {
+  // A host without a store cannot keep an event: emit must fail, never silently drop it.
   auto r = body(http(port_, "POST", "/t/work", R"({"mode": "emit"})"));
   EXPECT_EQ(r["status"], "fatal");
-  EXPECT_NE(r["detail"].get<std::string>().find("durable runtime"), std::string::npos);
+  EXPECT_NE(r["detail"].get<std::string>().find("needs a store"), std::string::npos);
 }
 
 TEST_F(HttpSurface, RequestIdIsEchoedOrGenerated) {
@@ -224,7 +224,7 @@ TEST_F(HttpSurface, ZzFatalMakesTheHostNotReady) {
   // Run alone (as ctest does) the reason is this one; in one process an earlier FATAL may come
   // first.
   EXPECT_TRUE(reasons.find("plugin state corrupt") != std::string::npos ||
-              reasons.find("durable runtime") != std::string::npos)
+              reasons.find("needs a store") != std::string::npos)
       << reasons;
   EXPECT_EQ(http(port_, "GET", "/health").status, 200);  // liveness is unaffected
 }

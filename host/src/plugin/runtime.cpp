@@ -4,6 +4,10 @@
 #include "observability/metrics.hpp"
 #include "plugin/uuid.hpp"
 
+#include <Poco/Environment.h>
+#include <Poco/Process.h>
+#include <Poco/String.h>
+
 #include <chrono>
 #include <set>
 
@@ -20,6 +24,10 @@ struct plexus_host {
 struct plexus_call {
   plexus::plugin::Runtime* runtime = nullptr;
   plexus_host* host = nullptr;
+  plexus::store::Transaction* tx = nullptr;          // null without a store
+  std::vector<plexus::store::Outgoing>* outgoing = nullptr;  // shared with local invokes
+  std::string messageId;  // the message being handled (causation of what it sends)
+  std::string traceparent;
   std::string stream;
   std::string correlation;
   std::string causation;  // id of the message or request this call handles
@@ -32,25 +40,10 @@ struct plexus_call {
   std::string contentType;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::vector<std::pair<plexus_after_commit_fn, void*>> afterCommit;
+  std::vector<plexus::plugin::AfterCommit>* afterCommit = nullptr;  // shared with local invokes
 };
 
 namespace plexus::plugin {
-
-enum class Kind { Receptor, Perspective, Route };
-
-struct Component {
-  Kind kind;
-  std::shared_ptr<LoadedPlugin> plugin;
-  std::string name;
-  plexus_create_fn create = nullptr;
-  plexus_destroy_fn destroy = nullptr;
-  plexus_status (*handleMessage)(void*, plexus_call*, const plexus_message*) = nullptr;
-  plexus_status (*handleRequest)(void*, plexus_call*, const plexus_request*) = nullptr;
-  std::vector<std::string> types;
-  void* instance = nullptr;
-  std::unique_ptr<plexus_host> host;
-};
 
 namespace {
 
@@ -72,12 +65,6 @@ plexus_status fail(plexus_call* call, plexus_status status, std::string reason) 
   return status;
 }
 
-// Finishes a call's (so far non-existent) transaction: after-commit callbacks learn the outcome.
-// The durable runtime replaces this with a real commit.
-void complete(plexus_call& call, bool committed) {
-  for (auto& [fn, user] : call.afterCommit) fn(user, committed ? 1 : 0);
-  call.afterCommit.clear();
-}
 
 // ---- the host API table ----
 
@@ -143,29 +130,75 @@ plexus_status apiMetricUpdate(plexus_host* h, int64_t id, const plexus_str* labe
 }
 
 plexus_status noStore(plexus_call* call, const char* what) {
-  return fail(
-      call, PLEXUS_FATAL,
-      std::string(what) +
-          " needs the durable runtime (store + transport), which this host does not run yet");
+  return fail(call, PLEXUS_FATAL,
+              std::string(what) + " needs a store; this host's config has none (add \"store\")");
 }
 
-plexus_status apiEmit(plexus_call* c, plexus_str, plexus_str, plexus_str) {
-  return noStore(c, "emit");
+plexus_status queue(plexus_call* call, const char* what, const char* kind, plexus_str type,
+                    plexus_str stream, plexus_str payload, int64_t deliverAt) {
+  if (call->tx == nullptr || call->outgoing == nullptr) return noStore(call, what);
+  const std::string t = text(type);
+  if (t.empty()) return fail(call, PLEXUS_REJECT, std::string(what) + ": empty message type");
+  const std::string p = text(payload);
+  if (!nlohmann::json::accept(p)) {
+    return fail(call, PLEXUS_REJECT, std::string(what) + " " + t + ": payload is not valid JSON");
+  }
+  plexus::store::Outgoing o;
+  plexus::store::Envelope& e = o.envelope;
+  e.id = newUuidV7();
+  e.kind = kind;
+  e.type = t;
+  e.stream = stream.size ? text(stream) : call->stream;
+  e.correlation = call->correlation;
+  e.causation = call->messageId.empty() ? call->requestId : call->messageId;
+  e.timestampMs = apiNow(nullptr);
+  e.sourceService = call->runtime->service();
+  e.sourceInstance = call->runtime->instance();
+  e.traceparent = call->traceparent;
+  e.payload = p;
+  o.deliverAtMs = deliverAt;
+  call->outgoing->push_back(std::move(o));
+  return PLEXUS_OK;
 }
-plexus_status apiSend(plexus_call* c, plexus_str, plexus_str, plexus_str) {
-  return noStore(c, "send");
+
+plexus_status apiEmit(plexus_call* c, plexus_str t, plexus_str s, plexus_str p) {
+  return queue(c, "emit", "event", t, s, p, 0);
 }
-plexus_status apiSchedule(plexus_call* c, plexus_str, plexus_str, plexus_str, int64_t) {
-  return noStore(c, "schedule");
+plexus_status apiSend(plexus_call* c, plexus_str t, plexus_str s, plexus_str p) {
+  return queue(c, "send", "command", t, s, p, 0);
 }
-plexus_status apiSql(plexus_call* c, plexus_str, const plexus_value*, size_t, plexus_row_fn, void*,
-                     int64_t*) {
-  return noStore(c, "sql");
+plexus_status apiSchedule(plexus_call* c, plexus_str t, plexus_str s, plexus_str p, int64_t at) {
+  if (at <= 0) return fail(c, PLEXUS_REJECT, "schedule: deliver_at must be a Unix time in ms");
+  return queue(c, "schedule", "command", t, s, p, at);
+}
+
+plexus_status apiSql(plexus_call* c, plexus_str statement, const plexus_value* params, size_t n,
+                     plexus_row_fn onRow, void* user, int64_t* affected) {
+  if (c->tx == nullptr) return noStore(c, "sql");
+  std::vector<plexus::Value> values;
+  values.reserve(n);
+  for (size_t i = 0; i < n; ++i) values.push_back(plexus::Value::fromAbi(params[i]));
+  plexus::Rows rows;
+  try {
+    rows = c->tx->query(text(statement), values, affected);
+  } catch (const plexus::store::SqlError& e) {
+    return fail(c, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, e.what());
+  }
+  if (onRow != nullptr) {
+    std::vector<plexus_value> cols;
+    for (const auto& row : rows) {
+      cols.clear();
+      for (const auto& v : row) cols.push_back(v.toAbi());
+      const plexus_status s = onRow(user, cols.data(), cols.size());
+      if (s != PLEXUS_OK) return fail(c, s, "row callback stopped the query");
+    }
+  }
+  return PLEXUS_OK;
 }
 
 plexus_status apiAfterCommit(plexus_call* call, plexus_after_commit_fn fn, void* user) {
   if (fn == nullptr) return fail(call, PLEXUS_REJECT, "after_commit: null callback");
-  call->afterCommit.emplace_back(fn, user);
+  call->afterCommit->push_back({fn, user});
   return PLEXUS_OK;
 }
 
@@ -212,11 +245,16 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   plexus_call child;
   child.runtime = call->runtime;
   child.host = receptor->host.get();
+  child.tx = call->tx;
+  child.outgoing = call->outgoing;
+  child.afterCommit = call->afterCommit;
+  child.traceparent = call->traceparent;
   child.stream = stream.size ? text(stream) : call->stream;
   child.correlation = call->correlation;
   child.requestId = call->requestId;
   const std::string id = newUuidV7();
   child.causation = id;
+  child.messageId = id;
   const std::string payloadText = text(payload);
   plexus_message m{};
   m.struct_size = sizeof m;
@@ -231,9 +269,8 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   const plexus_status s = receptor->handleMessage(receptor->instance, &child, &m);
   if (s == PLEXUS_FATAL)
     call->runtime->markFatal(receptor->plugin->name + "/" + receptor->name, child.result);
-  // The receptor runs inside the caller's transaction: its after-commit work waits for the caller.
-  for (auto& cb : child.afterCommit) call->afterCommit.push_back(cb);
-  child.afterCommit.clear();
+  // The receptor ran inside the caller's transaction: its messages and after-commit work wait
+  // for the caller's commit (they share the caller's lists).
   if (onResult != nullptr) onResult(user, view(child.result));
   if (s != PLEXUS_OK) call->error = child.result.empty() ? child.error : child.result;
   return s;
@@ -281,6 +318,7 @@ Runtime::~Runtime() {
 
 void Runtime::start(const config::Config& config) {
   service_ = config.service;
+  instance_ = Poco::Environment::nodeName() + "-" + std::to_string(Poco::Process::id());
   std::map<std::string, std::string> routeOwners;
   for (const auto& pc : config.plugins) {
     auto lp = load(pc.path, pc.sha256);
@@ -302,6 +340,7 @@ void Runtime::start(const config::Config& config) {
       c->kind = kind;
       c->plugin = lp;
       c->name = name;
+      c->id = lp->name + "/" + name;
       c->create = create;
       c->destroy = destroy;
       c->types = std::move(types);
@@ -388,15 +427,51 @@ std::string Runtime::failure() const {
   return failure_;
 }
 
+void runAfterCommit(std::vector<AfterCommit>& callbacks, bool committed) {
+  for (auto& cb : callbacks) cb.fn(cb.user, committed ? 1 : 0);
+  callbacks.clear();
+}
+
+void Runtime::attachStore(store::Store* store, std::function<void()> committed) {
+  store_ = store;
+  committed_ = std::move(committed);
+}
+
+namespace {
+int64_t nowMs() { return apiNow(nullptr); }
+}  // namespace
+
 HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) {
   Component& c = *route.component;
+  std::vector<store::Outgoing> outgoing;
+  std::vector<AfterCommit> afterCommit;
+  std::unique_ptr<store::Transaction> tx;
+  if (store_ != nullptr) {
+    try {
+      tx = store_->begin();
+    } catch (const store::SqlError& e) {
+      log::write(log::Level::Warn, "store unavailable for a request",
+                 nlohmann::json{{"request_id", req.requestId}, {"error", e.what()}});
+      HttpResponse out;
+      out.status = 503;
+      out.body = nlohmann::json{{"error", "store unavailable, retry later"}}.dump();
+      out.headers.emplace_back("Retry-After", "1");
+      return out;
+    }
+  }
   plexus_call call;
   call.runtime = this;
   call.host = c.host.get();
+  call.tx = tx.get();
+  call.outgoing = &outgoing;
+  call.afterCommit = &afterCommit;
   call.isRoute = true;
   call.requestId = req.requestId;
   call.correlation = req.requestId;
   call.causation = req.requestId;
+  for (const auto& [k, v] : req.headers) {
+    if (k.size() == 11 && Poco::icompare(k, "traceparent") == 0) call.traceparent = v;
+  }
   std::vector<plexus_pair> params, headers;
   params.reserve(req.params.size());
   for (const auto& [k, v] : req.params) params.push_back({view(k), view(v)});
@@ -414,11 +489,32 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
   r.headers = headers.data();
   r.header_count = headers.size();
 
-  const plexus_status s = c.handleRequest(c.instance, &call, &r);
-  const bool ok = s == PLEXUS_OK;
-  if (s == PLEXUS_FATAL)
+  plexus_status s = c.handleRequest(c.instance, &call, &r);
+  if (s == PLEXUS_FATAL) {
     markFatal(c.plugin->name + "/" + c.name, call.result.empty() ? call.error : call.result);
-  complete(call, ok);
+  }
+  bool committed = false;
+  if (tx) {
+    if (s == PLEXUS_OK) {
+      try {
+        store::appendOutgoing(*tx, outgoing, nowMs());
+        tx->commit();
+        committed = true;
+      } catch (const store::SqlError& e) {
+        log::write(log::Level::Warn, "commit failed",
+                   nlohmann::json{{"request_id", req.requestId}, {"error", e.what()}});
+        call.responded = false;
+        call.error = "commit failed";
+        s = PLEXUS_RETRY;
+      }
+    } else {
+      tx.reset();  // rolls back
+    }
+  } else {
+    committed = s == PLEXUS_OK;  // nothing to commit
+  }
+  runAfterCommit(afterCommit, committed);
+  if (committed && !outgoing.empty() && committed_) committed_();
 
   HttpResponse out;
   out.headers = std::move(call.headers);
@@ -438,14 +534,52 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
       break;
     case PLEXUS_RETRY:
       out.status = 503;
+      out.headers.emplace_back("Retry-After", "1");
       break;
     default:
       out.status = 500;
       break;
   }
-  out.body =
-      nlohmann::json{{"error", out.status == 500 ? std::string("internal error") : reason}}.dump();
+  out.body = nlohmann::json{{"error", out.status >= 500 ? std::string(out.status == 503 ? "temporarily unavailable, retry later" : "internal error") : reason}}.dump();
   return out;
+}
+
+Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transaction* tx) {
+  Delivery d;
+  plexus_call call;
+  call.runtime = this;
+  call.host = c.host.get();
+  call.tx = tx;
+  call.outgoing = &d.outgoing;
+  call.afterCommit = &d.afterCommit;
+  call.messageId = e.id;
+  call.stream = e.stream;
+  call.correlation = e.correlation.empty() ? e.id : e.correlation;
+  call.causation = e.id;
+  call.traceparent = e.traceparent;
+  plexus_message m{};
+  m.struct_size = sizeof m;
+  m.attempt = e.attempt;
+  m.id = view(e.id);
+  m.type = view(e.type);
+  m.stream = view(e.stream);
+  m.correlation = view(call.correlation);
+  m.causation = view(e.causation);
+  m.traceparent = view(e.traceparent);
+  m.payload = view(e.payload);
+  m.timestamp_unix_ms = e.timestampMs;
+  d.status = c.handleMessage(c.instance, &call, &m);
+  if (d.status != PLEXUS_OK) {
+    d.reason = call.result.empty() ? call.error : call.result;
+    if (d.reason.empty()) d.reason = "handler returned status " + std::to_string(d.status);
+  }
+  if (d.status == PLEXUS_FATAL) markFatal(c.id, d.reason);
+  if (d.status != PLEXUS_OK && d.status != PLEXUS_RETRY && d.status != PLEXUS_REJECT &&
+      d.status != PLEXUS_FATAL) {
+    d.reason = "handler returned an invalid status " + std::to_string(d.status);
+    d.status = PLEXUS_REJECT;
+  }
+  return d;
 }
 
 }  // namespace plexus::plugin

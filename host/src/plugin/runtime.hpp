@@ -4,10 +4,13 @@
 
 #include "config/config.hpp"
 #include "plugin/loader.hpp"
+#include "store/outbox.hpp"
+#include "store/store.hpp"
 
 #include <plexus/abi/plugin_abi.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,7 +24,37 @@ class Metrics;
 
 namespace plexus::plugin {
 
-struct Component;
+enum class Kind { Receptor, Perspective, Route };
+
+// One component instance of a loaded plugin.
+struct Component {
+  Kind kind;
+  std::shared_ptr<LoadedPlugin> plugin;
+  std::string name;
+  std::string id;  // "plugin/component": the handler identity in inbox, deliveries, dead letters
+  plexus_create_fn create = nullptr;
+  plexus_destroy_fn destroy = nullptr;
+  plexus_status (*handleMessage)(void*, plexus_call*, const plexus_message*) = nullptr;
+  plexus_status (*handleRequest)(void*, plexus_call*, const plexus_request*) = nullptr;
+  std::vector<std::string> types;
+  void* instance = nullptr;
+  std::unique_ptr<plexus_host> host;
+};
+
+// After-commit work registered by hooks: run with the transaction's outcome.
+struct AfterCommit {
+  plexus_after_commit_fn fn;
+  void* user;
+};
+void runAfterCommit(std::vector<AfterCommit>& callbacks, bool committed);
+
+// The outcome of one handler run inside a caller-owned transaction.
+struct Delivery {
+  plexus_status status = PLEXUS_FATAL;
+  std::string reason;                     // set_result text or host error for failures
+  std::vector<store::Outgoing> outgoing;  // to append before commit
+  std::vector<AfterCommit> afterCommit;
+};
 
 struct RouteBinding {
   std::string method;
@@ -62,7 +95,20 @@ class Runtime {
   const std::vector<RouteBinding>& routes() const { return routes_; }
   size_t componentCount() const { return components_.size(); }
 
+  // Serves a route. With a store, the route runs in its own transaction, committed (outgoing
+  // messages included) when the hook returns OK.
   HttpResponse handle(const RouteBinding& route, const HttpRequest& request);
+
+  // Runs one receptor or perspective on a message inside `tx` (may be null without a store).
+  Delivery deliver(Component& component, const store::Envelope& message, store::Transaction* tx);
+
+  // The durable runtime: a store for handler SQL and outgoing messages; `committed` is called
+  // after every commit that wrote outgoing messages (wakes the relay).
+  void attachStore(store::Store* store, std::function<void()> committed);
+  store::Store* store() const { return store_; }
+  const std::string& service() const { return service_; }
+  const std::string& instance() const { return instance_; }
+  const std::vector<std::unique_ptr<Component>>& components() const { return components_; }
 
   // True once a hook returned FATAL: the host turns not-ready.
   bool failed() const { return failed_.load(); }
@@ -76,6 +122,9 @@ class Runtime {
  private:
   Metrics& metrics_;
   std::string service_;
+  std::string instance_;
+  store::Store* store_ = nullptr;
+  std::function<void()> committed_;
   std::vector<std::shared_ptr<LoadedPlugin>> plugins_;
   std::vector<std::unique_ptr<Component>> components_;
   std::vector<RouteBinding> routes_;

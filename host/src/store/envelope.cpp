@@ -1,0 +1,76 @@
+#include "store/envelope.hpp"
+
+#include <ctime>
+
+namespace plexus::store {
+
+std::string rfc3339(int64_t unixMs) {
+  const std::time_t t = static_cast<std::time_t>(unixMs / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unixMs % 1000));
+  return buf;
+}
+
+std::string encode(const Envelope& e) {
+  nlohmann::json j{{"v", Envelope::kVersion},
+                   {"id", e.id},
+                   {"kind", e.kind},
+                   {"type", e.type},
+                   {"stream", e.stream},
+                   {"correlation", e.correlation},
+                   {"causation", e.causation},
+                   {"timestamp", rfc3339(e.timestampMs)},
+                   {"timestampMs", e.timestampMs},
+                   {"source", {{"service", e.sourceService}, {"instance", e.sourceInstance}}},
+                   {"traceparent", e.traceparent},
+                   {"attempt", e.attempt}};
+  j["payload"] = nlohmann::json::parse(e.payload, nullptr, false);
+  if (j["payload"].is_discarded()) j["payload"] = nullptr;
+  return j.dump();
+}
+
+std::optional<Envelope> decode(const std::string& text, std::string& error) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) {
+    error = "envelope is not a JSON object";
+    return std::nullopt;
+  }
+  auto str = [&](const char* key) -> std::string {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  Envelope e;
+  e.id = str("id");
+  e.type = str("type");
+  if (e.id.empty() || e.type.empty()) {
+    error = "envelope lacks id or type";
+    return std::nullopt;
+  }
+  auto v = j.find("v");
+  if (v != j.end() && v->is_number_integer() && v->get<int>() > Envelope::kVersion + 100) {
+    error = "envelope version " + std::to_string(v->get<int>()) + " is not understood";
+    return std::nullopt;
+  }
+  e.kind = str("kind");
+  e.stream = str("stream");
+  e.correlation = str("correlation");
+  e.causation = str("causation");
+  e.traceparent = str("traceparent");
+  auto ts = j.find("timestampMs");
+  if (ts != j.end() && ts->is_number_integer()) e.timestampMs = ts->get<int64_t>();
+  auto src = j.find("source");
+  if (src != j.end() && src->is_object()) {
+    e.sourceService = src->value("service", "");
+    e.sourceInstance = src->value("instance", "");
+  }
+  auto at = j.find("attempt");
+  if (at != j.end() && at->is_number_unsigned()) e.attempt = at->get<uint32_t>();
+  auto p = j.find("payload");
+  e.payload = p == j.end() ? "null" : p->dump();
+  return e;
+}
+
+}  // namespace plexus::store

@@ -1,0 +1,335 @@
+#include "store/store.hpp"
+
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/PostgreSQL/PostgreSQLException.h>
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/SessionPool.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Nullable.h>
+#include <Poco/URI.h>
+
+#include <mutex>
+
+namespace plexus::store {
+namespace {
+
+using Poco::Data::Keywords::bind;
+
+// SQLSTATE classes worth a retry: connection (08), serialization/deadlock (40), resources (53),
+// operator intervention (57: admin shutdown, crash recovery).
+bool transientState(const std::string& text) {
+  const size_t at = text.find("State: ");
+  if (at == std::string::npos) return false;
+  const std::string state = text.substr(at + 7, 5);
+  const std::string cls = state.substr(0, 2);
+  return cls == "08" || cls == "40" || cls == "53" || cls == "57";
+}
+
+[[noreturn]] void rethrow(const Poco::Exception& e, Dialect dialect) {
+  bool transient = false;
+  if (dialect == Dialect::Postgres) {
+    transient = dynamic_cast<const Poco::Data::PostgreSQL::ConnectionException*>(&e) != nullptr ||
+                transientState(e.displayText());
+  } else {
+    transient = dynamic_cast<const Poco::Data::SQLite::DBLockedException*>(&e) != nullptr ||
+                dynamic_cast<const Poco::Data::SQLite::TableLockedException*>(&e) != nullptr;
+  }
+  throw SqlError(e.displayText(), transient);
+}
+
+Value cell(const Poco::Data::RecordSet& rs, size_t col, size_t row) {
+  if (rs.isNull(col, row)) return Value();
+  const Poco::Dynamic::Var v = rs.value(col, row);
+  switch (rs.columnType(col)) {
+    case Poco::Data::MetaColumn::FDT_BOOL:
+    case Poco::Data::MetaColumn::FDT_INT8:
+    case Poco::Data::MetaColumn::FDT_UINT8:
+    case Poco::Data::MetaColumn::FDT_INT16:
+    case Poco::Data::MetaColumn::FDT_UINT16:
+    case Poco::Data::MetaColumn::FDT_INT32:
+    case Poco::Data::MetaColumn::FDT_UINT32:
+    case Poco::Data::MetaColumn::FDT_INT64:
+    case Poco::Data::MetaColumn::FDT_UINT64:
+      return Value(static_cast<long long>(v.convert<Poco::Int64>()));
+    case Poco::Data::MetaColumn::FDT_FLOAT:
+    case Poco::Data::MetaColumn::FDT_DOUBLE:
+      return Value(v.convert<double>());
+    default:
+      return Value(v.convert<std::string>());
+  }
+}
+
+class PocoTransaction final : public Transaction {
+ public:
+  PocoTransaction(Poco::Data::Session session, Dialect dialect, std::unique_lock<std::mutex> lock)
+      : session_(std::move(session)), dialect_(dialect), lock_(std::move(lock)) {
+    try {
+      session_.begin();
+    } catch (const Poco::Exception& e) {
+      rethrow(e, dialect_);
+    }
+  }
+  ~PocoTransaction() override {
+    if (open_) {
+      try {
+        session_.rollback();
+      } catch (...) {
+        // The connection is gone; the server rolls back by itself.
+      }
+    }
+  }
+
+  Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected) override {
+    try {
+      Poco::Data::Statement st(session_);
+      st << sql;
+      for (const Value& p : params) {
+        switch (p.type()) {
+          case Value::Type::Null:
+            st, bind(Poco::Nullable<std::string>());
+            break;
+          case Value::Type::Int:
+            st, bind(static_cast<Poco::Int64>(p.asInt()));
+            break;
+          case Value::Type::Double:
+            st, bind(p.asDouble());
+            break;
+          case Value::Type::Text:
+            st, bind(p.asText());
+            break;
+        }
+      }
+      const size_t n = st.execute();
+      if (affected != nullptr) *affected = static_cast<int64_t>(n);
+      Rows rows;
+      if (hasColumns(st)) {
+        Poco::Data::RecordSet rs(st);
+        rows.reserve(rs.rowCount());
+        for (size_t r = 0; r < rs.rowCount(); ++r) {
+          Row row;
+          row.reserve(rs.columnCount());
+          for (size_t c = 0; c < rs.columnCount(); ++c) row.push_back(cell(rs, c, r));
+          rows.push_back(std::move(row));
+        }
+      }
+      return rows;
+    } catch (const Poco::Exception& e) {
+      rethrow(e, dialect_);
+    }
+  }
+
+  void commit() override {
+    open_ = false;
+    try {
+      session_.commit();
+    } catch (const Poco::Exception& e) {
+      rethrow(e, dialect_);
+    }
+  }
+  void rollback() override {
+    open_ = false;
+    try {
+      session_.rollback();
+    } catch (const Poco::Exception& e) {
+      rethrow(e, dialect_);
+    }
+  }
+
+ private:
+  static bool hasColumns(Poco::Data::Statement& st) {
+    try {
+      Poco::Data::RecordSet rs(st);
+      return rs.columnCount() > 0;
+    } catch (const Poco::Exception&) {
+      return false;
+    }
+  }
+
+  Poco::Data::Session session_;
+  Dialect dialect_;
+  std::unique_lock<std::mutex> lock_;  // SQLite: one writer at a time in this process
+  bool open_ = true;
+};
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(const std::string& connection, const std::string& schema, int poolSize)
+      : pool_("postgresql", connection, 1, poolSize, 60) {
+    schema_ = schema;
+  }
+  Dialect dialect() const override { return Dialect::Postgres; }
+  std::unique_ptr<Transaction> begin() override {
+    Poco::Data::Session s = session();
+    auto tx = std::make_unique<PocoTransaction>(s, Dialect::Postgres, std::unique_lock<std::mutex>());
+    if (!schema_.empty()) tx->exec("SET LOCAL search_path TO " + schema_);
+    return tx;
+  }
+  bool ping(std::string& error) override {
+    try {
+      Poco::Data::Session s = session();
+      int one = 0;
+      s << "SELECT 1", Poco::Data::Keywords::into(one), Poco::Data::Keywords::now;
+      return one == 1;
+    } catch (const Poco::Exception& e) {
+      error = e.displayText();
+      return false;
+    } catch (const SqlError& e) {
+      error = e.what();
+      return false;
+    }
+  }
+
+ private:
+  Poco::Data::Session session() {
+    try {
+      return pool_.get();
+    } catch (const Poco::Exception& e) {
+      throw SqlError("cannot get a PostgreSQL session: " + e.displayText(), true);
+    }
+  }
+  Poco::Data::SessionPool pool_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::string& path) : session_("sqlite", path) {
+    // WAL lets readers run beside the writer; the busy timeout turns brief contention into waits.
+    session_ << "PRAGMA journal_mode=WAL", Poco::Data::Keywords::now;
+    session_ << "PRAGMA busy_timeout=5000", Poco::Data::Keywords::now;
+    session_ << "PRAGMA synchronous=NORMAL", Poco::Data::Keywords::now;
+  }
+  Dialect dialect() const override { return Dialect::Sqlite; }
+  std::unique_ptr<Transaction> begin() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    return std::make_unique<PocoTransaction>(session_, Dialect::Sqlite, std::move(lock));
+  }
+  bool ping(std::string& error) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      int one = 0;
+      session_ << "SELECT 1", Poco::Data::Keywords::into(one), Poco::Data::Keywords::now;
+      return one == 1;
+    } catch (const Poco::Exception& e) {
+      error = e.displayText();
+      return false;
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  Poco::Data::Session session_;
+};
+
+std::once_flag registered;
+
+}  // namespace
+
+bool validIdentifier(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool ok = (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string pgConnectionString(const std::string& url) {
+  if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) return url;
+  Poco::URI uri(url);
+  auto quote = [](const std::string& v) {
+    std::string out = "'";
+    for (char c : v) {
+      if (c == '\'' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    return out + "'";
+  };
+  std::string out;
+  auto add = [&](const std::string& k, const std::string& v) {
+    if (v.empty()) return;
+    out += (out.empty() ? "" : " ") + k + "=" + quote(v);
+  };
+  add("host", uri.getHost());
+  if (uri.getPort() != 0) add("port", std::to_string(uri.getPort()));
+  const std::string info = uri.getUserInfo();
+  const size_t colon = info.find(':');
+  std::string user = info.substr(0, colon), password;
+  if (colon != std::string::npos) password = info.substr(colon + 1);
+  Poco::URI::decode(user, user);
+  Poco::URI::decode(password, password);
+  add("user", user);
+  add("password", password);
+  std::string db = uri.getPath();
+  if (!db.empty() && db[0] == '/') db = db.substr(1);
+  add("dbname", db);
+  for (const auto& [k, v] : uri.getQueryParameters()) add(k, v);
+  if (out.empty()) throw std::invalid_argument("PostgreSQL URL has no host");
+  return out;
+}
+
+std::vector<std::string> splitStatements(const std::string& script) {
+  std::vector<std::string> out;
+  std::string cur;
+  size_t i = 0;
+  auto flush = [&] {
+    size_t b = cur.find_first_not_of(" \t\r\n");
+    if (b != std::string::npos) out.push_back(cur.substr(b, cur.find_last_not_of(" \t\r\n") - b + 1));
+    cur.clear();
+  };
+  while (i < script.size()) {
+    const char c = script[i];
+    if (c == '-' && i + 1 < script.size() && script[i + 1] == '-') {
+      const size_t e = script.find('\n', i);
+      i = e == std::string::npos ? script.size() : e + 1;
+      cur.push_back('\n');
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      const size_t e = script.find(c, i + 1);
+      const size_t end = e == std::string::npos ? script.size() : e + 1;
+      cur.append(script, i, end - i);
+      i = end;
+      continue;
+    }
+    if (c == '$' && i + 1 < script.size() && script[i + 1] == '$') {
+      const size_t e = script.find("$$", i + 2);
+      const size_t end = e == std::string::npos ? script.size() : e + 2;
+      cur.append(script, i, end - i);
+      i = end;
+      continue;
+    }
+    if (c == ';') {
+      flush();
+      ++i;
+      continue;
+    }
+    cur.push_back(c);
+    ++i;
+  }
+  flush();
+  return out;
+}
+
+std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
+  std::call_once(registered, [] {
+    Poco::Data::PostgreSQL::Connector::registerConnector();
+    Poco::Data::SQLite::Connector::registerConnector();
+  });
+  try {
+    if (config.kind == "postgres") {
+      if (!config.schema.empty() && !validIdentifier(config.schema)) {
+        throw std::invalid_argument("store.schema must be a lowercase SQL identifier, got \"" + config.schema + "\"");
+      }
+      return std::make_unique<PostgresStore>(pgConnectionString(config.url), config.schema, poolSize);
+    }
+    return std::make_unique<SqliteStore>(config.url);
+  } catch (const Poco::Exception& e) {
+    throw SqlError("cannot open the " + config.kind + " store: " + e.displayText(), true);
+  }
+}
+
+}  // namespace plexus::store

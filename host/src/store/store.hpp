@@ -1,0 +1,75 @@
+#pragma once
+// The store: PostgreSQL (Poco Data PostgreSQL, pooled sessions) or SQLite (one file, embedded),
+// behind one small interface. Statements always use $1..$N placeholders and typed parameters.
+
+#include "config/config.hpp"
+
+#include <plexus/sdk/types.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace plexus::store {
+
+enum class Dialect { Postgres, Sqlite };
+
+// A failed statement. `transient` failures (connection lost, serialization failure, deadlock,
+// database busy) are worth retrying; the others are not.
+class SqlError : public std::runtime_error {
+ public:
+  SqlError(const std::string& what, bool transient) : std::runtime_error(what), transient_(transient) {}
+  bool transient() const { return transient_; }
+
+ private:
+  bool transient_;
+};
+
+// One database transaction, open from Store::begin() until commit() or rollback(). Destroying an
+// open transaction rolls it back. Not thread-safe: one thread at a time.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  virtual Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected = nullptr) = 0;
+  int64_t exec(const std::string& sql, const std::vector<Value>& params = {}) {
+    int64_t n = 0;
+    query(sql, params, &n);
+    return n;
+  }
+  virtual void commit() = 0;
+  virtual void rollback() = 0;
+  // Savepoints let one message's effects be undone inside a shared (batched) transaction.
+  void savepoint(const std::string& name) { exec("SAVEPOINT " + name); }
+  void rollbackTo(const std::string& name) { exec("ROLLBACK TO SAVEPOINT " + name); }
+  void release(const std::string& name) { exec("RELEASE SAVEPOINT " + name); }
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual Dialect dialect() const = 0;
+  virtual std::unique_ptr<Transaction> begin() = 0;
+  // Cheap reachability check for readiness; false with `error` set when unreachable.
+  virtual bool ping(std::string& error) = 0;
+  const std::string& schema() const { return schema_; }
+
+  // Opens the configured store. PostgreSQL URLs may be libpq URIs (postgresql://u:p@h:port/db)
+  // or key=value strings; SQLite URLs are file paths (or :memory:).
+  static std::unique_ptr<Store> open(const config::Store& config, int poolSize);
+
+ protected:
+  std::string schema_;
+};
+
+// libpq URI -> key=value connection string (what Poco's PostgreSQL connector takes). Throws
+// std::invalid_argument for a malformed URI.
+std::string pgConnectionString(const std::string& url);
+
+// Splits a script into statements on ';' outside quotes, dollar-quoted blocks and comments.
+std::vector<std::string> splitStatements(const std::string& script);
+
+// True for a plain SQL identifier (used for schema names, which cannot be parameters).
+bool validIdentifier(const std::string& s);
+
+}  // namespace plexus::store
