@@ -126,6 +126,12 @@ int HostApplication::start(bool serve) {
     return kExitConfig;
   }
   if (!serve) {
+    try {
+      http::Server validate(cfg, runtime, metrics);  // route templates and collisions
+    } catch (const std::exception& e) {
+      std::cerr << "plexus-host: " << e.what() << "\n";
+      return kExitConfig;
+    }
     std::cout << "plexus-host: " << configFile_ << " is valid: " << runtime.plugins().size()
               << " plugin(s), " << runtime.componentCount() << " component(s), "
               << runtime.routes().size() << " route(s)\n";

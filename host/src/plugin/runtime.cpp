@@ -48,6 +48,19 @@ namespace plexus::plugin {
 namespace {
 
 thread_local std::string tlsError;
+// The hook running on this thread, so log lines carry its message or request id.
+thread_local const plexus_call* tlsCall = nullptr;
+
+class CurrentCall {
+ public:
+  explicit CurrentCall(const plexus_call* c) : previous_(tlsCall) { tlsCall = c; }
+  ~CurrentCall() { tlsCall = previous_; }
+  CurrentCall(const CurrentCall&) = delete;
+  CurrentCall& operator=(const CurrentCall&) = delete;
+
+ private:
+  const plexus_call* previous_;
+};
 
 plexus_str view(const std::string& s) { return plexus_str{s.data(), s.size()}; }
 std::string text(plexus_str s) { return s.size ? std::string(s.data, s.size) : std::string(); }
@@ -74,7 +87,13 @@ void apiLog(plexus_host* h, plexus_log_level level, plexus_str message) {
   if (level == PLEXUS_LOG_WARN) l = log::Level::Warn;
   if (level == PLEXUS_LOG_ERROR) l = log::Level::Error;
   if (!log::enabled(l)) return;
-  log::write(l, text(message), logFields(h));
+  nlohmann::json fields = logFields(h);
+  if (tlsCall != nullptr) {
+    if (!tlsCall->messageId.empty()) fields["message_id"] = tlsCall->messageId;
+    if (!tlsCall->requestId.empty()) fields["request_id"] = tlsCall->requestId;
+    if (!tlsCall->correlation.empty()) fields["correlation"] = tlsCall->correlation;
+  }
+  log::write(l, text(message), fields);
 }
 
 plexus_str apiConfig(plexus_host* h) { return view(h->config); }
@@ -266,11 +285,42 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   m.causation = view(call->causation);
   m.payload = view(payloadText);
   m.timestamp_unix_ms = apiNow(nullptr);
-  const plexus_status s = receptor->handleMessage(receptor->instance, &child, &m);
-  if (s == PLEXUS_FATAL)
-    call->runtime->markFatal(receptor->plugin->name + "/" + receptor->name, child.result);
-  // The receptor ran inside the caller's transaction: its messages and after-commit work wait
-  // for the caller's commit (they share the caller's lists).
+  // The receptor runs inside the caller's transaction under a savepoint: when it fails, its SQL,
+  // its messages and its after-commit work are undone while the caller goes on.
+  const size_t outgoingMark = call->outgoing != nullptr ? call->outgoing->size() : 0;
+  const size_t callbackMark = call->afterCommit->size();
+  if (call->tx != nullptr) {
+    try {
+      call->tx->savepoint("plexus_invoke");
+    } catch (const plexus::store::SqlError& e) {
+      return fail(call, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, e.what());
+    }
+  }
+  plexus_status s = PLEXUS_FATAL;
+  {
+    CurrentCall current(&child);
+    s = receptor->handleMessage(receptor->instance, &child, &m);
+  }
+  if (s == PLEXUS_FATAL) call->runtime->markFatal(receptor->id, child.result);
+  if (call->tx != nullptr) {
+    try {
+      if (s == PLEXUS_OK) {
+        call->tx->release("plexus_invoke");
+      } else {
+        call->tx->rollbackTo("plexus_invoke");
+      }
+    } catch (const plexus::store::SqlError& e) {
+      child.result = e.what();
+      s = e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT;
+    }
+  }
+  if (s != PLEXUS_OK) {
+    if (call->outgoing != nullptr) call->outgoing->resize(outgoingMark);
+    std::vector<plexus::plugin::AfterCommit> undone(call->afterCommit->begin() + static_cast<long>(callbackMark),
+                                                    call->afterCommit->end());
+    call->afterCommit->resize(callbackMark);
+    plexus::plugin::runAfterCommit(undone, false);
+  }
   if (onResult != nullptr) onResult(user, view(child.result));
   if (s != PLEXUS_OK) call->error = child.result.empty() ? child.error : child.result;
   return s;
@@ -489,7 +539,11 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
   r.headers = headers.data();
   r.header_count = headers.size();
 
-  plexus_status s = c.handleRequest(c.instance, &call, &r);
+  plexus_status s = PLEXUS_FATAL;
+  {
+    CurrentCall current(&call);
+    s = c.handleRequest(c.instance, &call, &r);
+  }
   if (s == PLEXUS_FATAL) {
     markFatal(c.plugin->name + "/" + c.name, call.result.empty() ? call.error : call.result);
   }
@@ -568,7 +622,10 @@ Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transac
   m.traceparent = view(e.traceparent);
   m.payload = view(e.payload);
   m.timestamp_unix_ms = e.timestampMs;
-  d.status = c.handleMessage(c.instance, &call, &m);
+  {
+    CurrentCall current(&call);
+    d.status = c.handleMessage(c.instance, &call, &m);
+  }
   if (d.status != PLEXUS_OK) {
     d.reason = call.result.empty() ? call.error : call.result;
     if (d.reason.empty()) d.reason = "handler returned status " + std::to_string(d.status);

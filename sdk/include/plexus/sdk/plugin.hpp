@@ -493,6 +493,10 @@ plexus_status handleRequest(void* instance, plexus_call* call, const plexus_requ
       return PLEXUS_REJECT;
     }
   } catch (...) {
+    try {
+      respond(h->host, call, Response::error(500, "internal error"));
+    } catch (...) {
+    }
     return PLEXUS_REJECT;
   }
 }
