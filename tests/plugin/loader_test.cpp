@@ -35,8 +35,10 @@ TEST(Loader, LoadsAWellFormedPlugin) {
   auto p = plexus::plugin::load(testPlugin("testkit"), std::nullopt);
   EXPECT_EQ(p->name, "testkit");
   EXPECT_EQ(p->version, "0.1.0");
-  EXPECT_EQ(p->receptors.size(), 1u);
-  EXPECT_EQ(p->routes.size(), 7u);
+  EXPECT_EQ(p->receptors.size(), 2u);
+  EXPECT_EQ(p->routes.size(), 11u);
+  EXPECT_EQ(p->perspectives.size(), 1u);
+  EXPECT_EQ(p->migrations.size(), 1u);
   EXPECT_EQ(p->receptorTypes[0], std::vector<std::string>{"Work"});
 }
 

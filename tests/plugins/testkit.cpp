@@ -94,7 +94,98 @@ class ConfigRoute final : public plexus::Route {
   Json config_;
 };
 
+// ---- durable runtime: commands, events, a perspective, scheduling, failures ----
+
+// "Count" (command): increments the stream's counter and emits "Counted". Fails while the
+// "broken" flag is set (RETRY) or for mode "reject" (REJECT).
+class Count final : public plexus::Receptor {
+ public:
+  plexus::Result handle(plexus::Context& ctx, const plexus::Message& m) override {
+    const Json body = m.json();
+    if (body.value("mode", "") == "reject") return plexus::reject("count refused");
+    if (!ctx.sql("SELECT 1 FROM testkit_flags WHERE name = 'broken'").empty()) {
+      return plexus::retry("testkit is broken");
+    }
+    ctx.exec(
+        "INSERT INTO testkit_counts (stream_id, n) VALUES ($1, 1) "
+        "ON CONFLICT (stream_id) DO UPDATE SET n = testkit_counts.n + 1",
+        std::string(m.stream()));
+    const auto rows = ctx.sql("SELECT n FROM testkit_counts WHERE stream_id = $1", std::string(m.stream()));
+    ctx.emit("Counted", Json{{"n", rows.at(0).at(0).asInt()}, {"seq", body.value("seq", 0)}});
+    return plexus::ok();
+  }
+};
+
+// Records every "Counted" event it sees, in arrival order, to check order and exactly-once.
+class CountLog final : public plexus::Perspective {
+ public:
+  plexus::Result handle(plexus::Context& ctx, const plexus::Message& e) override {
+    const Json body = e.json();
+    ctx.exec("INSERT INTO testkit_log (message_id, stream_id, n, seq) VALUES ($1, $2, $3, $4)",
+             std::string(e.id()), std::string(e.stream()), body.value("n", 0), body.value("seq", 0));
+    return plexus::ok();
+  }
+};
+
+// POST /t/count {"stream": "...", "seq": N, "mode": "..."} -> sends Count; 202.
+class PostCount final : public plexus::Route {
+ public:
+  plexus::Response handle(plexus::Context& ctx, const plexus::Request& req) override {
+    const Json body = req.json();
+    const std::string stream = body.value("stream", "s");
+    if (body.contains("delayMs")) {
+      ctx.schedule("Count", body, ctx.nowMs() + body["delayMs"].get<int64_t>(), stream);
+    } else {
+      ctx.send("Count", body, stream);
+    }
+    return plexus::Response::json(202, Json{{"accepted", true}});
+  }
+};
+
+// GET /t/count/{stream} -> {"n": counter, "log": [[n, seq] of each Counted seen, by n]}
+class GetCount final : public plexus::Route {
+ public:
+  plexus::Response handle(plexus::Context& ctx, const plexus::Request& req) override {
+    const std::string stream = req.param("stream").value_or("");
+    const auto n = ctx.sql("SELECT n FROM testkit_counts WHERE stream_id = $1", stream);
+    Json log = Json::array();  // [n, seq] per Counted event, by n
+    for (const auto& r : ctx.sql("SELECT n, seq FROM testkit_log WHERE stream_id = $1 ORDER BY n", stream)) {
+      log.push_back(Json::array({r.at(0).asInt(), r.at(1).asInt()}));
+    }
+    return plexus::Response::json(200, Json{{"n", n.empty() ? 0 : n[0][0].asInt()}, {"log", log}});
+  }
+};
+
+// PUT/DELETE /t/flags/{name}
+class SetFlag final : public plexus::Route {
+ public:
+  plexus::Response handle(plexus::Context& ctx, const plexus::Request& req) override {
+    ctx.exec("DELETE FROM testkit_flags WHERE name = $1", req.param("name").value_or(""));
+    ctx.exec("INSERT INTO testkit_flags (name) VALUES ($1)", req.param("name").value_or(""));
+    return plexus::Response::json(200, Json{{"set", true}});
+  }
+};
+class ClearFlag final : public plexus::Route {
+ public:
+  plexus::Response handle(plexus::Context& ctx, const plexus::Request& req) override {
+    ctx.exec("DELETE FROM testkit_flags WHERE name = $1", req.param("name").value_or(""));
+    return plexus::Response::json(200, Json{{"set", false}});
+  }
+};
+
 }  // namespace testkit
+
+PLEXUS_REGISTER_MIGRATION(1, "any", "testkit tables",
+                          "CREATE TABLE testkit_counts (stream_id TEXT PRIMARY KEY, n BIGINT NOT NULL);"
+                          "CREATE TABLE testkit_log (message_id TEXT PRIMARY KEY, stream_id TEXT NOT NULL, "
+                          "n BIGINT NOT NULL, seq BIGINT NOT NULL);"
+                          "CREATE TABLE testkit_flags (name TEXT PRIMARY KEY)");
+PLEXUS_REGISTER_RECEPTOR(testkit::Count, "Count");
+PLEXUS_REGISTER_PERSPECTIVE(testkit::CountLog, "Counted");
+PLEXUS_REGISTER_ROUTE(testkit::PostCount, "POST", "/t/count");
+PLEXUS_REGISTER_ROUTE(testkit::GetCount, "GET", "/t/count/{stream}");
+PLEXUS_REGISTER_ROUTE(testkit::SetFlag, "PUT", "/t/flags/{name}");
+PLEXUS_REGISTER_ROUTE(testkit::ClearFlag, "DELETE", "/t/flags/{name}");
 
 PLEXUS_REGISTER_RECEPTOR(testkit::Work, "Work");
 PLEXUS_REGISTER_ROUTE(testkit::PostWork, "POST", "/t/work");

@@ -1,6 +1,9 @@
 #include "app/application.hpp"
 
 #include "config/config.hpp"
+#include "dispatch/bus.hpp"
+#include "store/migrations.hpp"
+#include "store/store.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
@@ -15,8 +18,10 @@
 #include <Poco/Util/OptionSet.h>
 #include <nlohmann/json.hpp>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #ifndef PLEXUS_VERSION
 #define PLEXUS_VERSION "0.0.0"
@@ -29,6 +34,30 @@ namespace {
 constexpr int kExitUsage = 64;
 constexpr int kExitConfig = 78;
 constexpr int kExitUnavailable = 69;
+
+// The migrations of the loaded plugins for the store's dialect.
+std::vector<store::Migration> pluginMigrations(const plugin::Runtime& runtime, store::Dialect dialect) {
+  const std::string d = dialect == store::Dialect::Postgres ? "postgresql" : "sqlite";
+  std::vector<store::Migration> out;
+  for (const auto& p : runtime.plugins()) {
+    for (const auto& m : p->migrations) {
+      if (std::string(m.dialect) == d || std::string(m.dialect) == "any") {
+        out.push_back(store::Migration{p->name, m.version, m.name ? m.name : "", m.sql});
+      }
+    }
+  }
+  return out;
+}
+
+dispatch::Options busOptions(const config::Transport& t) {
+  dispatch::Options o;
+  o.workers = t.workers;
+  o.maxAttempts = t.maxAttempts;
+  o.retryInitialMs = t.retryInitialMs;
+  o.retryMaxMs = t.retryMaxMs;
+  o.pollIntervalMs = t.pollIntervalMs;
+  return o;
+}
 }  // namespace
 
 HostApplication::HostApplication() { setUnixOptions(true); }
@@ -138,26 +167,119 @@ int HostApplication::start(bool serve) {
     return EXIT_OK;
   }
 
+  if (cfg.transport.kind == "rabbitmq") {
+    std::cerr << "plexus-host: " << configFile_
+              << ": /transport/kind: rabbitmq is not available in this build yet; use \"inproc\"\n";
+    return kExitConfig;
+  }
+
+  // The durable runtime: store, migrations, in-process bus.
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<dispatch::Bus> bus;
+  std::atomic<bool> migrated{true};
+  std::thread migrationWatch;
+  std::mutex watchMu;
+  std::condition_variable watchCv;
+  bool stopWatch = false;
+  if (!cfg.store.kind.empty()) {
+    try {
+      db = store::Store::open(cfg.store, cfg.store.poolSize);
+      const auto migrations = pluginMigrations(runtime, db->dialect());
+      if (db->dialect() == store::Dialect::Sqlite) {
+        const auto report = store::migrate(*db, migrations);  // embedded: migrate at start
+        log::write(log::Level::Info, "migrations applied",
+                   nlohmann::json{{"applied", report.applied}, {"already_applied", report.alreadyApplied}});
+      } else if (!store::pendingMigrations(*db, migrations).empty()) {
+        migrated = false;
+        log::write(log::Level::Error, "not ready: migrations missing; run plexus-host migrate --config " + configFile_,
+                   nlohmann::json{{"pending", store::pendingMigrations(*db, migrations)}});
+      }
+    } catch (const store::MigrationError& e) {
+      std::cerr << "plexus-host: " << e.what() << "\n";
+      return kExitConfig;
+    } catch (const std::exception& e) {
+      // An unreachable PostgreSQL is not fatal: the host serves /health and stays not-ready.
+      if (!db) {
+        std::cerr << "plexus-host: cannot open the store: " << e.what() << "\n";
+        return kExitUnavailable;
+      }
+      migrated = false;
+      log::write(log::Level::Error, "not ready: store check failed", nlohmann::json{{"error", e.what()}});
+    }
+    bus = std::make_unique<dispatch::Bus>(runtime, *db, metrics, busOptions(cfg.transport));
+    dispatch::Bus* b = bus.get();
+    runtime.attachStore(db.get(), [b] { b->wake(); });
+  }
+
   try {
     http::Server server(cfg, runtime, metrics);
+    server.attach(db.get(), bus.get(), &migrated);
     server.start();
+    if (bus) {
+      if (migrated) {
+        bus->start();
+      } else {
+        // Wait for `migrate` (a Job, another replica) and start consuming once the schema is there.
+        const auto migrations = pluginMigrations(runtime, db->dialect());
+        migrationWatch = std::thread([&, migrations] {
+          std::unique_lock<std::mutex> lock(watchMu);
+          while (!stopWatch) {
+            lock.unlock();
+            bool ok = false;
+            try {
+              ok = store::pendingMigrations(*db, migrations).empty();
+            } catch (const std::exception&) {
+              ok = false;
+            }
+            lock.lock();
+            if (ok && !stopWatch) {
+              migrated = true;
+              bus->start();
+              log::write(log::Level::Info, "migrations present: ready");
+              return;
+            }
+            watchCv.wait_for(lock, std::chrono::seconds(2), [&] { return stopWatch; });
+          }
+        });
+      }
+    }
     log::write(log::Level::Info, "listening",
                nlohmann::json{{"port", server.port()},
                               {"host", cfg.http.host},
                               {"plugins", runtime.plugins().size()},
-                              {"routes", runtime.routes().size()}});
+                              {"routes", runtime.routes().size()},
+                              {"store", cfg.store.kind.empty() ? "none" : cfg.store.kind},
+                              {"transport", cfg.transport.kind.empty() ? "none" : cfg.transport.kind}});
     waitForTerminationRequest();
     log::write(log::Level::Info, "shutting down: readiness is 503, draining",
-               nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs},
-                              {"drain_seconds", cfg.http.drainSeconds}});
+               nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs}, {"drain_seconds", cfg.http.drainSeconds}});
     const bool drained = server.shutdown();
+    {
+      std::lock_guard<std::mutex> lock(watchMu);
+      stopWatch = true;
+    }
+    watchCv.notify_all();
+    if (migrationWatch.joinable()) migrationWatch.join();
+    if (bus) bus->stop();  // running handlers finish and commit; the rest stays in the store
     log::write(log::Level::Info, "stopped", nlohmann::json{{"drained", drained}});
   } catch (const Poco::Exception& e) {
+    {
+      std::lock_guard<std::mutex> lock(watchMu);
+      stopWatch = true;
+    }
+    watchCv.notify_all();
+    if (migrationWatch.joinable()) migrationWatch.join();
     log::write(log::Level::Error, "cannot serve", nlohmann::json{{"error", e.displayText()}});
     std::cerr << "plexus-host: cannot serve on " << cfg.http.host << ":" << cfg.http.port << ": "
               << e.displayText() << "\n";
     return kExitUnavailable;
   } catch (const std::exception& e) {
+    {
+      std::lock_guard<std::mutex> lock(watchMu);
+      stopWatch = true;
+    }
+    watchCv.notify_all();
+    if (migrationWatch.joinable()) migrationWatch.join();
     std::cerr << "plexus-host: " << e.what() << "\n";
     return kExitConfig;
   }
@@ -165,12 +287,40 @@ int HostApplication::start(bool serve) {
 }
 
 int HostApplication::migrate() {
-  // Framework and plugin migrations need the store runtime, which is not part of this build yet.
-  // Refuse loudly rather than pretend the schema is in place.
-  std::cerr << "plexus-host: migrate: this build has no store backend yet (PostgreSQL/SQLite "
-               "stores land with the "
-               "runtime); nothing was applied\n";
-  return kExitUnavailable;
+  config::Config cfg;
+  try {
+    cfg = config::load(configFile_);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "plexus-host: invalid config: " << e.what() << "\n";
+    return kExitConfig;
+  }
+  log::setService(cfg.service);
+  if (cfg.store.kind.empty()) {
+    std::cerr << "plexus-host: migrate: " << configFile_ << " has no \"store\"; nothing to migrate\n";
+    return kExitConfig;
+  }
+  Metrics metrics;
+  plugin::Runtime runtime(metrics);
+  try {
+    runtime.start(cfg);  // the plugins carry their migrations
+  } catch (const plugin::PluginError& e) {
+    std::cerr << "plexus-host: " << e.what() << "\n";
+    return kExitConfig;
+  }
+  try {
+    auto db = store::Store::open(cfg.store, 2);
+    const auto report = store::migrate(*db, pluginMigrations(runtime, db->dialect()));
+    std::cout << "plexus-host: migrate: " << report.applied << " applied, " << report.alreadyApplied
+              << " already applied" << (cfg.store.schema.empty() ? "" : " (schema " + cfg.store.schema + ")")
+              << "\n";
+    return EXIT_OK;
+  } catch (const store::MigrationError& e) {
+    std::cerr << "plexus-host: migrate refused: " << e.what() << "\n";
+    return kExitConfig;
+  } catch (const std::exception& e) {
+    std::cerr << "plexus-host: migrate failed: " << e.what() << "\n";
+    return kExitUnavailable;
+  }
 }
 
 int HostApplication::probe() {

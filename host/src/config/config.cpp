@@ -249,22 +249,40 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
 
   if (doc.contains("store")) {
     const json& s = doc["store"];
-    r.expectObject(s, "/store", {"kind", "url", "schema"}, {"kind"});
+    r.expectObject(s, "/store", {"kind", "url", "schema", "pool_size"}, {"kind"});
     c.store.kind = r.oneOf(s["kind"], "/store/kind", {"sqlite", "postgres"});
     if (s.contains("url")) c.store.url = r.string(s["url"], "/store/url");
     if (s.contains("schema")) c.store.schema = r.string(s["schema"], "/store/schema");
+    if (s.contains("pool_size")) c.store.poolSize = static_cast<int>(r.integer(s["pool_size"], "/store/pool_size", 1, 256));
     if (c.store.url.empty()) r.fail("/store/url", "must not be empty");
   }
 
   if (doc.contains("transport")) {
     const json& t = doc["transport"];
-    r.expectObject(t, "/transport", {"kind", "url"}, {"kind"});
+    r.expectObject(t, "/transport",
+                   {"kind", "url", "workers", "max_attempts", "retry_initial_ms", "retry_max_ms",
+                    "poll_interval_ms", "stall_seconds"},
+                   {"kind"});
     c.transport.kind = r.oneOf(t["kind"], "/transport/kind", {"inproc", "rabbitmq"});
     if (t.contains("url")) c.transport.url = r.string(t["url"], "/transport/url");
+    auto num = [&](const char* key, int& out, int64_t min, int64_t max) {
+      if (t.contains(key)) out = static_cast<int>(r.integer(t[key], std::string("/transport/") + key, min, max));
+    };
+    num("workers", c.transport.workers, 1, 64);
+    num("max_attempts", c.transport.maxAttempts, 1, 100);
+    num("retry_initial_ms", c.transport.retryInitialMs, 1, 3600000);
+    num("retry_max_ms", c.transport.retryMaxMs, 1, 86400000);
+    num("poll_interval_ms", c.transport.pollIntervalMs, 10, 600000);
+    num("stall_seconds", c.transport.stallSeconds, 1, 86400);
     if (c.transport.kind == "rabbitmq" && c.transport.url.empty()) {
       r.fail("/transport/url", "required when kind is rabbitmq");
     }
   }
+
+  if (!c.transport.kind.empty() && c.store.kind.empty()) {
+    r.fail("/transport", "a transport needs a store (outbox and inbox live in it)");
+  }
+  if (c.transport.kind.empty() && !c.store.kind.empty()) c.transport.kind = "inproc";
 
   if (doc.contains("log")) {
     const json& l = doc["log"];

@@ -43,11 +43,18 @@ struct Store {
   std::string kind;  // "sqlite" | "postgres"; empty = no store
   std::string url;
   std::string schema;
+  int poolSize = 16;
 };
 
 struct Transport {
-  std::string kind;  // "inproc" | "rabbitmq"; empty = none
+  std::string kind;  // "inproc" | "rabbitmq"; empty = inproc when a store is configured
   std::string url;
+  int workers = 2;             // concurrent handler executions
+  int maxAttempts = 5;         // then the message is dead-lettered
+  int retryInitialMs = 200;    // first retry delay, doubled per attempt
+  int retryMaxMs = 60000;      // cap of the retry delay
+  int pollIntervalMs = 1000;   // fallback polling when no commit wakes the relay
+  int stallSeconds = 60;       // outbox older than this: readiness reports "degraded"
 };
 
 struct Plugin {

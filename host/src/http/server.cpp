@@ -1,5 +1,8 @@
 #include "http/server.hpp"
 
+#include "dispatch/bus.hpp"
+#include "store/store.hpp"
+
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
@@ -31,6 +34,9 @@ struct Server::Context {
   std::condition_variable cv;
   int inflight = 0;
   bool wakeUp = false;
+  store::Store* store = nullptr;
+  dispatch::Bus* bus = nullptr;
+  const std::atomic<bool>* migrated = nullptr;
 };
 
 namespace {
@@ -159,6 +165,12 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       return readiness(resp, requestId);
     }
 
+    if (path.rfind("/admin/", 0) == 0) {
+      routeLabel = "/admin/dead-letters";
+      if (!discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
+      return admin(method, path, query, resp, requestId);
+    }
+
     const Router::Match m = ctx_.router.match(method, path);
     if (m.kind != Router::Match::Kind::Found) {
       if (!discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
@@ -222,9 +234,88 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     return send(resp, out.status, out.body, requestId, out.contentType);
   }
 
+  // Dead letters: GET /admin/dead-letters[?limit=N], POST /admin/dead-letters/{id}/retry,
+  // DELETE /admin/dead-letters/{id}.
+  int admin(const std::string& method, const std::string& path, const std::string& query,
+            Poco::Net::HTTPServerResponse& resp, const std::string& requestId) {
+    std::vector<std::string> segs;
+    if (!Router::split(path, segs) || segs.size() < 2 || segs[1] != "dead-letters") {
+      return error(resp, 404, "not found", requestId);
+    }
+    if (ctx_.bus == nullptr) return error(resp, 404, "this host has no message store", requestId);
+    try {
+      if (segs.size() == 2) {
+        if (method != "GET") {
+          resp.set("Allow", "GET");
+          return error(resp, 405, "method not allowed", requestId);
+        }
+        int limit = 100;
+        const size_t at = query.find("limit=");
+        if (at != std::string::npos) {
+          try {
+            limit = std::stoi(query.substr(at + 6));
+          } catch (const std::exception&) {
+            limit = -1;
+          }
+          if (limit < 1 || limit > 1000) return error(resp, 400, "limit must be between 1 and 1000", requestId);
+        }
+        return send(resp, 200, ctx_.bus->deadLetters(limit).dump(), requestId);
+      }
+      if (segs.size() == 3 && method == "DELETE") {
+        if (!ctx_.bus->discardDeadLetter(segs[2])) return error(resp, 404, "no such dead letter", requestId);
+        resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+        resp.set("X-Request-Id", requestId);
+        resp.setContentLength(0);
+        resp.send().flush();
+        return 204;
+      }
+      if (segs.size() == 4 && segs[3] == "retry" && method == "POST") {
+        if (!ctx_.bus->retryDeadLetter(segs[2])) return error(resp, 404, "no such dead letter", requestId);
+        return send(resp, 202, json{{"status", "requeued"}, {"id", segs[2]}}.dump(), requestId);
+      }
+      if (segs.size() == 3 || (segs.size() == 4 && segs[3] == "retry")) {
+        resp.set("Allow", segs.size() == 3 ? "DELETE" : "POST");
+        return error(resp, 405, "method not allowed", requestId);
+      }
+      return error(resp, 404, "not found", requestId);
+    } catch (const store::SqlError& e) {
+      log::write(log::Level::Warn, "admin request failed", json{{"request_id", requestId}, {"error", e.what()}});
+      resp.set("Retry-After", "1");
+      return error(resp, 503, "store unavailable, retry later", requestId);
+    }
+  }
+
   int readiness(Poco::Net::HTTPServerResponse& resp, const std::string& requestId) {
     json checks = json::object();
     std::vector<std::string> reasons;
+    if (ctx_.store != nullptr) {
+      std::string err;
+      if (!ctx_.store->ping(err)) {
+        checks["store"] = "unreachable";
+        reasons.push_back("store unreachable: " + err);
+      } else if (ctx_.migrated != nullptr && !ctx_.migrated->load()) {
+        checks["store"] = "unmigrated";
+        reasons.push_back("migrations missing: run plexus-host migrate --config FILE");
+      } else {
+        checks["store"] = "ok";
+        if (ctx_.bus != nullptr) {
+          try {
+            const int64_t age = ctx_.bus->outboxOldestAgeMs();
+            const int64_t pending = ctx_.bus->outboxPending();
+            const bool stalled = age > int64_t{ctx_.config.transport.stallSeconds} * 1000;
+            checks["outbox"] = json{{"status", stalled ? "degraded" : "ok"},
+                                    {"pending", pending},
+                                    {"oldest_age_seconds", static_cast<double>(age) / 1000.0}};
+            if (stalled) {
+              log::write(log::Level::Warn, "outbox stalled",
+                         json{{"oldest_age_seconds", age / 1000}, {"pending", pending}});
+            }
+          } catch (const std::exception& e) {
+            checks["outbox"] = json{{"status", "unknown"}, {"error", e.what()}};
+          }
+        }
+      }
+    }
     if (ctx_.runtime.failed()) {
       checks["plugins"] = "failed";
       reasons.push_back(ctx_.runtime.failure());
@@ -272,6 +363,12 @@ Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& 
       throw std::runtime_error("route " + r.pathTemplate + " collides with a host endpoint");
     }
   }
+}
+
+void Server::attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated) {
+  ctx_->store = store;
+  ctx_->bus = bus;
+  ctx_->migrated = migrated;
 }
 
 Server::~Server() {

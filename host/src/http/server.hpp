@@ -21,6 +21,12 @@ class Metrics;
 namespace plugin {
 class Runtime;
 }
+namespace dispatch {
+class Bus;
+}
+namespace store {
+class Store;
+}
 }  // namespace plexus
 
 namespace plexus::http {
@@ -41,6 +47,10 @@ class Server {
   bool shutdown();
 
   bool draining() const { return draining_.load(); }
+
+  // The durable runtime, when configured: readiness checks the store, the migrations and the
+  // outbox; /admin/dead-letters works on the bus.
+  void attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated);
 
   // Used by the request handler.
   struct Context;

@@ -89,12 +89,12 @@ bool Metrics::validLabel(const std::string& label) {
 
 int64_t Metrics::define(Kind kind, const std::string& name, const std::string& help,
                         const std::vector<std::string>& labels, const std::vector<double>& buckets,
-                        std::string& error) {
+                        std::string& error, bool hostOwned) {
   if (!validName(name)) {
     error = "invalid metric name '" + name + "'";
     return 0;
   }
-  if (name.rfind("plexus_", 0) == 0) {
+  if (!hostOwned && name.rfind("plexus_", 0) == 0) {
     error = "metric name '" + name + "' uses the reserved prefix plexus_";
     return 0;
   }

@@ -36,7 +36,7 @@ class Metrics {
   // `plexus_` prefix is reserved for the host.
   int64_t define(Kind kind, const std::string& name, const std::string& help,
                  const std::vector<std::string>& labels, const std::vector<double>& buckets,
-                 std::string& error);
+                 std::string& error, bool hostOwned = false);
   // Counter: add (>= 0); gauge: set; histogram: observe. False on a bad id or label count.
   bool update(int64_t id, const std::vector<std::string>& labelValues, double value);
 

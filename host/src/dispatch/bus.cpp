@@ -1,0 +1,414 @@
+#include "dispatch/bus.hpp"
+
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "plugin/uuid.hpp"
+#include "store/envelope.hpp"
+#include "store/outbox.hpp"
+
+#include <chrono>
+#include <random>
+
+namespace plexus::dispatch {
+namespace {
+
+using nlohmann::json;
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+long long ll(int64_t v) { return static_cast<long long>(v); }
+
+int64_t define(Metrics& m, Metrics::Kind kind, const std::string& name, const std::string& help,
+               const std::vector<std::string>& labels) {
+  std::string error;
+  const int64_t id = m.define(kind, name, help, labels, {}, error, true);
+  if (id == 0) throw std::logic_error("host metric " + name + ": " + error);
+  return id;
+}
+
+}  // namespace
+
+Bus::Bus(plugin::Runtime& runtime, store::Store& store, Metrics& metrics, Options options)
+    : runtime_(runtime), store_(store), metrics_(metrics), options_(options) {
+  for (const auto& c : runtime_.components()) {
+    if (c->kind == plugin::Kind::Route) continue;
+    components_[c->id] = c.get();
+    for (const auto& t : c->types) {
+      // A receptor's types are the commands it owns, or events it reacts to; perspectives only
+      // take events. The kind of a message is decided by how it was sent.
+      if (c->kind == plugin::Kind::Receptor) commandHandlers_[t] = c->id;
+      eventHandlers_[t].push_back(c->id);
+    }
+  }
+  using K = Metrics::Kind;
+  const std::vector<std::string> byHandler{"type", "handler"};
+  handledMetric_ = define(metrics_, K::Counter, "plexus_messages_handled_total", "Messages handled successfully.", byHandler);
+  failedMetric_ = define(metrics_, K::Counter, "plexus_messages_failed_total", "Handler attempts that failed.", byHandler);
+  retriedMetric_ = define(metrics_, K::Counter, "plexus_messages_retried_total", "Deliveries scheduled for another attempt.", byHandler);
+  deadMetric_ = define(metrics_, K::Counter, "plexus_messages_dead_lettered_total", "Messages moved to the dead letters.", byHandler);
+  duplicateMetric_ = define(metrics_, K::Counter, "plexus_inbox_duplicates_total", "Redelivered messages skipped by the inbox.", {"handler"});
+  durationMetric_ = define(metrics_, K::Histogram, "plexus_handler_duration_seconds", "Handler time per message, transaction included.", {"handler"});
+  pendingMetric_ = define(metrics_, K::Gauge, "plexus_outbox_pending", "Outbox rows due and not yet published.", {});
+  ageMetric_ = define(metrics_, K::Gauge, "plexus_outbox_oldest_age_seconds", "Age of the oldest due, unpublished outbox row.", {});
+}
+
+Bus::~Bus() { stop(); }
+
+std::vector<std::string> Bus::handlersFor(const std::string& kind, const std::string& type) const {
+  if (kind == "command") {
+    auto it = commandHandlers_.find(type);
+    return it == commandHandlers_.end() ? std::vector<std::string>{} : std::vector<std::string>{it->second};
+  }
+  auto it = eventHandlers_.find(type);
+  return it == eventHandlers_.end() ? std::vector<std::string>{} : it->second;
+}
+
+void Bus::start() {
+  relay_ = std::thread([this] { relayLoop(); });
+  scheduler_ = std::thread([this] { schedulerLoop(); });
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+}
+
+void Bus::stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.clear();  // not started: they stay in the table for the next start
+  }
+  relayCv_.notify_all();
+  schedulerCv_.notify_all();
+  workerCv_.notify_all();
+  if (relay_.joinable()) relay_.join();
+  if (scheduler_.joinable()) scheduler_.join();
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();  // a running delivery finishes and commits
+  }
+}
+
+void Bus::wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    relayWake_ = true;
+  }
+  relayCv_.notify_one();
+}
+
+int64_t Bus::backoffMs(int64_t attempt) {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  double ms = options_.retryInitialMs;
+  for (int64_t i = 1; i < attempt && ms < options_.retryMaxMs; ++i) ms *= 2;
+  ms = std::min<double>(ms, options_.retryMaxMs);
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);  // spread retries of a burst
+  return static_cast<int64_t>(ms * jitter(rng));
+}
+
+// ---- relay: outbox -> deliveries ----
+
+bool Bus::relayOnce(int64_t& nextDueMs) {
+  const int64_t now = nowMs();
+  auto tx = store_.begin();
+  const std::string lock = store_.dialect() == store::Dialect::Postgres ? " FOR UPDATE SKIP LOCKED" : "";
+  const Rows rows = tx->query(
+      "SELECT seq, message_id, kind, type, stream_id, envelope FROM plexus_outbox WHERE published_at IS NULL AND "
+      "deliver_at <= $1 ORDER BY seq LIMIT $2" + lock,
+      {ll(now), options_.batch});
+  for (const Row& r : rows) {
+    const std::string id = r[1].asText(), kind = r[2].asText(), type = r[3].asText(), stream = r[4].asText(),
+                      envelope = r[5].asText();
+    const auto handlers = handlersFor(kind, type);
+    if (handlers.empty() && kind == "command") {
+      Job job{0, id, "-", stream, envelope, 0, now};
+      deadLetter(*tx, job, type, "no handler for command " + type + " in this host");
+    }
+    for (const auto& h : handlers) {
+      tx->exec(
+          "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) VALUES ($1, $2, "
+          "$3, $4, 1, $5) ON CONFLICT DO NOTHING",
+          {id, h, stream, envelope, ll(now)});
+    }
+    tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2", {ll(now), r[0].asInt()});
+  }
+  const Rows next = tx->query("SELECT MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL", {});
+  nextDueMs = (!next.empty() && !next[0][0].isNull()) ? next[0][0].asInt() : 0;
+  tx->commit();
+  if (!rows.empty()) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      schedulerWake_ = true;
+    }
+    schedulerCv_.notify_one();
+  }
+  return static_cast<int>(rows.size()) == options_.batch;
+}
+
+void Bus::relayLoop() {
+  int failures = 0;
+  while (!stopping_) {
+    int64_t nextDue = 0;
+    bool more = false;
+    try {
+      more = relayOnce(nextDue);
+      failures = 0;
+    } catch (const std::exception& e) {
+      ++failures;
+      log::write(log::Level::Warn, "outbox relay failed; retrying", json{{"error", e.what()}, {"failures", failures}});
+    }
+    if (more) continue;
+    int64_t waitMs = options_.pollIntervalMs;
+    if (failures > 0) waitMs = std::min<int64_t>(int64_t{100} << std::min(failures, 6), 5000);
+    if (nextDue > 0) waitMs = std::max<int64_t>(1, std::min(waitMs, nextDue - nowMs()));
+    std::unique_lock<std::mutex> lock(mu_);
+    relayCv_.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return relayWake_ || stopping_; });
+    relayWake_ = false;
+  }
+}
+
+// ---- scheduler: due deliveries -> workers, one per (stream, handler) ----
+
+void Bus::schedulerLoop() {
+  int failures = 0;
+  while (!stopping_) {
+    int64_t nextDue = 0;
+    try {
+      const int64_t now = nowMs();
+      Rows rows;
+      {
+        auto tx = store_.begin();
+        rows = tx->query(
+            "SELECT seq, message_id, handler, stream_id, envelope, attempt, due_at, first_failed_at FROM "
+            "plexus_deliveries ORDER BY seq LIMIT $1",
+            {options_.batch * 5});
+        tx->commit();
+      }
+      failures = 0;
+      std::set<std::pair<std::string, std::string>> seen;
+      std::lock_guard<std::mutex> lock(mu_);
+      std::set<int64_t> queued;
+      for (const Job& j : queue_) queued.insert(j.seq);
+      for (const Row& r : rows) {
+        Job job{r[0].asInt(),  r[1].asText(), r[2].asText(),
+                r[3].asText(), r[4].asText(), r[5].asInt(),
+                r[7].isNull() ? 0 : r[7].asInt()};
+        const auto key = std::make_pair(job.stream, job.handler);
+        if (!seen.insert(key).second) continue;  // only the oldest of a stream may run
+        const int64_t due = r[6].asInt();
+        if (due > now) {
+          if (nextDue == 0 || due < nextDue) nextDue = due;
+          continue;  // a retry waiting for its backoff holds its stream
+        }
+        if (busy_.count(key) > 0 || queued.count(job.seq) > 0) continue;
+        busy_.insert(key);
+        queue_.push_back(std::move(job));
+      }
+    } catch (const std::exception& e) {
+      ++failures;
+      log::write(log::Level::Warn, "delivery scheduler failed; retrying", json{{"error", e.what()}});
+    }
+    workerCv_.notify_all();
+    int64_t waitMs = options_.pollIntervalMs;
+    if (failures > 0) waitMs = std::min<int64_t>(int64_t{100} << std::min(failures, 6), 5000);
+    if (nextDue > 0) waitMs = std::max<int64_t>(1, std::min(waitMs, nextDue - nowMs()));
+    std::unique_lock<std::mutex> lock(mu_);
+    schedulerCv_.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return schedulerWake_ || stopping_.load(); });
+    schedulerWake_ = false;
+  }
+}
+
+void Bus::workerLoop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      workerCv_.wait(lock, [&] { return stopping_.load() || !queue_.empty(); });
+      if (stopping_ && queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      ++running_;
+    }
+    try {
+      run(job);
+    } catch (const std::exception& e) {
+      // The store failed around the handler: the delivery row is still there; it runs again.
+      log::write(log::Level::Warn, "delivery could not be recorded; it will run again",
+                 json{{"message_id", job.messageId}, {"handler", job.handler}, {"error", e.what()}});
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_.erase({job.stream, job.handler});
+      --running_;
+      schedulerWake_ = true;
+    }
+    schedulerCv_.notify_one();
+  }
+}
+
+void Bus::run(const Job& job) {
+  const auto started = std::chrono::steady_clock::now();
+  std::string error;
+  auto env = store::decode(job.envelope, error);
+  auto it = components_.find(job.handler);
+  if (!env || it == components_.end()) {
+    auto tx = store_.begin();
+    deadLetter(*tx, job, env ? env->type : "?", env ? "handler " + job.handler + " is not loaded" : "undecodable envelope: " + error);
+    tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+    tx->commit();
+    return;
+  }
+  env->attempt = static_cast<uint32_t>(job.attempt);
+  const std::string type = env->type;
+
+  auto tx = store_.begin();
+  if (!tx->query("SELECT 1 FROM plexus_inbox WHERE message_id = $1 AND handler = $2", {job.messageId, job.handler})
+           .empty()) {
+    tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+    tx->commit();
+    metrics_.update(duplicateMetric_, {job.handler}, 1);
+    return;
+  }
+  plugin::Delivery d = runtime_.deliver(*it->second, *env, tx.get());
+  if (d.status == PLEXUS_OK) {
+    try {
+      const int64_t now = nowMs();
+      store::appendOutgoing(*tx, d.outgoing, now);
+      tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
+               {job.messageId, job.handler, ll(now)});
+      tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+      tx->commit();
+    } catch (const store::SqlError& e) {
+      tx.reset();
+      plugin::runAfterCommit(d.afterCommit, false);
+      fail(job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, std::string("commit failed: ") + e.what());
+      return;
+    }
+    plugin::runAfterCommit(d.afterCommit, true);
+    metrics_.update(handledMetric_, {type, job.handler}, 1);
+    metrics_.update(durationMetric_, {job.handler},
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!d.outgoing.empty()) wake();
+    return;
+  }
+  tx.reset();  // roll back everything the handler did
+  plugin::runAfterCommit(d.afterCommit, false);
+  metrics_.update(failedMetric_, {type, job.handler}, 1);
+  fail(job, d.status, d.reason);
+}
+
+void Bus::fail(const Job& job, plexus_status status, const std::string& reason) {
+  std::string error;
+  auto env = store::decode(job.envelope, error);
+  const std::string type = env ? env->type : "?";
+  const int64_t now = nowMs();
+  auto tx = store_.begin();
+  if (status == PLEXUS_REJECT || job.attempt >= options_.maxAttempts) {
+    deadLetter(*tx, job, type,
+               status == PLEXUS_REJECT ? reason : "gave up after " + std::to_string(job.attempt) + " attempts: " + reason);
+    tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+    tx->commit();
+    metrics_.update(deadMetric_, {type, job.handler}, 1);
+    log::write(log::Level::Warn, "message dead-lettered",
+               json{{"message_id", job.messageId}, {"handler", job.handler}, {"type", type}, {"attempts", job.attempt},
+                    {"reason", reason}});
+    return;
+  }
+  const int64_t delay = backoffMs(job.attempt);
+  tx->exec(
+      "UPDATE plexus_deliveries SET attempt = attempt + 1, due_at = $1, last_error = $2, first_failed_at = "
+      "COALESCE(first_failed_at, $3) WHERE seq = $4",
+      {ll(now + delay), reason, ll(now), ll(job.seq)});
+  tx->commit();
+  metrics_.update(retriedMetric_, {type, job.handler}, 1);
+  log::write(log::Level::Info, "message will be retried",
+             json{{"message_id", job.messageId}, {"handler", job.handler}, {"attempt", job.attempt},
+                  {"retry_in_ms", delay}, {"reason", reason}});
+}
+
+void Bus::deadLetter(store::Transaction& tx, const Job& job, const std::string& type, const std::string& reason) {
+  const int64_t now = nowMs();
+  tx.exec(
+      "INSERT INTO plexus_dead_letters (id, message_id, handler, type, stream_id, envelope, reason, attempts, "
+      "first_failed_at, last_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      {newUuidV7(), job.messageId, job.handler, type, job.stream, job.envelope, reason, ll(job.attempt),
+       ll(job.firstFailedAt > 0 ? job.firstFailedAt : now), ll(now)});
+}
+
+// ---- admin ----
+
+json Bus::deadLetters(int limit) {
+  auto tx = store_.begin();
+  const Rows rows = tx->query(
+      "SELECT id, message_id, handler, type, stream_id, reason, attempts, first_failed_at, last_failed_at, envelope "
+      "FROM plexus_dead_letters ORDER BY last_failed_at DESC, id LIMIT $1",
+      {limit});
+  tx->commit();
+  json out = json::array();
+  for (const Row& r : rows) {
+    json env = json::parse(r[9].asText(), nullptr, false);
+    out.push_back(json{{"id", r[0].asText()},
+                       {"messageId", r[1].asText()},
+                       {"handler", r[2].asText()},
+                       {"type", r[3].asText()},
+                       {"stream", r[4].asText()},
+                       {"reason", r[5].asText()},
+                       {"attempts", r[6].asInt()},
+                       {"firstFailedAt", store::rfc3339(r[7].asInt())},
+                       {"lastFailedAt", store::rfc3339(r[8].asInt())},
+                       {"envelope", env.is_discarded() ? json(nullptr) : env}});
+  }
+  return out;
+}
+
+bool Bus::retryDeadLetter(const std::string& id) {
+  auto tx = store_.begin();
+  const Rows rows = tx->query("SELECT message_id, handler, stream_id, envelope FROM plexus_dead_letters WHERE id = $1", {id});
+  if (rows.empty() || rows[0][1].asText() == "-") {
+    tx->rollback();
+    return false;
+  }
+  const Row& r = rows[0];
+  // The replay starts a fresh attempt count; the inbox still dedupes if it was handled meanwhile.
+  tx->exec(
+      "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) VALUES ($1, $2, $3, "
+      "$4, 1, $5) ON CONFLICT DO NOTHING",
+      {r[0].asText(), r[1].asText(), r[2].asText(), r[3].asText(), ll(nowMs())});
+  tx->exec("DELETE FROM plexus_dead_letters WHERE id = $1", {id});
+  tx->commit();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    schedulerWake_ = true;
+  }
+  schedulerCv_.notify_one();
+  return true;
+}
+
+bool Bus::discardDeadLetter(const std::string& id) {
+  auto tx = store_.begin();
+  const int64_t n = tx->exec("DELETE FROM plexus_dead_letters WHERE id = $1", {id});
+  tx->commit();
+  return n > 0;
+}
+
+int64_t Bus::outboxPending() {
+  auto tx = store_.begin();
+  const Rows r = tx->query("SELECT COUNT(*) FROM plexus_outbox WHERE published_at IS NULL AND deliver_at <= $1",
+                           {ll(nowMs())});
+  tx->commit();
+  const int64_t n = r.empty() ? 0 : r[0][0].asInt();
+  metrics_.update(pendingMetric_, {}, static_cast<double>(n));
+  return n;
+}
+
+int64_t Bus::outboxOldestAgeMs() {
+  const int64_t now = nowMs();
+  auto tx = store_.begin();
+  const Rows r =
+      tx->query("SELECT MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL AND deliver_at <= $1", {ll(now)});
+  tx->commit();
+  const int64_t age = (r.empty() || r[0][0].isNull()) ? 0 : now - r[0][0].asInt();
+  metrics_.update(ageMetric_, {}, static_cast<double>(age) / 1000.0);
+  return age;
+}
+
+}  // namespace plexus::dispatch

@@ -1,0 +1,109 @@
+#pragma once
+// The in-process transport: the same durable semantics as the broker transport, inside one host.
+// A relay moves committed outbox rows into per-handler deliveries; workers run each delivery in
+// its own transaction (inbox dedupe + handler SQL + outgoing messages), then delete it. Failures
+// are retried with exponential backoff and dead-lettered after max attempts. Deliveries of one
+// (stream, handler) run one at a time in outbox order.
+
+#include "plugin/runtime.hpp"
+#include "store/store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace plexus {
+class Metrics;
+}
+
+namespace plexus::dispatch {
+
+struct Options {
+  int workers = 2;
+  int maxAttempts = 5;
+  int retryInitialMs = 200;
+  int retryMaxMs = 60000;
+  int pollIntervalMs = 1000;
+  int batch = 100;
+};
+
+class Bus {
+ public:
+  Bus(plugin::Runtime& runtime, store::Store& store, Metrics& metrics, Options options);
+  ~Bus();
+  Bus(const Bus&) = delete;
+  Bus& operator=(const Bus&) = delete;
+
+  void start();
+  // Stops taking new deliveries and waits for the running ones (bounded by the caller's drain).
+  void stop();
+  // Called after a commit that wrote outbox rows.
+  void wake();
+
+  // Admin API.
+  nlohmann::json deadLetters(int limit);
+  bool retryDeadLetter(const std::string& id);
+  bool discardDeadLetter(const std::string& id);
+
+  // Age of the oldest due, unpublished outbox row (0 when none), for readiness and metrics.
+  int64_t outboxOldestAgeMs();
+  int64_t outboxPending();
+
+  // Message types the loaded handlers subscribe to (for tests and logs).
+  std::vector<std::string> handlersFor(const std::string& kind, const std::string& type) const;
+
+ private:
+  struct Job {
+    int64_t seq;
+    std::string messageId;
+    std::string handler;
+    std::string stream;
+    std::string envelope;
+    int64_t attempt;
+    int64_t firstFailedAt;  // 0 = never failed
+  };
+
+  void relayLoop();
+  bool relayOnce(int64_t& nextDueMs);
+  void schedulerLoop();
+  void workerLoop();
+  void run(const Job& job);
+  void fail(const Job& job, plexus_status status, const std::string& reason);
+  void deadLetter(store::Transaction& tx, const Job& job, const std::string& type, const std::string& reason);
+  int64_t backoffMs(int64_t attempt);
+
+  plugin::Runtime& runtime_;
+  store::Store& store_;
+  Metrics& metrics_;
+  Options options_;
+  std::map<std::string, std::vector<std::string>> eventHandlers_;  // type -> handler ids
+  std::map<std::string, std::string> commandHandlers_;             // type -> handler id
+  std::map<std::string, plugin::Component*> components_;           // handler id -> component
+
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable relayCv_;
+  std::condition_variable schedulerCv_;
+  std::condition_variable workerCv_;
+  bool relayWake_ = false;
+  bool schedulerWake_ = false;
+  std::deque<Job> queue_;
+  std::set<std::pair<std::string, std::string>> busy_;  // (stream, handler) being handled
+  int running_ = 0;
+  std::thread relay_;
+  std::thread scheduler_;
+  std::vector<std::thread> workers_;
+  int64_t handledMetric_ = 0, failedMetric_ = 0, retriedMetric_ = 0, deadMetric_ = 0, duplicateMetric_ = 0,
+          durationMetric_ = 0, pendingMetric_ = 0, ageMetric_ = 0;
+};
+
+}  // namespace plexus::dispatch

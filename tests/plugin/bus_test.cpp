@@ -1,0 +1,200 @@
+// The durable runtime embedded: SQLite store + in-process bus, real plugins, real HTTP. Assertions
+// read the framework's tables (inbox, outbox, deliveries, dead letters), not log text.
+#include "dispatch/bus.hpp"
+#include "http/server.hpp"
+#include "observability/metrics.hpp"
+#include "plugin/runtime.hpp"
+#include "store/migrations.hpp"
+#include "store/store.hpp"
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+namespace {
+
+using nlohmann::json;
+using plexus::test::http;
+
+// Polls `condition` until it holds or the deadline passes.
+bool eventually(const std::function<bool()>& condition, int timeoutMs = 15000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a bounded condition
+  }
+  return condition();
+}
+
+class Embedded : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cfg_ = plexus::config::parse(
+        R"({"service": "bus-test", "http": {"host": "127.0.0.1", "port": 0},
+            "store": {"kind": "sqlite", "url": ")" + dir_.file("plexus.db") + R"("},
+            "transport": {"kind": "inproc", "max_attempts": 3, "retry_initial_ms": 20, "retry_max_ms": 100,
+                          "poll_interval_ms": 200},
+            "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") + R"("}]})",
+        "inline.json", [](const std::string&) { return std::nullopt; });
+    runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
+    runtime_->start(cfg_);
+    db_ = plexus::store::Store::open(cfg_.store, 4);
+    std::vector<plexus::store::Migration> migrations;
+    for (const auto& m : runtime_->plugins()[0]->migrations) migrations.push_back({"testkit", m.version, m.name, m.sql});
+    plexus::store::migrate(*db_, migrations);
+    plexus::dispatch::Options o;
+    o.maxAttempts = cfg_.transport.maxAttempts;
+    o.retryInitialMs = cfg_.transport.retryInitialMs;
+    o.retryMaxMs = cfg_.transport.retryMaxMs;
+    o.pollIntervalMs = cfg_.transport.pollIntervalMs;
+    bus_ = std::make_unique<plexus::dispatch::Bus>(*runtime_, *db_, metrics_, o);
+    auto* b = bus_.get();
+    runtime_->attachStore(db_.get(), [b] { b->wake(); });
+    server_ = std::make_unique<plexus::http::Server>(cfg_, *runtime_, metrics_);
+    server_->attach(db_.get(), bus_.get(), &migrated_);
+    server_->start();
+    bus_->start();
+    port_ = server_->port();
+  }
+  void TearDown() override {
+    server_.reset();
+    bus_.reset();
+  }
+
+  int64_t scalar(const std::string& sql, const std::vector<plexus::Value>& params = {}) {
+    auto tx = db_->begin();
+    auto rows = tx->query(sql, params);
+    tx->commit();
+    return rows.empty() || rows[0][0].isNull() ? 0 : rows[0][0].asInt();
+  }
+  json count(const std::string& stream) { return json::parse(http(port_, "GET", "/t/count/" + stream).body); }
+  void send(const json& body) { ASSERT_EQ(http(port_, "POST", "/t/count", body.dump()).status, 202); }
+
+  plexus::test::TempDir dir_;
+  plexus::config::Config cfg_;
+  plexus::Metrics metrics_;
+  std::unique_ptr<plexus::plugin::Runtime> runtime_;
+  std::unique_ptr<plexus::store::Store> db_;
+  std::unique_ptr<plexus::dispatch::Bus> bus_;
+  std::unique_ptr<plexus::http::Server> server_;
+  std::atomic<bool> migrated_{true};
+  int port_ = 0;
+};
+
+TEST_F(Embedded, CommandEventAndProjectionFlowOnce) {
+  send({{"stream", "a"}, {"seq", 1}});
+  ASSERT_TRUE(eventually([&] { return count("a")["log"].size() == 1; })) << count("a");
+  EXPECT_EQ(count("a")["n"], 1);
+  // Inbox rows: the Count command and the Counted event, one per handler.
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_inbox"), 2);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE published_at IS NULL"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_events WHERE stream_id = 'a' AND type = 'Counted'"), 1);
+}
+
+TEST_F(Embedded, OneStreamIsHandledInOrder) {
+  for (int i = 1; i <= 20; ++i) send({{"stream", "ordered"}, {"seq", i}});
+  ASSERT_TRUE(eventually([&] { return count("ordered")["log"].size() == 20; })) << count("ordered");
+  const json log = count("ordered")["log"];
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << log;
+}
+
+TEST_F(Embedded, SameMessageDeliveredTwiceIsHandledOnce) {
+  send({{"stream", "dup"}, {"seq", 1}});
+  ASSERT_TRUE(eventually([&] { return count("dup")["log"].size() == 1; }));
+  // Redeliver the very same Count message to its handler, as a broker redelivery would.
+  {
+    auto tx = db_->begin();
+    tx->exec(
+        "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) "
+        "SELECT message_id, 'testkit/Count', stream_id, envelope, 1, 0 FROM plexus_outbox WHERE type = 'Count'");
+    tx->commit();
+  }
+  bus_->wake();
+  ASSERT_TRUE(eventually([&] { return scalar("SELECT COUNT(*) FROM plexus_deliveries") == 0; }));
+  EXPECT_EQ(count("dup")["n"], 1);
+  EXPECT_NE(metrics_.scrape().find("plexus_inbox_duplicates_total{handler=\"testkit/Count\"} 1"), std::string::npos);
+}
+
+TEST_F(Embedded, FailingHandlerCommitsNothingAndRetriesThenSucceeds) {
+  ASSERT_EQ(http(port_, "PUT", "/t/flags/broken", "{}").status, 200);
+  send({{"stream", "r"}, {"seq", 1}});
+  ASSERT_TRUE(eventually([&] { return scalar("SELECT MAX(attempt) FROM plexus_deliveries") >= 2; }));
+  EXPECT_EQ(count("r")["n"], 0);  // nothing committed
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_events WHERE stream_id = 'r'"), 0);  // nothing published
+  ASSERT_EQ(http(port_, "DELETE", "/t/flags/broken").status, 200);
+  ASSERT_TRUE(eventually([&] { return count("r")["log"].size() == 1; }));
+  EXPECT_EQ(count("r")["n"], 1);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_dead_letters"), 0);
+}
+
+TEST_F(Embedded, PoisonIsDeadLetteredAfterExactlyMaxAttemptsThenReplayed) {
+  ASSERT_EQ(http(port_, "PUT", "/t/flags/broken", "{}").status, 200);
+  send({{"stream", "p"}, {"seq", 1}});
+  ASSERT_TRUE(eventually([&] { return scalar("SELECT COUNT(*) FROM plexus_dead_letters") == 1; }));
+  EXPECT_EQ(scalar("SELECT attempts FROM plexus_dead_letters"), 3);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries"), 0);
+  auto list = json::parse(http(port_, "GET", "/admin/dead-letters").body);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["handler"], "testkit/Count");
+  EXPECT_EQ(list[0]["type"], "Count");
+  EXPECT_EQ(list[0]["attempts"], 3);
+  EXPECT_NE(list[0]["reason"].get<std::string>().find("testkit is broken"), std::string::npos);
+
+  ASSERT_EQ(http(port_, "DELETE", "/t/flags/broken").status, 200);
+  const std::string id = list[0]["id"];
+  EXPECT_EQ(http(port_, "POST", "/admin/dead-letters/" + id + "/retry", "{}").status, 202);
+  ASSERT_TRUE(eventually([&] { return count("p")["log"].size() == 1; }));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_dead_letters"), 0);
+  EXPECT_EQ(http(port_, "POST", "/admin/dead-letters/" + id + "/retry", "{}").status, 404);
+}
+
+TEST_F(Embedded, RejectIsDeadLetteredAtOnceAndCanBeDiscarded) {
+  send({{"stream", "x"}, {"mode", "reject"}});
+  ASSERT_TRUE(eventually([&] { return scalar("SELECT COUNT(*) FROM plexus_dead_letters") == 1; }));
+  EXPECT_EQ(scalar("SELECT attempts FROM plexus_dead_letters"), 1);
+  auto list = json::parse(http(port_, "GET", "/admin/dead-letters").body);
+  const std::string id = list[0]["id"];
+  EXPECT_EQ(http(port_, "DELETE", "/admin/dead-letters/" + id).status, 204);
+  EXPECT_EQ(http(port_, "DELETE", "/admin/dead-letters/" + id).status, 404);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_dead_letters"), 0);
+}
+
+TEST_F(Embedded, ScheduledCommandWaitsForItsTime) {
+  const auto sent = std::chrono::steady_clock::now();
+  send({{"stream", "later"}, {"seq", 1}, {"delayMs", 400}});
+  EXPECT_EQ(count("later")["n"], 0);
+  ASSERT_TRUE(eventually([&] { return count("later")["n"] == 1; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(350));
+}
+
+TEST_F(Embedded, ReadinessReportsTheOutbox) {
+  auto r = json::parse(http(port_, "GET", "/health/ready").body);
+  EXPECT_EQ(r["status"], "ready");
+  EXPECT_EQ(r["checks"]["store"], "ok");
+  EXPECT_EQ(r["checks"]["outbox"]["status"], "ok");
+}
+
+TEST(Migrations, TwiceIsANoOpAndAChangedOneIsRefused) {
+  plexus::test::TempDir dir;
+  plexus::config::Store sc;
+  sc.kind = "sqlite";
+  sc.url = dir.file("m.db");
+  auto db = plexus::store::Store::open(sc, 1);
+  std::vector<plexus::store::Migration> ms{{"p", 1, "t", "CREATE TABLE p_t (id TEXT PRIMARY KEY)"}};
+  auto first = plexus::store::migrate(*db, ms);
+  EXPECT_GE(first.applied, 2);  // framework + plugin
+  auto second = plexus::store::migrate(*db, ms);
+  EXPECT_EQ(second.applied, 0);
+  EXPECT_EQ(second.alreadyApplied, first.applied);
+  EXPECT_TRUE(plexus::store::pendingMigrations(*db, ms).empty());
+  ms[0].sql = "CREATE TABLE p_t (id TEXT PRIMARY KEY, extra TEXT)";
+  EXPECT_THROW(plexus::store::migrate(*db, ms), plexus::store::MigrationError);
+  EXPECT_EQ(plexus::store::pendingMigrations(*db, ms).size(), 1u);
+}
+
+}  // namespace
