@@ -39,7 +39,8 @@ TEST(Loader, LoadsAWellFormedPlugin) {
   EXPECT_EQ(p->routes.size(), 11u);
   EXPECT_EQ(p->perspectives.size(), 1u);
   EXPECT_EQ(p->migrations.size(), 1u);
-  EXPECT_EQ(p->receptorTypes[0], std::vector<std::string>{"Work"});
+  EXPECT_EQ(p->receptorTypes[0], std::vector<std::string>{"Count"});  // registration order
+  EXPECT_EQ(p->receptorTypes[1], std::vector<std::string>{"Work"});
 }
 
 TEST(Loader, RefusesAbiMajorMismatch) {

@@ -61,12 +61,25 @@ TEST(HostBinary, CheckRefusesABrokenPluginWithPathAndReason) {
   EXPECT_NE(r.err.find("ABI major 2"), std::string::npos) << r.err;
 }
 
-TEST(HostBinary, MigrateRefusesHonestlyWithoutAStore) {
+TEST(HostBinary, MigrateNeedsAStore) {
   TempDir dir;
   const std::string file = dir.write("c.json", configText("[]"));
   auto r = runHost({"migrate", "--config", file});
-  EXPECT_NE(r.exitCode, 0);
-  EXPECT_NE(r.err.find("nothing was applied"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exitCode, 78);
+  EXPECT_NE(r.err.find("has no \"store\""), std::string::npos) << r.err;
+}
+
+TEST(HostBinary, MigrateAppliesOnceThenIsANoOp) {
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.json", R"({"service": "mig", "store": {"kind": "sqlite", "url": ")" + dir.file("m.db") +
+                    R"("}, "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") + R"("}]})");
+  auto first = runHost({"migrate", "--config", file});
+  ASSERT_EQ(first.exitCode, 0) << first.err;
+  EXPECT_NE(first.out.find("2 applied, 0 already applied"), std::string::npos) << first.out;
+  auto second = runHost({"migrate", "--config", file});
+  ASSERT_EQ(second.exitCode, 0) << second.err;
+  EXPECT_NE(second.out.find("0 applied, 2 already applied"), std::string::npos) << second.out;
 }
 
 TEST(HostBinary, ServesAndProbes) {
