@@ -11,7 +11,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <thread>
 
@@ -30,19 +33,35 @@ bool eventually(const std::function<bool()>& condition, int timeoutMs = 15000) {
   return condition();
 }
 
+// The same cases run on SQLite (tier plugin) and, built with PLEXUS_TEST_POSTGRES, on the real
+// PostgreSQL server from scripts/services (tier integration), each test in a fresh schema.
+std::string storeJson(const plexus::test::TempDir& dir, std::string* schemaOut = nullptr) {
+#ifdef PLEXUS_TEST_POSTGRES
+  const char* url = std::getenv("PLEXUS_PG_URL");
+  if (url == nullptr) throw std::runtime_error("PLEXUS_PG_URL is not set: start scripts/services first");
+  static int counter = 0;
+  const std::string schema = "it_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+  if (schemaOut != nullptr) *schemaOut = schema;
+  return R"({"kind": "postgres", "url": ")" + std::string(url) + R"(", "schema": ")" + schema + R"("})";
+#else
+  (void)schemaOut;
+  return R"({"kind": "sqlite", "url": ")" + dir.file("plexus.db") + R"("})";
+#endif
+}
+
 class Embedded : public ::testing::Test {
  protected:
   void SetUp() override {
     cfg_ = plexus::config::parse(
         R"({"service": "bus-test", "http": {"host": "127.0.0.1", "port": 0},
-            "store": {"kind": "sqlite", "url": ")" + dir_.file("plexus.db") + R"("},
+            "store": )" + storeJson(dir_, &schema_) + R"(,
             "transport": {"kind": "inproc", "max_attempts": 3, "retry_initial_ms": 20, "retry_max_ms": 100,
                           "poll_interval_ms": 200},
             "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") + R"("}]})",
         "inline.json", [](const std::string&) { return std::nullopt; });
     runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
     runtime_->start(cfg_);
-    db_ = plexus::store::Store::open(cfg_.store, 4);
+    db_ = plexus::store::Store::open(cfg_.store, cfg_.store.poolSize);
     std::vector<plexus::store::Migration> migrations;
     for (const auto& m : runtime_->plugins()[0]->migrations) migrations.push_back({"testkit", m.version, m.name, m.sql});
     plexus::store::migrate(*db_, migrations);
@@ -63,6 +82,11 @@ class Embedded : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     bus_.reset();
+    if (!schema_.empty()) {
+      auto tx = db_->begin();
+      tx->exec("DROP SCHEMA " + schema_ + " CASCADE");
+      tx->commit();
+    }
   }
 
   int64_t scalar(const std::string& sql, const std::vector<plexus::Value>& params = {}) {
@@ -83,6 +107,7 @@ class Embedded : public ::testing::Test {
   std::unique_ptr<plexus::http::Server> server_;
   std::atomic<bool> migrated_{true};
   int port_ = 0;
+  std::string schema_;
 };
 
 TEST_F(Embedded, CommandEventAndProjectionFlowOnce) {
@@ -181,9 +206,12 @@ TEST_F(Embedded, ReadinessReportsTheOutbox) {
 
 TEST(Migrations, TwiceIsANoOpAndAChangedOneIsRefused) {
   plexus::test::TempDir dir;
+  std::string schema;
+  const auto doc = nlohmann::json::parse(storeJson(dir, &schema));
   plexus::config::Store sc;
-  sc.kind = "sqlite";
-  sc.url = dir.file("m.db");
+  sc.kind = doc["kind"];
+  sc.url = doc["url"];
+  sc.schema = doc.value("schema", "");
   auto db = plexus::store::Store::open(sc, 1);
   std::vector<plexus::store::Migration> ms{{"p", 1, "t", "CREATE TABLE p_t (id TEXT PRIMARY KEY)"}};
   auto first = plexus::store::migrate(*db, ms);
@@ -195,6 +223,11 @@ TEST(Migrations, TwiceIsANoOpAndAChangedOneIsRefused) {
   ms[0].sql = "CREATE TABLE p_t (id TEXT PRIMARY KEY, extra TEXT)";
   EXPECT_THROW(plexus::store::migrate(*db, ms), plexus::store::MigrationError);
   EXPECT_EQ(plexus::store::pendingMigrations(*db, ms).size(), 1u);
+  if (!schema.empty()) {
+    auto tx = db->begin();
+    tx->exec("DROP SCHEMA " + schema + " CASCADE");
+    tx->commit();
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <Poco/Data/SessionPool.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Nullable.h>
+#include <Poco/Semaphore.h>
 #include <Poco/URI.h>
 
 #include <mutex>
@@ -64,8 +65,9 @@ Value cell(const Poco::Data::RecordSet& rs, size_t col, size_t row) {
 
 class PocoTransaction final : public Transaction {
  public:
-  PocoTransaction(Poco::Data::Session session, Dialect dialect, std::unique_lock<std::mutex> lock)
-      : session_(std::move(session)), dialect_(dialect), lock_(std::move(lock)) {
+  PocoTransaction(Poco::Data::Session session, Dialect dialect, std::unique_lock<std::mutex> lock,
+                  Poco::Semaphore* slot = nullptr)
+      : session_(std::move(session)), dialect_(dialect), lock_(std::move(lock)), slot_(slot) {
     try {
       session_.begin();
     } catch (const Poco::Exception& e) {
@@ -79,6 +81,10 @@ class PocoTransaction final : public Transaction {
       } catch (...) {
         // The connection is gone; the server rolls back by itself.
       }
+    }
+    if (slot_ != nullptr) {
+      session_.close();  // a pooled session goes back to the pool
+      slot_->set();
     }
   }
 
@@ -151,28 +157,40 @@ class PocoTransaction final : public Transaction {
   Poco::Data::Session session_;
   Dialect dialect_;
   std::unique_lock<std::mutex> lock_;  // SQLite: one writer at a time in this process
+  Poco::Semaphore* slot_;              // PostgreSQL: a pool slot, released with the session
   bool open_ = true;
 };
 
 class PostgresStore final : public Store {
  public:
   PostgresStore(const std::string& connection, const std::string& schema, int poolSize)
-      : pool_("postgresql", connection, 1, poolSize, 60) {
+      : pool_("postgresql", connection, 1, poolSize, 60), slots_(poolSize) {
     schema_ = schema;
   }
   Dialect dialect() const override { return Dialect::Postgres; }
   std::unique_ptr<Transaction> begin() override {
-    Poco::Data::Session s = session();
-    auto tx = std::make_unique<PocoTransaction>(s, Dialect::Postgres, std::unique_lock<std::mutex>());
+    // Wait (bounded) for a free session instead of failing at once when every one is busy.
+    if (!slots_.tryWait(kSessionWaitMs)) {
+      throw SqlError("no PostgreSQL session free for " + std::to_string(kSessionWaitMs) + " ms", true);
+    }
+    Poco::Data::Session s = [&] {
+      try {
+        return session();
+      } catch (...) {
+        slots_.set();
+        throw;
+      }
+    }();
+    auto tx = std::make_unique<PocoTransaction>(s, Dialect::Postgres, std::unique_lock<std::mutex>(), &slots_);
     if (!schema_.empty()) tx->exec("SET LOCAL search_path TO " + schema_);
     return tx;
   }
   bool ping(std::string& error) override {
     try {
-      Poco::Data::Session s = session();
-      int one = 0;
-      s << "SELECT 1", Poco::Data::Keywords::into(one), Poco::Data::Keywords::now;
-      return one == 1;
+      auto tx = begin();
+      const Rows r = tx->query("SELECT 1", {});
+      tx->commit();
+      return !r.empty();
     } catch (const Poco::Exception& e) {
       error = e.displayText();
       return false;
@@ -190,7 +208,9 @@ class PostgresStore final : public Store {
       throw SqlError("cannot get a PostgreSQL session: " + e.displayText(), true);
     }
   }
+  static constexpr long kSessionWaitMs = 5000;
   Poco::Data::SessionPool pool_;
+  Poco::Semaphore slots_;
 };
 
 class SqliteStore final : public Store {
@@ -257,10 +277,9 @@ std::string pgConnectionString(const std::string& url) {
   if (uri.getPort() != 0) add("port", std::to_string(uri.getPort()));
   const std::string info = uri.getUserInfo();
   const size_t colon = info.find(':');
-  std::string user = info.substr(0, colon), password;
-  if (colon != std::string::npos) password = info.substr(colon + 1);
-  Poco::URI::decode(user, user);
-  Poco::URI::decode(password, password);
+  std::string user, password;  // URI::decode appends to its output
+  Poco::URI::decode(info.substr(0, colon), user);
+  if (colon != std::string::npos) Poco::URI::decode(info.substr(colon + 1), password);
   add("user", user);
   add("password", password);
   std::string db = uri.getPath();
