@@ -12,6 +12,7 @@
 #include <Poco/Semaphore.h>
 #include <Poco/URI.h>
 
+#include <filesystem>
 #include <mutex>
 
 namespace plexus::store {
@@ -345,9 +346,15 @@ std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
       }
       return std::make_unique<PostgresStore>(pgConnectionString(config.url), config.schema, poolSize);
     }
+    if (config.url != ":memory:") {
+      const auto dir = std::filesystem::path(config.url).parent_path();
+      if (!dir.empty()) std::filesystem::create_directories(dir);  // the embedded data dir
+    }
     return std::make_unique<SqliteStore>(config.url);
   } catch (const Poco::Exception& e) {
     throw SqlError("cannot open the " + config.kind + " store: " + e.displayText(), true);
+  } catch (const std::filesystem::filesystem_error& e) {
+    throw SqlError("cannot create the data directory: " + std::string(e.what()), false);
   }
 }
 
