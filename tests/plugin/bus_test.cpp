@@ -197,6 +197,11 @@ TEST_F(Embedded, ScheduledCommandWaitsForItsTime) {
   EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(350));
 }
 
+TEST_F(Embedded, PostOutsideAHookIsDelivered) {
+  ASSERT_EQ(http(port_, "POST", "/t/post", R"({"stream": "posted", "seq": 1})").status, 202);
+  ASSERT_TRUE(eventually([&] { return count("posted")["n"] == 1; }));
+}
+
 TEST_F(Embedded, ReadinessReportsTheOutbox) {
   auto r = json::parse(http(port_, "GET", "/health/ready").body);
   EXPECT_EQ(r["status"], "ready");

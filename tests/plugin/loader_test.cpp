@@ -36,7 +36,7 @@ TEST(Loader, LoadsAWellFormedPlugin) {
   EXPECT_EQ(p->name, "testkit");
   EXPECT_EQ(p->version, "0.1.0");
   EXPECT_EQ(p->receptors.size(), 2u);
-  EXPECT_EQ(p->routes.size(), 11u);
+  EXPECT_EQ(p->routes.size(), 12u);
   EXPECT_EQ(p->perspectives.size(), 1u);
   EXPECT_EQ(p->migrations.size(), 1u);
   EXPECT_EQ(p->receptorTypes[0], std::vector<std::string>{"Count"});  // registration order

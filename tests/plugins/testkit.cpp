@@ -156,6 +156,20 @@ class GetCount final : public plexus::Route {
   }
 };
 
+// POST /t/post {"stream": "..."}: after commit, posts a Count outside any hook (Host::post).
+class PostAfterCommit final : public plexus::Route {
+ public:
+  explicit PostAfterCommit(plexus::Host& host) : host_(host) {}
+  plexus::Response handle(plexus::Context& ctx, const plexus::Request& req) override {
+    const Json body = req.json();
+    ctx.afterCommit([this, body] { host_.post("Count", body, body.value("stream", "s")); });
+    return plexus::Response::json(202, Json{{"accepted", true}});
+  }
+
+ private:
+  plexus::Host& host_;
+};
+
 // PUT/DELETE /t/flags/{name}
 class SetFlag final : public plexus::Route {
  public:
@@ -185,6 +199,7 @@ PLEXUS_REGISTER_PERSPECTIVE(testkit::CountLog, "Counted");
 PLEXUS_REGISTER_ROUTE(testkit::PostCount, "POST", "/t/count");
 PLEXUS_REGISTER_ROUTE(testkit::GetCount, "GET", "/t/count/{stream}");
 PLEXUS_REGISTER_ROUTE(testkit::SetFlag, "PUT", "/t/flags/{name}");
+PLEXUS_REGISTER_ROUTE(testkit::PostAfterCommit, "POST", "/t/post");
 PLEXUS_REGISTER_ROUTE(testkit::ClearFlag, "DELETE", "/t/flags/{name}");
 
 PLEXUS_REGISTER_RECEPTOR(testkit::Work, "Work");

@@ -277,6 +277,7 @@ void Bus::run(const Job& job) {
                {job.messageId, job.handler, ll(now)});
       tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
       tx->commit();
+      tx.reset();  // free the connection before after-commit work (it may open its own)
     } catch (const store::SqlError& e) {
       tx.reset();
       plugin::runAfterCommit(d.afterCommit, false);

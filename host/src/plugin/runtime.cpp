@@ -326,6 +326,10 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   return s;
 }
 
+plexus_status apiPost(plexus_host* h, int32_t kind, plexus_str type, plexus_str stream, plexus_str payload) {
+  return h->runtime->post(*h, kind, text(type), text(stream), text(payload));
+}
+
 plexus_str apiLastError(plexus_call* call) {
   return call != nullptr ? view(call->error) : view(tlsError);
 }
@@ -351,6 +355,7 @@ const plexus_host_api kApi = [] {
   a.add_header = &apiAddHeader;
   a.invoke = &apiInvoke;
   a.last_error = &apiLastError;
+  a.post = &apiPost;
   return a;
 }();
 
@@ -553,6 +558,7 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
       try {
         store::appendOutgoing(*tx, outgoing, nowMs());
         tx->commit();
+        tx.reset();  // free the connection before after-commit work (it may open its own)
         committed = true;
       } catch (const store::SqlError& e) {
         log::write(log::Level::Warn, "commit failed",
@@ -596,6 +602,34 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
   }
   out.body = nlohmann::json{{"error", out.status >= 500 ? std::string(out.status == 503 ? "temporarily unavailable, retry later" : "internal error") : reason}}.dump();
   return out;
+}
+
+plexus_status Runtime::post(plexus_host& h, int32_t kind, const std::string& type, const std::string& stream,
+                           const std::string& payload) {
+  if (store_ == nullptr) return fail(nullptr, PLEXUS_FATAL, "post needs a store; this host's config has none");
+  if (type.empty() || (kind != 0 && kind != 1)) return fail(nullptr, PLEXUS_REJECT, "post: bad kind or empty type");
+  if (!nlohmann::json::accept(payload)) return fail(nullptr, PLEXUS_REJECT, "post " + type + ": payload is not JSON");
+  store::Outgoing o;
+  store::Envelope& e = o.envelope;
+  e.id = newUuidV7();
+  e.kind = kind == 1 ? "event" : "command";
+  e.type = type;
+  e.stream = stream;
+  e.correlation = e.id;
+  e.timestampMs = nowMs();
+  e.sourceService = service_;
+  e.sourceInstance = instance_;
+  e.payload = payload;
+  try {
+    auto tx = store_->begin();
+    store::appendOutgoing(*tx, {o}, e.timestampMs);
+    tx->commit();
+  } catch (const store::SqlError& err) {
+    return fail(nullptr, err.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, err.what());
+  }
+  (void)h;
+  if (committed_) committed_();
+  return PLEXUS_OK;
 }
 
 Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transaction* tx) {

@@ -102,6 +102,10 @@ class Runtime {
   // Runs one receptor or perspective on a message inside `tx` (may be null without a store).
   Delivery deliver(Component& component, const store::Envelope& message, store::Transaction* tx);
 
+  // Host API `post`: one message in a transaction of its own.
+  plexus_status post(plexus_host& host, int32_t kind, const std::string& type, const std::string& stream,
+                     const std::string& payload);
+
   // The durable runtime: a store for handler SQL and outgoing messages; `committed` is called
   // after every commit that wrote outgoing messages (wakes the relay).
   void attachStore(store::Store* store, std::function<void()> committed);

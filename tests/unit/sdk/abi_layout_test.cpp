@@ -48,7 +48,8 @@ static_assert(offsetof(plexus_host_api, respond) == 112);
 static_assert(offsetof(plexus_host_api, add_header) == 120);
 static_assert(offsetof(plexus_host_api, invoke) == 128);
 static_assert(offsetof(plexus_host_api, last_error) == 136);
-static_assert(sizeof(plexus_host_api) == 144);
+static_assert(offsetof(plexus_host_api, post) == 144);  // 1.1
+static_assert(sizeof(plexus_host_api) == 152);
 
 static_assert(offsetof(plexus_receptor_desc, name) == 8);
 static_assert(offsetof(plexus_receptor_desc, message_types) == 16);

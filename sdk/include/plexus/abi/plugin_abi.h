@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define PLEXUS_ABI_MAJOR 1
-#define PLEXUS_ABI_MINOR 0
+#define PLEXUS_ABI_MINOR 1
 
 /* The one symbol the host resolves in a plugin. */
 #define PLEXUS_PLUGIN_ENTRY_SYMBOL "plexus_plugin_entry_v1"
@@ -231,6 +231,15 @@ typedef struct plexus_host_api {
   /* Reason for the last failed host function on this call (or on this thread, when `call` is
    * NULL). Valid until the next host function call on the same call/thread. */
   plexus_str (*last_error)(plexus_call* call);
+
+  /* ---- added in ABI 1.1 ---- */
+
+  /* Instance scope, thread-safe: sends a command (`kind` 0) or emits an event (`kind` 1) in a
+   * transaction of its own, committed before it returns. For work that happens outside a hook,
+   * typically an after-commit callback recording the outcome of an external effect (an email sent).
+   * Returns OK once the message is durably in the outbox; RETRY when the store is unavailable. */
+  plexus_status (*post)(plexus_host* host, int32_t kind, plexus_str type, plexus_str stream,
+                        plexus_str payload);
 } plexus_host_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -92,6 +92,15 @@ class Host {
     api_->new_id(host_, buf);
     return std::string(buf, 36);
   }
+  // Sends a command / emits an event outside any hook, in a transaction of its own (for
+  // after-commit work such as recording that an email went out). Throws HostError on failure.
+  void post(std::string_view commandType, const Json& payload, std::string_view stream) const {
+    postKind(0, commandType, payload, stream);
+  }
+  void postEvent(std::string_view eventType, const Json& payload, std::string_view stream) const {
+    postKind(1, eventType, payload, stream);
+  }
+
   Metric counter(std::string_view name, std::string_view help,
                  std::vector<std::string> labels = {}) const {
     return define(PLEXUS_METRIC_COUNTER, name, help, labels, {});
@@ -106,6 +115,16 @@ class Host {
   }
 
  private:
+  void postKind(int32_t kind, std::string_view type, const Json& payload, std::string_view stream) const {
+    if (!PLEXUS_API_HAS(api_, post)) throw HostError(Status::Fatal, "host too old: post needs ABI 1.1");
+    const std::string text = payload.dump();
+    const plexus_status s = api_->post(host_, kind, str(type), str(stream), str(text));
+    if (s != PLEXUS_OK) {
+      throw HostError(static_cast<Status>(s), "post " + std::string(type) + " failed: " +
+                                                  std::string(view(api_->last_error(nullptr))));
+    }
+  }
+
   Metric define(plexus_metric_kind kind, std::string_view name, std::string_view help,
                 const std::vector<std::string>& labels, const std::vector<double>& buckets) const {
     std::vector<plexus_str> l;

@@ -127,6 +127,7 @@ class FakeHost {
     api_.add_header = &FakeHost::addHeaderFn;
     api_.invoke = &FakeHost::invokeFn;
     api_.last_error = &FakeHost::lastErrorFn;
+    api_.post = &FakeHost::postFn;
   }
 
   // Test controls.
@@ -143,6 +144,8 @@ class FakeHost {
   const std::vector<Outgoing>& emitted() const { return emitted_; }
   const std::vector<Outgoing>& sent() const { return sent_; }
   const std::vector<Outgoing>& scheduled() const { return scheduled_; }
+  // Messages posted outside hooks (Host::post / postEvent), committed at once.
+  const std::vector<Outgoing>& posted() const { return posted_; }
   const std::vector<Statement>& statements() const { return statements_; }
   const std::vector<std::string>& logs() const { return logs_; }
   void clearOutgoing() {
@@ -366,6 +369,13 @@ class FakeHost {
     if (onResult != nullptr) onResult(user, str(o.detail));
     return static_cast<plexus_status>(o.status);
   }
+  static plexus_status postFn(plexus_host* h, int32_t kind, plexus_str type, plexus_str stream, plexus_str payload) {
+    auto& s = self(h);
+    std::lock_guard<std::mutex> lock(s.mu_);
+    Outgoing o{std::string(view(type)), std::string(view(stream)), Json::parse(view(payload)), 0};
+    (kind == 1 ? s.emitted_ : s.posted_).push_back(std::move(o));
+    return PLEXUS_OK;
+  }
   static plexus_str lastErrorFn(plexus_call* cp) {
     if (cp == nullptr) return str(threadError());
     return str(call(cp).error);
@@ -387,7 +397,7 @@ class FakeHost {
   uint64_t idCounter_ = 0;
   std::function<SqlAnswer(const Statement&)> sql_;
   std::function<HandleOutcome(const std::string&, const Json&)> invoke_;
-  std::vector<Outgoing> emitted_, sent_, scheduled_;
+  std::vector<Outgoing> emitted_, sent_, scheduled_, posted_;
   std::vector<Statement> statements_;
   std::vector<std::string> logs_;
   std::vector<MetricDef> metricDefs_;
