@@ -209,6 +209,23 @@ TEST_F(Embedded, ReadinessReportsTheOutbox) {
   EXPECT_EQ(r["checks"]["outbox"]["status"], "ok");
 }
 
+TEST(Store, PlaceholdersBindByNumberNotByPosition) {
+  plexus::test::TempDir dir;
+  std::string schema;
+  const auto doc = nlohmann::json::parse(storeJson(dir, &schema));
+  plexus::config::Store sc;
+  sc.kind = doc["kind"];
+  sc.url = doc["url"];
+  sc.schema = doc.value("schema", "");
+  auto db = plexus::store::Store::open(sc, 1);
+  auto tx = db->begin();
+  const auto rows = tx->query("SELECT $2 || '-' || $1, '$1 stays text'", {"first", "second"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0].asText(), "second-first");
+  EXPECT_EQ(rows[0][1].asText(), "$1 stays text");
+  tx->commit();
+}
+
 TEST(Migrations, TwiceIsANoOpAndAChangedOneIsRefused) {
   plexus::test::TempDir dir;
   std::string schema;

@@ -4,6 +4,7 @@
 #include "dispatch/bus.hpp"
 #include "store/migrations.hpp"
 #include "store/store.hpp"
+#include "transport/rabbitmq.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
+#include <set>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -167,14 +169,9 @@ int HostApplication::start(bool serve) {
     return EXIT_OK;
   }
 
-  if (cfg.transport.kind == "rabbitmq") {
-    std::cerr << "plexus-host: " << configFile_
-              << ": /transport/kind: rabbitmq is not available in this build yet; use \"inproc\"\n";
-    return kExitConfig;
-  }
-
   // The durable runtime: store, migrations, in-process bus.
   std::unique_ptr<store::Store> db;
+  std::unique_ptr<transport::RabbitTransport> rabbit;  // outlives the bus that publishes through it
   std::unique_ptr<dispatch::Bus> bus;
   std::atomic<bool> migrated{true};
   std::thread migrationWatch;
@@ -206,18 +203,43 @@ int HostApplication::start(bool serve) {
       migrated = false;
       log::write(log::Level::Error, "not ready: store check failed", nlohmann::json{{"error", e.what()}});
     }
-    bus = std::make_unique<dispatch::Bus>(runtime, *db, metrics, busOptions(cfg.transport));
+    dispatch::Options options = busOptions(cfg.transport);
+    options.instance = runtime.instance();
+    bus = std::make_unique<dispatch::Bus>(runtime, *db, metrics, options);
     dispatch::Bus* b = bus.get();
     runtime.attachStore(db.get(), [b] { b->wake(); });
+    if (cfg.transport.kind == "rabbitmq") {
+      // Bindings: everything a receptor registers may arrive as a command or an event; perspectives
+      // only take events.
+      std::set<std::string> events, commands;
+      for (const auto& c : runtime.components()) {
+        for (const auto& t : c->types) {
+          if (c->kind == plugin::Kind::Receptor) commands.insert(t);
+          if (c->kind != plugin::Kind::Route) events.insert(t);
+        }
+      }
+      transport::RabbitOptions ro;
+      ro.url = cfg.transport.url;
+      ro.service = cfg.service;
+      ro.partitions = cfg.transport.partitions;
+      ro.prefetch = cfg.transport.prefetch;
+      rabbit = std::make_unique<transport::RabbitTransport>(ro, *bus, events, commands);
+      bus->setPublisher(rabbit.get());
+    }
   }
 
   try {
     http::Server server(cfg, runtime, metrics);
     server.attach(db.get(), bus.get(), &migrated);
+    if (rabbit) {
+      transport::RabbitTransport* r = rabbit.get();
+      server.attachTransportState([r] { return r->state(); });
+    }
     server.start();
     if (bus) {
       if (migrated) {
         bus->start();
+        if (rabbit) rabbit->start();
       } else {
         // Wait for `migrate` (a Job, another replica) and start consuming once the schema is there.
         const auto migrations = pluginMigrations(runtime, db->dialect());
@@ -235,6 +257,7 @@ int HostApplication::start(bool serve) {
             if (ok && !stopWatch) {
               migrated = true;
               bus->start();
+              if (rabbit) rabbit->start();
               log::write(log::Level::Info, "migrations present: ready");
               return;
             }
@@ -260,7 +283,9 @@ int HostApplication::start(bool serve) {
     }
     watchCv.notify_all();
     if (migrationWatch.joinable()) migrationWatch.join();
-    if (bus) bus->stop();  // running handlers finish and commit; the rest stays in the store
+    if (rabbit) rabbit->stopConsuming();  // unacked prefetched messages go back to the queue
+    if (bus) bus->stop();                 // running handlers finish and commit; the rest stays stored
+    if (rabbit) rabbit->stop();
     log::write(log::Level::Info, "stopped", nlohmann::json{{"drained", drained}});
   } catch (const Poco::Exception& e) {
     {

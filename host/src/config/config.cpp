@@ -261,7 +261,7 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     const json& t = doc["transport"];
     r.expectObject(t, "/transport",
                    {"kind", "url", "workers", "max_attempts", "retry_initial_ms", "retry_max_ms",
-                    "poll_interval_ms", "stall_seconds"},
+                    "poll_interval_ms", "stall_seconds", "partitions", "prefetch"},
                    {"kind"});
     c.transport.kind = r.oneOf(t["kind"], "/transport/kind", {"inproc", "rabbitmq"});
     if (t.contains("url")) c.transport.url = r.string(t["url"], "/transport/url");
@@ -274,6 +274,8 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     num("retry_max_ms", c.transport.retryMaxMs, 1, 86400000);
     num("poll_interval_ms", c.transport.pollIntervalMs, 10, 600000);
     num("stall_seconds", c.transport.stallSeconds, 1, 86400);
+    num("partitions", c.transport.partitions, 1, 64);
+    num("prefetch", c.transport.prefetch, 1, 10000);
     if (c.transport.kind == "rabbitmq" && c.transport.url.empty()) {
       r.fail("/transport/url", "required when kind is rabbitmq");
     }

@@ -55,6 +55,8 @@ struct Transport {
   int retryMaxMs = 60000;      // cap of the retry delay
   int pollIntervalMs = 1000;   // fallback polling when no commit wakes the relay
   int stallSeconds = 60;       // outbox older than this: readiness reports "degraded"
+  int partitions = 4;          // rabbitmq: partition queues per deployment (per-stream order)
+  int prefetch = 64;           // rabbitmq: unacked messages per consumer
 };
 
 struct Plugin {

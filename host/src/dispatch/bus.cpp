@@ -115,9 +115,26 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
       "SELECT seq, message_id, kind, type, stream_id, envelope FROM plexus_outbox WHERE published_at IS NULL AND "
       "deliver_at <= $1 ORDER BY seq LIMIT $2" + lock,
       {ll(now), options_.batch});
-  for (const Row& r : rows) {
+  if (publisher_ != nullptr && !rows.empty()) {
+    // Rows stay locked (SKIP LOCKED for other replicas) until the broker confirmed them; if this
+    // instance dies meanwhile, the transaction aborts and another relay takes the rows.
+    std::vector<Outbound> out;
+    out.reserve(rows.size());
+    for (const Row& r : rows) {
+      out.push_back(Outbound{r[1].asText(), r[2].asText(), r[3].asText(), r[4].asText(), r[5].asText()});
+    }
+    publisher_->publish(out);
+    for (const Row& r : rows) {
+      tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2", {ll(now), r[0].asInt()});
+    }
+  }
+  for (const Row& r : publisher_ != nullptr ? Rows{} : rows) {
     const std::string id = r[1].asText(), kind = r[2].asText(), type = r[3].asText(), stream = r[4].asText(),
                       envelope = r[5].asText();
+    if (kind == "dead-letter") {  // only meaningful with a broker (its DLQ)
+      tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2", {ll(now), r[0].asInt()});
+      continue;
+    }
     const auto handlers = handlersFor(kind, type);
     if (handlers.empty() && kind == "command") {
       Job job{0, id, "-", stream, envelope, 0, now};
@@ -166,6 +183,31 @@ void Bus::relayLoop() {
   }
 }
 
+bool Bus::accept(const std::string& text, std::string& error) {
+  auto env = store::decode(text, error);
+  if (!env) return false;
+  const std::string kind = env->kind.empty() ? "event" : env->kind;
+  const auto handlers = handlersFor(kind, env->type);
+  if (!handlers.empty()) {
+    const int64_t now = nowMs();
+    auto tx = store_.begin();
+    for (const auto& h : handlers) {
+      // ON CONFLICT: a broker redelivery of a message not yet handled is the same delivery.
+      tx->exec(
+          "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) VALUES ($1, $2, "
+          "$3, $4, 1, $5) ON CONFLICT DO NOTHING",
+          {env->id, h, env->stream, text, ll(now)});
+    }
+    tx->commit();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      schedulerWake_ = true;
+    }
+    schedulerCv_.notify_one();
+  }
+  return true;
+}
+
 // ---- scheduler: due deliveries -> workers, one per (stream, handler) ----
 
 void Bus::schedulerLoop() {
@@ -178,8 +220,8 @@ void Bus::schedulerLoop() {
       {
         auto tx = store_.begin();
         rows = tx->query(
-            "SELECT seq, message_id, handler, stream_id, envelope, attempt, due_at, first_failed_at FROM "
-            "plexus_deliveries ORDER BY seq LIMIT $1",
+            "SELECT seq, message_id, handler, stream_id, envelope, attempt, due_at, first_failed_at, claimed_by, "
+            "claimed_until FROM plexus_deliveries ORDER BY seq LIMIT $1",
             {options_.batch * 5});
         tx->commit();
       }
@@ -200,6 +242,9 @@ void Bus::schedulerLoop() {
           continue;  // a retry waiting for its backoff holds its stream
         }
         if (busy_.count(key) > 0 || queued.count(job.seq) > 0) continue;
+        const bool foreignClaim = !r[8].isNull() && r[8].asText() != options_.instance && !r[9].isNull() &&
+                                  r[9].asInt() > now;
+        if (foreignClaim) continue;  // another replica is handling this stream's head
         busy_.insert(key);
         queue_.push_back(std::move(job));
       }
@@ -229,7 +274,7 @@ void Bus::workerLoop() {
       ++running_;
     }
     try {
-      run(job);
+      if (claim(job)) run(job);
     } catch (const std::exception& e) {
       // The store failed around the handler: the delivery row is still there; it runs again.
       log::write(log::Level::Warn, "delivery could not be recorded; it will run again",
@@ -243,6 +288,18 @@ void Bus::workerLoop() {
     }
     schedulerCv_.notify_one();
   }
+}
+
+// Claims a delivery for this instance (replicas of a deployment share its store).
+bool Bus::claim(const Job& job) {
+  const int64_t now = nowMs();
+  auto tx = store_.begin();
+  const int64_t n = tx->exec(
+      "UPDATE plexus_deliveries SET claimed_by = $1, claimed_until = $2 WHERE seq = $3 AND (claimed_by IS NULL OR "
+      "claimed_by = $1 OR claimed_until < $4)",
+      {options_.instance, ll(now + options_.leaseMs), ll(job.seq), ll(now)});
+  tx->commit();
+  return n == 1;
 }
 
 void Bus::run(const Job& job) {
@@ -317,7 +374,7 @@ void Bus::fail(const Job& job, plexus_status status, const std::string& reason) 
   const int64_t delay = backoffMs(job.attempt);
   tx->exec(
       "UPDATE plexus_deliveries SET attempt = attempt + 1, due_at = $1, last_error = $2, first_failed_at = "
-      "COALESCE(first_failed_at, $3) WHERE seq = $4",
+      "COALESCE(first_failed_at, $3), claimed_by = NULL, claimed_until = NULL WHERE seq = $4",
       {ll(now + delay), reason, ll(now), ll(job.seq)});
   tx->commit();
   metrics_.update(retriedMetric_, {type, job.handler}, 1);
@@ -333,6 +390,13 @@ void Bus::deadLetter(store::Transaction& tx, const Job& job, const std::string& 
       "first_failed_at, last_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       {newUuidV7(), job.messageId, job.handler, type, job.stream, job.envelope, reason, ll(job.attempt),
        ll(job.firstFailedAt > 0 ? job.firstFailedAt : now), ll(now)});
+  if (publisher_ != nullptr) {
+    // Also to the broker's dead-letter queue of this deployment, through the outbox.
+    tx.exec(
+        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, created_at) VALUES ($1, "
+        "'dead-letter', $2, $3, $4, $5, $5)",
+        {newUuidV7(), type, job.stream, job.envelope, ll(now)});
+  }
 }
 
 // ---- admin ----

@@ -27,6 +27,21 @@ class Metrics;
 
 namespace plexus::dispatch {
 
+// Where committed outbox rows go when a broker is the transport (else: local deliveries).
+struct Outbound {
+  std::string id;
+  std::string kind;  // "event" | "command" | "dead-letter"
+  std::string type;
+  std::string stream;
+  std::string envelope;
+};
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  // Publishes all, with confirms; throws on any failure (the rows stay in the outbox).
+  virtual void publish(const std::vector<Outbound>& messages) = 0;
+};
+
 struct Options {
   int workers = 2;
   int maxAttempts = 5;
@@ -34,6 +49,8 @@ struct Options {
   int retryMaxMs = 60000;
   int pollIntervalMs = 1000;
   int batch = 100;
+  int leaseMs = 300000;  // a claimed delivery is taken over when its instance went silent this long
+  std::string instance;  // this host's instance id (delivery claims)
 };
 
 class Bus {
@@ -48,6 +65,13 @@ class Bus {
   void stop();
   // Called after a commit that wrote outbox rows.
   void wake();
+
+  // Broker mode: committed outbox rows are published instead of delivered locally. Set before
+  // start(). The publisher is used from the relay thread only.
+  void setPublisher(Publisher* publisher) { publisher_ = publisher; }
+  // Broker mode: a consumed message becomes deliveries for the local handlers, in one
+  // transaction; true once committed (then ack). False with `error` for an unusable message.
+  bool accept(const std::string& envelope, std::string& error);
 
   // Admin API.
   nlohmann::json deadLetters(int limit);
@@ -76,12 +100,14 @@ class Bus {
   bool relayOnce(int64_t& nextDueMs);
   void schedulerLoop();
   void workerLoop();
+  bool claim(const Job& job);
   void run(const Job& job);
   void fail(const Job& job, plexus_status status, const std::string& reason);
   void deadLetter(store::Transaction& tx, const Job& job, const std::string& type, const std::string& reason);
   int64_t backoffMs(int64_t attempt);
 
   plugin::Runtime& runtime_;
+  Publisher* publisher_ = nullptr;
   store::Store& store_;
   Metrics& metrics_;
   Options options_;

@@ -37,6 +37,7 @@ struct Server::Context {
   store::Store* store = nullptr;
   dispatch::Bus* bus = nullptr;
   const std::atomic<bool>* migrated = nullptr;
+  std::function<std::string()> transportState;
 };
 
 namespace {
@@ -316,6 +317,13 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         }
       }
     }
+    if (ctx_.transportState) {
+      const std::string state = ctx_.transportState();
+      checks["broker"] = state;  // degraded is reported, not fatal: commands still go to the outbox
+      if (state != "connected") {
+        log::write(log::Level::Warn, "broker degraded", json{{"state", state}});
+      }
+    }
     if (ctx_.runtime.failed()) {
       checks["plugins"] = "failed";
       reasons.push_back(ctx_.runtime.failure());
@@ -364,6 +372,8 @@ Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& 
     }
   }
 }
+
+void Server::attachTransportState(std::function<std::string()> state) { ctx_->transportState = std::move(state); }
 
 void Server::attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated) {
   ctx_->store = store;

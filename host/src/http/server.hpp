@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
+#include <string>
 #include <memory>
 #include <mutex>
 
@@ -51,6 +53,8 @@ class Server {
   // The durable runtime, when configured: readiness checks the store, the migrations and the
   // outbox; /admin/dead-letters works on the bus.
   void attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated);
+  // The broker's state for readiness: "connected" or "degraded: ..." (reported, still ready).
+  void attachTransportState(std::function<std::string()> state);
 
   // Used by the request handler.
   struct Context;

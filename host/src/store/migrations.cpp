@@ -68,6 +68,12 @@ CREATE TABLE plexus_dead_letters (
 )
 )SQL";
 
+// v2: deliveries are claimed by one instance at a time (replicas share a deployment's store).
+constexpr const char* kFrameworkV2 = R"SQL(
+ALTER TABLE plexus_deliveries ADD COLUMN claimed_by TEXT;
+ALTER TABLE plexus_deliveries ADD COLUMN claimed_until BIGINT
+)SQL";
+
 std::string substitute(std::string sql, Dialect d) {
   const std::string seq = d == Dialect::Postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
   for (size_t at = sql.find("{SEQ}"); at != std::string::npos; at = sql.find("{SEQ}", at)) sql.replace(at, 5, seq);
@@ -120,7 +126,8 @@ std::string checksum(const std::string& sql) {
 
 std::vector<Migration> frameworkMigrations(Dialect dialect) {
   return {Migration{"plexus", 1, "framework tables: outbox, inbox, events, deliveries, dead letters",
-                    substitute(kFrameworkV1, dialect)}};
+                    substitute(kFrameworkV1, dialect)},
+          Migration{"plexus", 2, "delivery claims", kFrameworkV2}};
 }
 
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations) {

@@ -66,6 +66,27 @@ Value cell(const Poco::Data::RecordSet& rs, size_t col, size_t row) {
 
 class PocoTransaction final : public Transaction {
  public:
+  // "$N" -> "?N" outside quotes, so "$2 ... $1" binds like PostgreSQL does.
+  static std::string sqliteParameters(const std::string& sql) {
+    std::string out;
+    out.reserve(sql.size());
+    char quote = 0;
+    for (size_t i = 0; i < sql.size(); ++i) {
+      const char c = sql[i];
+      if (quote != 0) {
+        if (c == quote) quote = 0;
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '1' && sql[i + 1] <= '9') {
+        out.push_back('?');
+        continue;
+      }
+      out.push_back(c);
+    }
+    return out;
+  }
+
+ public:
   PocoTransaction(Poco::Data::Session session, Dialect dialect, std::unique_lock<std::mutex> lock,
                   Poco::Semaphore* slot = nullptr)
       : session_(std::move(session)), dialect_(dialect), lock_(std::move(lock)), slot_(slot) {
@@ -92,7 +113,8 @@ class PocoTransaction final : public Transaction {
   Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected) override {
     try {
       Poco::Data::Statement st(session_);
-      st << sql;
+      // SQLite numbers "$N" parameters by first appearance, not by N; "?N" means index N.
+      st << (dialect_ == Dialect::Sqlite ? sqliteParameters(sql) : sql);
       for (const Value& p : params) {
         switch (p.type()) {
           case Value::Type::Null:

@@ -1,0 +1,261 @@
+#include "transport/amqp.hpp"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+
+#include <cstring>
+#include <vector>
+
+namespace plexus::transport {
+namespace {
+
+amqp_bytes_t bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
+std::string text(amqp_bytes_t b) { return b.len ? std::string(static_cast<const char*>(b.bytes), b.len) : std::string(); }
+
+// Keeps the storage of an amqp_table_t alive for the duration of one call.
+struct Table {
+  explicit Table(const AmqpArgs& args) {
+    keys.reserve(args.size());
+    strings.reserve(args.size());
+    for (const auto& [k, v] : args) {
+      keys.push_back(k);
+      amqp_table_entry_t e{};
+      e.key = bytes(keys.back());
+      if (std::holds_alternative<std::string>(v)) {
+        strings.push_back(std::get<std::string>(v));
+        e.value.kind = AMQP_FIELD_KIND_UTF8;
+        e.value.value.bytes = bytes(strings.back());
+      } else if (std::holds_alternative<int64_t>(v)) {
+        e.value.kind = AMQP_FIELD_KIND_I64;
+        e.value.value.i64 = std::get<int64_t>(v);
+      } else {
+        e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+        e.value.value.boolean = std::get<bool>(v) ? 1 : 0;
+      }
+      entries.push_back(e);
+    }
+    table.num_entries = static_cast<int>(entries.size());
+    table.entries = entries.empty() ? nullptr : entries.data();
+  }
+  std::vector<std::string> keys;
+  std::vector<std::string> strings;
+  std::vector<amqp_table_entry_t> entries;
+  amqp_table_t table{};
+};
+
+std::string replyText(const amqp_rpc_reply_t& r) {
+  switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+      return "ok";
+    case AMQP_RESPONSE_NONE:
+      return "missing RPC reply";
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+      return amqp_error_string2(r.library_error);
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+      if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        auto* m = static_cast<amqp_connection_close_t*>(r.reply.decoded);
+        return "connection closed by broker: " + std::to_string(m->reply_code) + " " + text(m->reply_text);
+      }
+      if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        auto* m = static_cast<amqp_channel_close_t*>(r.reply.decoded);
+        return "channel closed by broker: " + std::to_string(m->reply_code) + " " + text(m->reply_text);
+      }
+      return "broker error";
+  }
+  return "unknown reply";
+}
+
+}  // namespace
+
+Amqp::Amqp(std::string url) : url_(std::move(url)) {}
+Amqp::~Amqp() { close(); }
+
+void Amqp::check(const char* what) {
+  const amqp_rpc_reply_t r = amqp_get_rpc_reply(conn_);
+  if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+    const std::string msg = std::string(what) + ": " + replyText(r);
+    close();
+    throw AmqpError(msg);
+  }
+}
+
+void Amqp::open(int timeoutMs) {
+  close();
+  std::vector<char> buf(url_.begin(), url_.end());
+  buf.push_back('\0');
+  amqp_connection_info info{};
+  amqp_default_connection_info(&info);
+  if (amqp_parse_url(buf.data(), &info) != AMQP_STATUS_OK) throw AmqpError("malformed AMQP URL");
+  // "amqp://host/" parses to an empty vhost; mean the default one.
+  if (info.vhost == nullptr || info.vhost[0] == '\0') info.vhost = const_cast<char*>("/");
+  conn_ = amqp_new_connection();
+  // Bound every blocking step: a broker that stops answering must not hang the caller.
+  const timeval limit{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+  amqp_set_handshake_timeout(conn_, &limit);
+  amqp_set_rpc_timeout(conn_, &limit);
+  amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
+  if (socket == nullptr) {
+    close();
+    throw AmqpError("cannot create a socket");
+  }
+  timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+  const int rc = amqp_socket_open_noblock(socket, info.host, info.port, &tv);
+  if (rc != AMQP_STATUS_OK) {
+    const std::string msg = std::string("cannot connect to ") + info.host + ":" + std::to_string(info.port) + ": " +
+                            amqp_error_string2(rc);
+    close();
+    throw AmqpError(msg);
+  }
+  const amqp_rpc_reply_t login =
+      amqp_login(conn_, info.vhost, 0, 131072, 30, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+  if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+    const std::string msg = "login failed: " + replyText(login);
+    close();
+    throw AmqpError(msg);
+  }
+  amqp_channel_open(conn_, 1);
+  check("channel.open");
+  published_ = confirmed_ = 0;
+}
+
+void Amqp::close() noexcept {
+  if (conn_ == nullptr) return;
+  amqp_connection_state_t c = conn_;
+  conn_ = nullptr;
+  amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
+  amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(c);
+}
+
+void Amqp::declareExchange(const std::string& name, const std::string& type, const AmqpArgs& args) {
+  Table t(args);
+  amqp_exchange_declare(conn_, 1, bytes(name), bytes(type), 0, 1, 0, 0, t.table);
+  check(("exchange.declare " + name).c_str());
+}
+
+void Amqp::declareQueue(const std::string& name, const AmqpArgs& args) {
+  Table t(args);
+  amqp_queue_declare(conn_, 1, bytes(name), 0, 1, 0, 0, t.table);
+  check(("queue.declare " + name).c_str());
+}
+
+void Amqp::bindQueue(const std::string& queue, const std::string& exchange, const std::string& key) {
+  amqp_queue_bind(conn_, 1, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);
+  check(("queue.bind " + queue).c_str());
+}
+
+void Amqp::bindExchange(const std::string& destination, const std::string& source, const std::string& key) {
+  amqp_exchange_bind(conn_, 1, bytes(destination), bytes(source), bytes(key), amqp_empty_table);
+  check(("exchange.bind " + destination).c_str());
+}
+
+void Amqp::confirmSelect() {
+  amqp_confirm_select(conn_, 1);
+  check("confirm.select");
+}
+
+void Amqp::publish(const std::string& exchange, const std::string& key, const std::string& body,
+                   const std::string& messageId, const std::string& type, const std::string& stream) {
+  if (conn_ == nullptr) throw AmqpError("not connected");
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                 AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+  const std::string contentType = "application/json";
+  props.content_type = bytes(contentType);
+  props.delivery_mode = 2;  // persistent
+  props.message_id = bytes(messageId);
+  props.type = bytes(type);
+  // The consistent-hash exchange partitions on this header: one stream, one queue.
+  Table headers(AmqpArgs{{"x-stream", stream}});
+  props.headers = headers.table;
+  const int rc = amqp_basic_publish(conn_, 1, bytes(exchange), bytes(key), 0, 0, &props, bytes(body));
+  if (rc != AMQP_STATUS_OK) {
+    const std::string msg = std::string("publish failed: ") + amqp_error_string2(rc);
+    close();
+    throw AmqpError(msg);
+  }
+  ++published_;
+}
+
+void Amqp::waitForConfirms(int timeoutMs) {
+  while (confirmed_ < published_) {
+    amqp_frame_t frame{};
+    timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT) {
+      close();
+      throw AmqpError("no publisher confirm within " + std::to_string(timeoutMs) + " ms");
+    }
+    if (rc != AMQP_STATUS_OK) {
+      const std::string msg = std::string("waiting for confirms: ") + amqp_error_string2(rc);
+      close();
+      throw AmqpError(msg);
+    }
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    switch (frame.payload.method.id) {
+      case AMQP_BASIC_ACK_METHOD: {
+        auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+        confirmed_ = ack->delivery_tag > confirmed_ ? ack->delivery_tag : confirmed_;
+        break;
+      }
+      case AMQP_BASIC_NACK_METHOD:
+        close();
+        throw AmqpError("broker refused (nack) a published message");
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD:
+        close();
+        throw AmqpError("broker closed the channel while confirming");
+      default:
+        break;
+    }
+  }
+  amqp_maybe_release_buffers(conn_);
+}
+
+void Amqp::qos(uint16_t prefetch) {
+  amqp_basic_qos(conn_, 1, 0, prefetch, 0);
+  check("basic.qos");
+}
+
+void Amqp::consume(const std::string& queue) {
+  amqp_basic_consume(conn_, 1, bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+  check(("basic.consume " + queue).c_str());
+}
+
+std::optional<AmqpMessage> Amqp::next(int timeoutMs) {
+  if (conn_ == nullptr) throw AmqpError("not connected");
+  amqp_maybe_release_buffers(conn_);
+  amqp_envelope_t env{};
+  timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+  const amqp_rpc_reply_t r = amqp_consume_message(conn_, &env, &tv, 0);
+  if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) return std::nullopt;
+  if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+    const std::string msg = "consume: " + replyText(r);
+    close();
+    throw AmqpError(msg);
+  }
+  AmqpMessage m;
+  m.deliveryTag = env.delivery_tag;
+  m.redelivered = env.redelivered != 0;
+  m.routingKey = text(env.routing_key);
+  m.body = text(env.message.body);
+  if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) m.messageId = text(env.message.properties.message_id);
+  amqp_destroy_envelope(&env);
+  return m;
+}
+
+void Amqp::ack(uint64_t deliveryTag) {
+  if (amqp_basic_ack(conn_, 1, deliveryTag, 0) != AMQP_STATUS_OK) {
+    close();
+    throw AmqpError("ack failed");
+  }
+}
+
+void Amqp::reject(uint64_t deliveryTag, bool requeue) {
+  if (amqp_basic_reject(conn_, 1, deliveryTag, requeue ? 1 : 0) != AMQP_STATUS_OK) {
+    close();
+    throw AmqpError("reject failed");
+  }
+}
+
+}  // namespace plexus::transport

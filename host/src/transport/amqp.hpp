@@ -1,0 +1,67 @@
+#pragma once
+// A small, synchronous rabbitmq-c (0.11) client: one connection, one channel. Not thread-safe:
+// each thread that talks to the broker owns its own Amqp object.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+
+struct amqp_connection_state_t_;
+
+namespace plexus::transport {
+
+class AmqpError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using AmqpArgs = std::map<std::string, std::variant<std::string, int64_t, bool>>;
+
+struct AmqpMessage {
+  uint64_t deliveryTag = 0;
+  bool redelivered = false;
+  std::string routingKey;
+  std::string body;
+  std::string messageId;
+};
+
+class Amqp {
+ public:
+  explicit Amqp(std::string url);
+  ~Amqp();
+  Amqp(const Amqp&) = delete;
+  Amqp& operator=(const Amqp&) = delete;
+
+  void open(int timeoutMs);  // connect, log in, open channel 1; throws AmqpError
+  void close() noexcept;
+  bool isOpen() const { return conn_ != nullptr; }
+
+  void declareExchange(const std::string& name, const std::string& type, const AmqpArgs& args = {});
+  void declareQueue(const std::string& name, const AmqpArgs& args = {});
+  void bindQueue(const std::string& queue, const std::string& exchange, const std::string& key);
+  void bindExchange(const std::string& destination, const std::string& source, const std::string& key);
+
+  // Publisher confirms: enable once, publish, then wait until the broker confirmed them all.
+  void confirmSelect();
+  void publish(const std::string& exchange, const std::string& key, const std::string& body,
+               const std::string& messageId, const std::string& type, const std::string& stream);
+  void waitForConfirms(int timeoutMs);  // throws AmqpError on nack, timeout or channel error
+
+  void qos(uint16_t prefetch);
+  void consume(const std::string& queue);
+  std::optional<AmqpMessage> next(int timeoutMs);  // nullopt on timeout
+  void ack(uint64_t deliveryTag);
+  void reject(uint64_t deliveryTag, bool requeue);
+
+ private:
+  void check(const char* what);
+  amqp_connection_state_t_* conn_ = nullptr;
+  std::string url_;
+  uint64_t published_ = 0;  // delivery tags handed out since confirmSelect
+  uint64_t confirmed_ = 0;
+};
+
+}  // namespace plexus::transport
