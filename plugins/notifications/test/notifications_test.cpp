@@ -1,0 +1,573 @@
+#include "notifications.hpp"
+
+#include <plexus/sdk/testing.hpp>
+
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketStream.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+#include <tuple>
+
+using plexus::Json;
+using plexus::Row;
+using plexus::Status;
+using plexus::testing::FakeHost;
+using plexus::testing::message;
+using plexus::testing::SqlAnswer;
+using plexus::testing::Statement;
+
+namespace {
+
+const std::string kOrder = "0198a000-0000-7000-8000-00000000000a";
+
+// An in-memory model of the notifications tables, answering the plugin's statements.
+struct Db {
+  struct Contact {
+    std::string customerId, email, phone;
+  };
+  struct Send {
+    std::string id, orderId, type, channel, recipient, subject, body, status, provider, error;
+    int64_t attempts = 0;
+    std::optional<int64_t> sentAt;
+  };
+  std::map<std::string, Contact> contacts;
+  std::map<std::tuple<std::string, std::string, std::string>, Send> sends;
+  std::map<std::string, std::string> attempts;  // attempt id -> outcome
+  int unknown = 0;
+  bool failSql = false;
+
+  static bool has(const Statement& s, const char* t) { return s.sql.find(t) != std::string::npos; }
+  // A duplicate key is a constraint error unless the statement says ON CONFLICT ... DO NOTHING.
+  static SqlAnswer duplicate(const Statement& s, const char* conflict) {
+    if (has(s, conflict)) return SqlAnswer{};
+    return SqlAnswer{Status::Reject, {}, 0, "UNIQUE constraint failed"};
+  }
+
+  Send* byId(const std::string& id) {
+    for (auto& [k, s] : sends) {
+      if (s.id == id) return &s;
+    }
+    return nullptr;
+  }
+
+  SqlAnswer answer(const Statement& s) {
+    if (failSql) return SqlAnswer{Status::Retry, {}, 0, "database is restarting"};
+    SqlAnswer a;
+    const auto& p = s.params;
+    if (has(s, "INSERT INTO notifications_contacts")) {
+      if (contacts.count(p.at(0).asText()) != 0) {
+        return duplicate(s, "ON CONFLICT (order_id) DO NOTHING");
+      }
+      {
+        contacts[p.at(0).asText()] = {p.at(1).asText(), p.at(2).asText(), p.at(3).asText()};
+        a.affected = 1;
+      }
+    } else if (has(s, "SELECT email, phone FROM notifications_contacts")) {
+      auto it = contacts.find(p.at(0).asText());
+      if (it != contacts.end()) {
+        a.rows.push_back(Row{it->second.email, it->second.phone.empty()
+                                                   ? plexus::Value()
+                                                   : plexus::Value(it->second.phone)});
+      }
+    } else if (has(s, "INSERT INTO notifications_sends")) {
+      auto key = std::make_tuple(p.at(1).asText(), p.at(2).asText(), p.at(3).asText());
+      if (sends.count(key) != 0)
+        return duplicate(s, "ON CONFLICT (order_id, type, channel) DO NOTHING");
+      {
+        Send x;
+        x.id = p.at(0).asText();
+        x.orderId = p.at(1).asText();
+        x.type = p.at(2).asText();
+        x.channel = p.at(3).asText();
+        x.recipient = p.at(4).asText();
+        x.subject = p.at(5).asText();
+        x.body = p.at(6).asText();
+        x.status = "Pending";
+        sends[key] = x;
+        a.affected = 1;
+      }
+    } else if (has(s, "INSERT INTO notifications_attempts")) {
+      if (attempts.count(p.at(0).asText()) != 0)
+        return duplicate(s, "ON CONFLICT (attempt_id) DO NOTHING");
+      attempts.emplace(p.at(0).asText(), p.at(4).asText());
+      a.affected = 1;
+    } else if (has(s, "UPDATE notifications_sends SET status")) {
+      Send* x = byId(p.at(5).asText());
+      if (x != nullptr && (x->status == "Pending" || !has(s, "AND status = 'Pending'"))) {
+        x->status = p.at(0).asText();
+        x->attempts += 1;
+        x->provider = p.at(1).asText();
+        x->error = p.at(2).isNull() ? "" : p.at(2).asText();
+        if (!p.at(3).isNull()) x->sentAt = p.at(3).asInt();
+        a.affected = 1;
+      }
+    } else {
+      ++unknown;
+    }
+    return a;
+  }
+};
+
+struct FakeEmail final : notifications::EmailSender {
+  struct Mail {
+    std::string to, subject, body;
+  };
+  std::vector<Mail> mails;
+  bool fail = false;
+  bool throws = false;
+  notifications::SendOutcome send(const std::string& to, const std::string& subject,
+                                  const std::string& body) override {
+    if (throws) throw std::runtime_error("mail server exploded");
+    mails.push_back({to, subject, body});
+    if (fail) return {false, "fake-smtp", {}, "550 mailbox unavailable"};
+    return {true, "fake-smtp", "ref-1", {}};
+  }
+};
+
+struct FakeSms final : notifications::SmsSender {
+  std::vector<std::pair<std::string, std::string>> messages;
+  notifications::SendOutcome send(const std::string& to, const std::string& text) override {
+    messages.emplace_back(to, text);
+    return {true, "fake-sms", {}, {}};
+  }
+};
+
+Json orderCreated(const std::string& orderId = kOrder) {
+  return Json{
+      {"orderId", orderId},
+      {"customerId", "cust-1"},
+      {"items",
+       Json::array(
+           {Json{{"productId", "p1"}, {"quantity", 2}, {"unitPrice", 19.99}, {"lineTotal", 39.98}},
+            Json{{"productId", "p2"},
+                 {"quantity", 1},
+                 {"unitPrice", 49.99},
+                 {"lineTotal", 49.99}}})},
+      {"totalAmount", 89.97},
+      {"currency", "USD"},
+      {"paymentMethod", "card"},
+      {"customerEmail", "ada@example.org"},
+      {"customerPhone", "+1 555 0100"},
+      {"createdAt", "2026-01-01T00:00:00.000Z"}};
+}
+
+Json paymentProcessed(const std::string& orderId = kOrder) {
+  return Json{{"orderId", orderId},      {"paymentId", "pay-1"},
+              {"transactionId", "tx-1"}, {"amount", 89.97},
+              {"currency", "USD"},       {"paymentMethod", "card"},
+              {"status", "Captured"},    {"processedAt", "2026-01-01T00:00:01.000Z"}};
+}
+
+Json shipmentCreated(const std::string& orderId = kOrder) {
+  return Json{{"orderId", orderId},
+              {"shipmentId", "ship-1"},
+              {"carrier", "FedEx-Sandbox"},
+              {"trackingNumber", "SBX00000000000000000042"},
+              {"labelUrl", "https://sandbox.fedex.example/labels/x.pdf"},
+              {"shippingCost", 9.99},
+              {"estimatedDelivery", "2026-01-04T00:00:00.000Z"},
+              {"createdAt", "2026-01-01T00:00:02.000Z"}};
+}
+
+Json orderCancelled(const std::string& orderId = kOrder) {
+  return Json{{"orderId", orderId},
+              {"reason", "Insufficient inventory"},
+              {"cancelledAt", "2026-01-01T00:00:03.000Z"}};
+}
+
+struct Fixture {
+  explicit Fixture(const std::string& config = "{}", bool fakes = true) : host(config) {
+    host.onSql([this](const Statement& s) { return db.answer(s); });
+    reactor = host.create<notifications::NotificationReactor>();
+    recorder = host.create<notifications::RecordNotification>();
+    if (fakes) reactor->component().setSenders(email, sms);
+  }
+  plexus::testing::HandleOutcome event(const std::string& type, const Json& payload,
+                                       uint32_t attempt = 1, const std::string& id = "evt-1") {
+    const bool named =
+        payload.is_object() && payload.contains("orderId") && payload["orderId"].is_string();
+    auto m = message(type, payload, named ? payload["orderId"].get<std::string>() : "s");
+    m.attempt = attempt;
+    m.id = id;
+    return host.handle(*reactor, m);
+  }
+  // Delivers the RecordNotification commands posted so far (from `from` on).
+  void recordPosted(size_t from = 0) {
+    for (size_t i = from; i < host.posted().size(); ++i) {
+      const auto& p = host.posted()[i];
+      auto m = message(p.type, p.payload, p.stream);
+      m.id = "rec-" + std::to_string(i);
+      auto out = host.handle(*recorder, m);
+      EXPECT_EQ(out.status, Status::Ok) << out.detail;
+    }
+  }
+  FakeHost host;
+  Db db;
+  std::shared_ptr<FakeEmail> email = std::make_shared<FakeEmail>();
+  std::shared_ptr<FakeSms> sms = std::make_shared<FakeSms>();
+  std::unique_ptr<plexus::testing::Instance<notifications::NotificationReactor>> reactor;
+  std::unique_ptr<plexus::testing::Instance<notifications::RecordNotification>> recorder;
+};
+
+}  // namespace
+
+// ---- helpers ----
+
+TEST(Helpers, MoneyAndTime) {
+  EXPECT_EQ(notifications::parseMoneyCents(Json(89.97)), 8997);
+  EXPECT_EQ(notifications::parseMoneyCents(Json(5)), 500);
+  EXPECT_FALSE(notifications::parseMoneyCents(Json(1.005)));
+  EXPECT_FALSE(notifications::parseMoneyCents(Json(-2)));
+  EXPECT_FALSE(notifications::parseMoneyCents(Json("1")));
+  EXPECT_EQ(notifications::formatCents(8997), "89.97");
+  EXPECT_EQ(notifications::formatCents(5), "0.05");
+  EXPECT_EQ(notifications::formatCents(100), "1.00");
+  EXPECT_EQ(notifications::formatRfc3339(1767225600000), "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(notifications::formatRfc3339(951868799999), "2000-02-29T23:59:59.999Z");
+}
+
+TEST(Helpers, NotificationPerEventType) {
+  auto c = notifications::notificationFor("OrderCreated", orderCreated());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->type, "OrderConfirmation");
+  EXPECT_EQ(c->channel, "email");
+  EXPECT_NE(c->body.find("89.97 USD"), std::string::npos);
+  EXPECT_NE(c->subject.find(kOrder), std::string::npos);
+  auto p = notifications::notificationFor("PaymentProcessed", paymentProcessed());
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->type, "PaymentReceipt");
+  EXPECT_EQ(p->channel, "email");
+  EXPECT_NE(p->body.find("tx-1"), std::string::npos);
+  auto s = notifications::notificationFor("ShipmentCreated", shipmentCreated());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->type, "ShipmentNotification");
+  EXPECT_EQ(s->channel, "sms");
+  EXPECT_NE(s->body.find("SBX00000000000000000042"), std::string::npos);
+  auto x = notifications::notificationFor("OrderCancelled", orderCancelled());
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->type, "OrderCancellation");
+  EXPECT_NE(x->body.find("Insufficient inventory"), std::string::npos);
+  EXPECT_FALSE(notifications::notificationFor("ShipmentDelivered", shipmentCreated()));
+}
+
+TEST(Helpers, SandboxSmsAcceptsPhoneNumbersOnly) {
+  notifications::SandboxSmsSender sms;
+  EXPECT_TRUE(sms.send("+1 (555) 010-0100", "hi").ok);
+  EXPECT_EQ(sms.send("+1 555 0100", "hi").provider, "sandbox-sms");
+  EXPECT_FALSE(sms.send("call me", "hi").ok);
+  EXPECT_FALSE(sms.send("", "hi").ok);
+}
+
+// ---- the reactor ----
+
+TEST(Reactor, OrderCreatedSendsOneConfirmationAfterCommitAndRecordsIt) {
+  Fixture f;
+  auto out = f.event("OrderCreated", orderCreated());
+  ASSERT_EQ(out.status, Status::Ok) << out.detail;
+  EXPECT_EQ(f.db.contacts[kOrder].email, "ada@example.org");
+  EXPECT_EQ(f.db.contacts[kOrder].phone, "+1 555 0100");
+  ASSERT_EQ(f.email->mails.size(), 1u);
+  EXPECT_EQ(f.email->mails[0].to, "ada@example.org");
+  EXPECT_NE(f.email->mails[0].subject.find(kOrder), std::string::npos);
+  ASSERT_EQ(f.host.posted().size(), 1u);
+  const auto& rec = f.host.posted()[0];
+  EXPECT_EQ(rec.type, "RecordNotification");
+  EXPECT_EQ(rec.stream, kOrder);
+  EXPECT_EQ(rec.payload["outcome"], "Sent");
+  EXPECT_EQ(rec.payload["notificationType"], "OrderConfirmation");
+  EXPECT_EQ(rec.payload["channel"], "email");
+  EXPECT_TRUE(f.host.emitted().empty());  // NotificationSent only once the outcome is recorded
+
+  f.recordPosted();
+  auto& send = f.db.sends.begin()->second;
+  EXPECT_EQ(send.status, "Sent");
+  EXPECT_EQ(send.attempts, 1);
+  EXPECT_EQ(send.provider, "fake-smtp");
+  EXPECT_EQ(f.db.attempts.size(), 1u);
+  ASSERT_EQ(f.host.emitted().size(), 1u);
+  const auto& e = f.host.emitted()[0];
+  EXPECT_EQ(e.type, "NotificationSent");
+  EXPECT_EQ(e.stream, kOrder);
+  EXPECT_EQ(e.payload["notificationId"], send.id);
+  EXPECT_EQ(e.payload["orderId"], kOrder);
+  EXPECT_EQ(e.payload["notificationType"], "OrderConfirmation");
+  EXPECT_EQ(e.payload["channel"], "email");
+  EXPECT_EQ(e.payload["sentAt"], "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderConfirmation"}), 1.0);
+  EXPECT_EQ(f.db.unknown, 0);
+}
+
+TEST(Reactor, RedeliveredEventsNeverSendTwice) {
+  Fixture f;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated(), 1, "evt-1").status, Status::Ok);
+  ASSERT_EQ(f.event("OrderCreated", orderCreated(), 1, "evt-2").status, Status::Ok);
+  ASSERT_EQ(f.event("OrderCreated", orderCreated(), 3, "evt-1").status, Status::Ok);
+  EXPECT_EQ(f.email->mails.size(), 1u);
+  EXPECT_EQ(f.host.posted().size(), 1u);
+  EXPECT_EQ(f.db.sends.size(), 1u);
+  // The outcome recorded twice (a redelivered command) emits and counts once.
+  f.recordPosted();
+  f.recordPosted();
+  EXPECT_EQ(f.host.emitted().size(), 1u);
+  EXPECT_EQ(f.db.sends.begin()->second.attempts, 1);
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderConfirmation"}), 1.0);
+}
+
+TEST(Reactor, EachEventTypeSendsItsNotificationOnItsChannel) {
+  Fixture f;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  ASSERT_EQ(f.event("PaymentProcessed", paymentProcessed()).status, Status::Ok);
+  ASSERT_EQ(f.event("ShipmentCreated", shipmentCreated()).status, Status::Ok);
+  ASSERT_EQ(f.event("OrderCancelled", orderCancelled()).status, Status::Ok);
+  ASSERT_EQ(f.email->mails.size(), 3u);
+  EXPECT_EQ(f.email->mails[1].to, "ada@example.org");
+  EXPECT_NE(f.email->mails[1].subject.find("Payment receipt"), std::string::npos);
+  EXPECT_NE(f.email->mails[2].body.find("Insufficient inventory"), std::string::npos);
+  ASSERT_EQ(f.sms->messages.size(), 1u);
+  EXPECT_EQ(f.sms->messages[0].first, "+1 555 0100");
+  EXPECT_NE(f.sms->messages[0].second.find("SBX00000000000000000042"), std::string::npos);
+  f.recordPosted();
+  ASSERT_EQ(f.host.emitted().size(), 4u);
+  EXPECT_EQ(f.host.emitted()[2].payload["notificationType"], "ShipmentNotification");
+  EXPECT_EQ(f.host.emitted()[2].payload["channel"], "sms");
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"sms", "ShipmentNotification"}), 1.0);
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "PaymentReceipt"}), 1.0);
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderCancellation"}), 1.0);
+}
+
+TEST(Reactor, AnEventBeforeItsOrderCreatedWaitsABoundedNumberOfTimes) {
+  Fixture f;
+  for (uint32_t attempt = 1; attempt <= 4; ++attempt) {
+    EXPECT_EQ(f.event("PaymentProcessed", paymentProcessed(), attempt).status, Status::Retry)
+        << attempt;
+  }
+  auto out = f.event("PaymentProcessed", paymentProcessed(), 5);
+  EXPECT_EQ(out.status, Status::Ok);
+  EXPECT_TRUE(f.email->mails.empty());
+  EXPECT_TRUE(f.db.sends.empty());
+  ASSERT_FALSE(f.host.logs().empty());
+  EXPECT_NE(f.host.logs().back().find("no contact for order"), std::string::npos);
+}
+
+TEST(Reactor, AnEventRetriedUntilItsOrderCreatedArrivesIsThenSent) {
+  Fixture f;
+  EXPECT_EQ(f.event("ShipmentCreated", shipmentCreated(), 1).status, Status::Retry);
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  ASSERT_EQ(f.event("ShipmentCreated", shipmentCreated(), 2).status, Status::Ok);
+  EXPECT_EQ(f.sms->messages.size(), 1u);
+}
+
+TEST(Reactor, TheContactWaitBoundComesFromConfig) {
+  Fixture f(R"({"contact_wait_attempts": 2})");
+  EXPECT_EQ(f.event("OrderCancelled", orderCancelled(), 1).status, Status::Retry);
+  EXPECT_EQ(f.event("OrderCancelled", orderCancelled(), 2).status, Status::Ok);
+  EXPECT_TRUE(f.email->mails.empty());
+}
+
+TEST(Reactor, DefaultsTheEmailAndSkipsSmsWithoutAPhone) {
+  Fixture f;
+  Json created = orderCreated();
+  created.erase("customerEmail");
+  created.erase("customerPhone");
+  ASSERT_EQ(f.event("OrderCreated", created).status, Status::Ok);
+  ASSERT_EQ(f.email->mails.size(), 1u);
+  EXPECT_EQ(f.email->mails[0].to, "cust-1@example.com");
+  ASSERT_EQ(f.event("ShipmentCreated", shipmentCreated()).status, Status::Ok);
+  EXPECT_TRUE(f.sms->messages.empty());
+  EXPECT_EQ(f.db.sends.size(), 1u);
+}
+
+TEST(Reactor, RejectsAnEventWithoutAnOrderId) {
+  Fixture f;
+  EXPECT_EQ(f.event("OrderCreated", Json{{"customerId", "c"}}).status, Status::Reject);
+  EXPECT_EQ(f.event("PaymentProcessed", Json::array()).status, Status::Reject);
+  EXPECT_TRUE(f.email->mails.empty());
+}
+
+TEST(Reactor, NothingIsSentWhenTheTransactionFails) {
+  Fixture f;
+  f.db.failSql = true;
+  EXPECT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Retry);
+  EXPECT_TRUE(f.email->mails.empty());
+  EXPECT_TRUE(f.host.posted().empty());
+}
+
+TEST(Reactor, AFailedSendIsRecordedAsFailedWithoutNotificationSent) {
+  Fixture f;
+  f.email->fail = true;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  ASSERT_EQ(f.host.posted().size(), 1u);
+  EXPECT_EQ(f.host.posted()[0].payload["outcome"], "Failed");
+  EXPECT_EQ(f.host.posted()[0].payload["error"], "550 mailbox unavailable");
+  f.recordPosted();
+  const auto& send = f.db.sends.begin()->second;
+  EXPECT_EQ(send.status, "Failed");
+  EXPECT_EQ(send.attempts, 1);
+  EXPECT_FALSE(send.sentAt.has_value());
+  EXPECT_EQ(f.db.attempts.begin()->second, "Failed");
+  EXPECT_TRUE(f.host.emitted().empty());
+  EXPECT_EQ(f.host.metric("notifications_failed_total", {"email", "OrderConfirmation"}), 1.0);
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderConfirmation"}), 0.0);
+  // A redelivered OrderCreated does not try again: at most one send per (order, type, channel).
+  ASSERT_EQ(f.event("OrderCreated", orderCreated(), 1, "evt-9").status, Status::Ok);
+  EXPECT_EQ(f.email->mails.size(), 1u);
+}
+
+TEST(Reactor, AThrowingSenderIsRecordedAsFailed) {
+  Fixture f;
+  f.email->throws = true;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  ASSERT_EQ(f.host.posted().size(), 1u);
+  EXPECT_EQ(f.host.posted()[0].payload["outcome"], "Failed");
+  EXPECT_NE(f.host.posted()[0].payload["error"].get<std::string>().find("exploded"),
+            std::string::npos);
+}
+
+TEST(Reactor, WithoutSmtpEmailIsRecordedOnlyWithProviderNone) {
+  Fixture f("{}", /*fakes=*/false);
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  ASSERT_EQ(f.host.posted().size(), 1u);
+  EXPECT_EQ(f.host.posted()[0].payload["outcome"], "Sent");
+  EXPECT_EQ(f.host.posted()[0].payload["provider"], "none");
+  f.recordPosted();
+  EXPECT_EQ(f.db.sends.begin()->second.provider, "none");
+  EXPECT_EQ(f.host.emitted().size(), 1u);
+}
+
+TEST(Reactor, RefusesBadConfig) {
+  for (const char* cfg :
+       {R"({"smtp": {"host": "localhost", "port": "abc"}})",
+        R"({"smtp": {"host": "localhost", "port": 70000}})", R"({"smtp": "localhost"})",
+        R"({"smtp": {"host": "localhost", "from": "not an address"}})",
+        R"({"contact_wait_attempts": 0})"}) {
+    FakeHost host(cfg);
+    EXPECT_THROW(host.create<notifications::NotificationReactor>(), std::runtime_error) << cfg;
+  }
+  FakeHost ok(R"({"smtp": {"host": "localhost", "port": "2525", "from": "shop@example.org"}})");
+  EXPECT_NO_THROW(ok.create<notifications::NotificationReactor>());
+}
+
+// ---- RecordNotification ----
+
+TEST(RecordNotification, RejectsBadCommands) {
+  Fixture f;
+  const Json good{
+      {"notificationId", "n-1"}, {"orderId", kOrder}, {"notificationType", "PaymentReceipt"},
+      {"channel", "email"},      {"outcome", "Sent"}, {"provider", "smtp"}};
+  for (const char* field :
+       {"notificationId", "orderId", "notificationType", "channel", "outcome"}) {
+    Json bad = good;
+    bad.erase(field);
+    EXPECT_EQ(f.host.handle(*f.recorder, message("RecordNotification", bad)).status, Status::Reject)
+        << field;
+  }
+  Json bad = good;
+  bad["channel"] = "pigeon";
+  EXPECT_EQ(f.host.handle(*f.recorder, message("RecordNotification", bad)).status, Status::Reject);
+  bad = good;
+  bad["notificationType"] = "Spam";
+  EXPECT_EQ(f.host.handle(*f.recorder, message("RecordNotification", bad)).status, Status::Reject);
+  // An unknown notification is recorded as an attempt but changes nothing else.
+  EXPECT_EQ(f.host.handle(*f.recorder, message("RecordNotification", good)).status, Status::Ok);
+  EXPECT_TRUE(f.host.emitted().empty());
+}
+
+// ---- SMTP, through a local sink ----
+
+namespace {
+// Speaks just enough SMTP to accept one session; records the commands and the message data.
+struct SmtpSink {
+  Poco::Net::ServerSocket server{Poco::Net::SocketAddress("127.0.0.1", 0)};
+  std::vector<std::string> commands;
+  std::string data;
+  int messages = 0;
+  std::thread thread;
+
+  uint16_t port() const { return server.address().port(); }
+  void start() {
+    thread = std::thread([this] {
+      if (!server.poll(Poco::Timespan(20, 0), Poco::Net::Socket::SELECT_READ)) return;
+      Poco::Net::StreamSocket s = server.acceptConnection();
+      s.setReceiveTimeout(Poco::Timespan(20, 0));
+      Poco::Net::SocketStream io(s);
+      io << "220 sink ESMTP\r\n" << std::flush;
+      std::string line;
+      bool inData = false;
+      while (std::getline(io, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (inData) {
+          if (line == ".") {
+            inData = false;
+            ++messages;
+            io << "250 queued\r\n" << std::flush;
+          } else {
+            data += line + "\n";
+          }
+          continue;
+        }
+        commands.push_back(line);
+        std::string verb = line.substr(0, 4);
+        for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (verb == "DATA") {
+          inData = true;
+          io << "354 end with .\r\n" << std::flush;
+        } else if (verb == "QUIT") {
+          io << "221 bye\r\n" << std::flush;
+          break;
+        } else {
+          io << "250 ok\r\n" << std::flush;
+        }
+      }
+    });
+  }
+  void join() {
+    if (thread.joinable()) thread.join();
+  }
+  ~SmtpSink() { join(); }
+};
+}  // namespace
+
+TEST(Smtp, TheReactorSendsOneEmailThroughSmtp) {
+  SmtpSink sink;
+  sink.start();
+  Fixture f(R"({"smtp": {"host": "127.0.0.1", "port": )" + std::to_string(sink.port()) +
+                R"(, "from": "shop@example.org", "timeout_ms": 5000}})",
+            /*fakes=*/false);
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  sink.join();
+  EXPECT_EQ(sink.messages, 1);
+  ASSERT_GE(sink.commands.size(), 4u);
+  EXPECT_EQ(sink.commands[0].rfind("EHLO", 0), 0u);
+  EXPECT_NE(std::find(sink.commands.begin(), sink.commands.end(), "MAIL FROM: <shop@example.org>"),
+            sink.commands.end());
+  EXPECT_NE(std::find(sink.commands.begin(), sink.commands.end(), "RCPT TO: <ada@example.org>"),
+            sink.commands.end());
+  EXPECT_EQ(sink.commands.back(), "QUIT");
+  EXPECT_NE(sink.data.find("Subject: Order confirmation"), std::string::npos);
+  EXPECT_NE(sink.data.find("89.97 USD"), std::string::npos);
+  ASSERT_EQ(f.host.posted().size(), 1u);
+  EXPECT_EQ(f.host.posted()[0].payload["outcome"], "Sent");
+  EXPECT_EQ(f.host.posted()[0].payload["provider"], "smtp");
+}
+
+TEST(Smtp, AnUnreachableServerIsAFailedSend) {
+  uint16_t port = 0;
+  {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+    port = probe.address().port();
+  }  // closed again: nothing listens there now
+  notifications::SmtpConfig cfg;
+  cfg.host = "127.0.0.1";
+  cfg.port = port;
+  cfg.timeoutMs = 2000;
+  notifications::SmtpEmailSender sender(cfg);
+  auto out = sender.send("ada@example.org", "s", "b");
+  EXPECT_FALSE(out.ok);
+  EXPECT_EQ(out.provider, "smtp");
+  EXPECT_FALSE(out.error.empty());
+  EXPECT_FALSE(sender.send("evil@example.org>\r\nRCPT TO:<x@y", "s", "b").ok);
+}
