@@ -39,7 +39,10 @@ Bus::Bus(plugin::Runtime& runtime, store::Store& store, Metrics& metrics, Option
     for (const auto& t : c->types) {
       // A receptor's types are the commands it owns, or events it reacts to; perspectives only
       // take events. The kind of a message is decided by how it was sent.
-      if (c->kind == plugin::Kind::Receptor) commandHandlers_[t] = c->id;
+      if (c->kind == plugin::Kind::Receptor) {
+        plugin::Component* owner = runtime_.receptorFor(t);
+        if (owner != nullptr) commandHandlers_[t] = owner->id;  // none when several receptors list it
+      }
       eventHandlers_[t].push_back(c->id);
     }
   }

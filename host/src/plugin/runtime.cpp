@@ -412,13 +412,11 @@ void Runtime::start(const config::Config& config) {
       if (!enabled(r.name)) continue;
       Component& c = add(Kind::Receptor, r.name, r.create, r.destroy, lp->receptorTypes[i]);
       c.handleMessage = r.handle;
+      // A type several receptors list is an event they all react to; as a command it would
+      // have no single owner, so it cannot be sent or invoked here (see receptorFor).
       for (const auto& t : c.types) {
         auto [it, fresh] = commandOwners_.emplace(t, &c);
-        if (!fresh) {
-          throw PluginError(pc.path, "receptor \"" + c.name + "\" handles " + t +
-                                         ", already handled by " + it->second->plugin->name + "/" +
-                                         it->second->name + " in this host");
-        }
+        if (!fresh) it->second = nullptr;
       }
     }
     for (size_t i = 0; i < lp->perspectives.size(); ++i) {
@@ -464,7 +462,7 @@ void Runtime::start(const config::Config& config) {
 
 Component* Runtime::receptorFor(const std::string& type) const {
   auto it = commandOwners_.find(type);
-  return it == commandOwners_.end() ? nullptr : it->second;
+  return it == commandOwners_.end() ? nullptr : it->second;  // null also when ambiguous
 }
 
 void Runtime::markFatal(const std::string& who, const std::string& reason) {
