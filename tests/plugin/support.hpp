@@ -57,7 +57,8 @@ RunResult runHost(const std::vector<std::string>& args,
 // A serving host child process.
 class HostProcess {
  public:
-  explicit HostProcess(const std::string& configPath);
+  explicit HostProcess(const std::string& configPath, const std::map<std::string, std::string>& env = {},
+                       const std::string& command = "");
   ~HostProcess();
   int port() const { return port_; }
   int pid() const { return static_cast<int>(handle_->id()); }

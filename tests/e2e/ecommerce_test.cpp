@@ -1,0 +1,300 @@
+// The ECommerce system end to end, checked only through the public HTTP APIs (DOMAIN.md,
+// "Behaviour that tests must pin down"). Built twice: embedded (the all-in-one host: SQLite and
+// the in-process bus, tier plugin) and, with PLEXUS_TEST_DISTRIBUTED, seven hosts from the seven
+// deployment configs on the real PostgreSQL and RabbitMQ of scripts/services (tier e2e).
+#include "store/store.hpp"
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <thread>
+
+namespace {
+
+using nlohmann::json;
+using plexus::test::HostProcess;
+using plexus::test::http;
+
+bool eventually(const std::function<bool()>& condition, int timeoutMs = 30000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling a bounded condition
+  }
+  return condition();
+}
+
+// The running system: which port serves which API.
+class System {
+ public:
+  static System& get() {
+    static System s;
+    return s;
+  }
+  int port(const std::string& path) const {
+    for (const auto& [prefix, service] : routes_) {
+      if (path.rfind(prefix, 0) == 0) return ports_.at(service);
+    }
+    throw std::runtime_error("no service for " + path);
+  }
+  std::string output() const {
+    std::string out;
+    for (const auto& h : hosts_) out += h->output();
+    return out;
+  }
+
+ private:
+  System() {
+    const std::map<std::string, std::string> base{
+        {"PLEXUS_HTTP_PORT", "0"},
+        {"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR},
+        {"PLEXUS_SAGA_TIMEOUT_SECONDS", "3"},
+        {"PLEXUS_LOG_LEVEL", "info"}};
+#ifdef PLEXUS_TEST_DISTRIBUTED
+    const char* pg = std::getenv("PLEXUS_PG_URL");
+    const char* amqp = std::getenv("PLEXUS_AMQP_URL");
+    if (pg == nullptr || amqp == nullptr) throw std::runtime_error("PLEXUS_PG_URL / PLEXUS_AMQP_URL not set");
+    const std::vector<std::string> services{"order-service",   "customer-service",    "inventory-worker",
+                                            "payment-worker",  "shipping-worker",     "notification-worker",
+                                            "analytics-worker"};
+    // A clean slate: each deployment's schema is dropped, then `migrate` creates it again.
+    plexus::config::Store sc;
+    sc.kind = "postgres";
+    sc.url = pg;
+    auto db = plexus::store::Store::open(sc, 1);
+    for (const auto& s : services) {
+      std::string schema = s;
+      for (char& c : schema) c = c == '-' ? '_' : c;
+      auto tx = db->begin();
+      tx->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+      tx->commit();
+    }
+    auto env = base;
+    env["PLEXUS_PG_URL"] = pg;
+    env["PLEXUS_AMQP_URL"] = amqp;
+    for (const auto& s : services) {
+      const std::string config = std::string(PLEXUS_SOURCE_DIR) + "/config/" + s + ".json";
+      auto r = plexus::test::runHost({"migrate", "--config", config}, env);
+      if (r.exitCode != 0) throw std::runtime_error("migrate " + s + " failed: " + r.err);
+    }
+    for (const auto& s : services) {
+      hosts_.push_back(std::make_unique<HostProcess>(std::string(PLEXUS_SOURCE_DIR) + "/config/" + s + ".json", env));
+      ports_[s] = hosts_.back()->port();
+    }
+    routes_ = {{"/api/orders", "order-service"},        {"/api/sagas", "order-service"},
+               {"/api/customers", "customer-service"},   {"/api/inventory", "inventory-worker"},
+               {"/api/analytics", "analytics-worker"},   {"/api/webhooks", "shipping-worker"}};
+    // Every host ready (broker connected) before the first order.
+    for (const auto& [name, p] : ports_) {
+      const int port = p;
+      if (!eventually([port] {
+            auto r = http(port, "GET", "/health/ready");
+            return r.status == 200 && r.body.find("\"broker\":\"connected\"") != std::string::npos;
+          })) {
+        throw std::runtime_error(name + " did not become ready");
+      }
+    }
+#else
+    auto env = base;
+    env["PLEXUS_DATA_DIR"] = dir_.path();
+    hosts_.push_back(std::make_unique<HostProcess>(std::string(PLEXUS_SOURCE_DIR) + "/config/all-in-one.json", env));
+    ports_["all-in-one"] = hosts_.back()->port();
+    routes_ = {{"/", "all-in-one"}};
+#endif
+  }
+
+  plexus::test::TempDir dir_;
+  std::vector<std::unique_ptr<HostProcess>> hosts_;
+  std::map<std::string, int> ports_;
+  std::vector<std::pair<std::string, std::string>> routes_;
+};
+
+plexus::test::HttpResult call(const std::string& method, const std::string& path, const std::string& body = "",
+                              const std::map<std::string, std::string>& headers = {}) {
+  return http(System::get().port(path), method, path, body, headers);
+}
+json get(const std::string& path) {
+  auto r = call("GET", path);
+  return r.status == 200 ? json::parse(r.body) : json();
+}
+
+std::string unique(const std::string& prefix) {
+  static std::atomic<int> n{0};
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
+}
+
+void stock(const std::string& product, int n) {
+  auto r = call("PUT", "/api/inventory/" + product, json{{"availableStock", n}}.dump());
+  ASSERT_TRUE(r.status == 200 || r.status == 201) << r.status << " " << r.body;
+}
+
+json order(const std::string& customer, const json& items, const std::string& paymentMethod = "card",
+           const std::string& zip = "62701") {
+  return json{{"customerId", customer},
+              {"items", items},
+              {"paymentMethod", paymentMethod},
+              {"shippingAddress",
+               {{"street", "1 Main St"}, {"city", "Springfield"}, {"state", "IL"}, {"zipCode", zip}, {"country", "US"}}}};
+}
+
+std::string place(const json& body) {
+  auto r = call("POST", "/api/orders", body.dump());
+  EXPECT_EQ(r.status, 201) << r.body;
+  return json::parse(r.body).value("orderId", "");
+}
+
+std::string statusOf(const std::string& id) { return get("/api/orders/" + id).value("status", ""); }
+
+int available(const std::string& product) { return get("/api/inventory/" + product).value("availableStock", -1); }
+
+TEST(ECommerce, HappyPathShipsAndEveryReadModelAgrees) {
+  const std::string mug = unique("mug"), lamp = unique("lamp"), customer = unique("cust");
+  stock(mug, 10);
+  stock(lamp, 5);
+  auto r = call("POST", "/api/orders",
+                order(customer, json::array({{{"productId", mug}, {"quantity", 2}, {"unitPrice", 19.99}},
+                                             {{"productId", lamp}, {"quantity", 1}, {"unitPrice", 49.99}}}))
+                    .dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json created = json::parse(r.body);
+  EXPECT_EQ(created["totalAmount"], 89.97);
+  const std::string id = created["orderId"];
+  EXPECT_EQ(r.headers["Location"], "/api/orders/" + id);
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; })) << get("/api/orders/" + id).dump();
+  const json summary = get("/api/orders/" + id);
+  EXPECT_EQ(summary["paymentInfo"]["status"], "Captured");
+  EXPECT_FALSE(summary["shipmentInfo"]["trackingNumber"].get<std::string>().empty());
+  EXPECT_TRUE(eventually([&] { return get("/api/sagas/" + id).value("status", "") == "Completed"; }));
+  EXPECT_TRUE(eventually([&] { return available(mug) == 8 && available(lamp) == 4; }));
+  EXPECT_TRUE(eventually([&] { return get("/api/customers/" + customer).value("totalOrders", 0) == 1; }));
+  EXPECT_EQ(get("/api/customers/" + customer)["totalSpent"], 89.97);
+  EXPECT_TRUE(eventually([&] {
+    const json orders = get("/api/customers/" + customer + "/orders");
+    return orders.is_array() && orders.size() == 1 && orders[0].value("status", "") == "Shipped";
+  }));
+  EXPECT_TRUE(eventually([&] {
+    const json top = get("/api/analytics/products/top?limit=100");
+    for (const auto& p : top) {
+      if (p["productId"] == lamp) return p["unitsSold"] == 1;
+    }
+    return false;
+  }));
+}
+
+TEST(ECommerce, InsufficientStockCancelsAndReservesNothing) {
+  const std::string a = unique("a"), b = unique("b");
+  stock(a, 5);
+  stock(b, 1);
+  const std::string id = place(order(unique("cust"), json::array({{{"productId", a}, {"quantity", 2}, {"unitPrice", 1}},
+                                                                 {{"productId", b}, {"quantity", 2}, {"unitPrice", 1}}})));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; })) << get("/api/orders/" + id).dump();
+  EXPECT_EQ(available(a), 5);
+  EXPECT_EQ(available(b), 1);
+}
+
+TEST(ECommerce, DeclinedCardIsCompensated) {
+  const std::string p = unique("p");
+  stock(p, 3);
+  const std::string id =
+      place(order(unique("cust"), json::array({{{"productId", p}, {"quantity", 2}, {"unitPrice", 5}}}), "pm_card_declined"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; })) << get("/api/orders/" + id).dump();
+  EXPECT_TRUE(eventually([&] { return available(p) == 3; }));
+  EXPECT_FALSE(get("/api/orders/" + id).contains("shipmentInfo"));
+}
+
+TEST(ECommerce, NetworkErrorOnceRecovers) {
+  const std::string p = unique("p");
+  stock(p, 3);
+  const std::string id = place(
+      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}), "pm_card_network_error_once"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; })) << get("/api/orders/" + id).dump();
+}
+
+TEST(ECommerce, NetworkErrorExhaustsItsRetriesThenCancels) {
+  const std::string p = unique("p");
+  stock(p, 3);
+  const std::string id = place(
+      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}), "pm_card_network_error"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; })) << get("/api/orders/" + id).dump();
+  EXPECT_TRUE(eventually([&] { return available(p) == 3; }));
+}
+
+TEST(ECommerce, RefusedShipmentRefundsReleasesAndCancels) {
+  const std::string p = unique("p");
+  stock(p, 3);
+  const std::string id =
+      place(order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}), "card", "00000"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; })) << get("/api/orders/" + id).dump();
+  EXPECT_TRUE(eventually([&] { return available(p) == 3; }));
+}
+
+TEST(ECommerce, PendingPaymentHitsTheSagaTimeout) {
+  const std::string p = unique("p");
+  stock(p, 3);
+  const std::string id =
+      place(order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}), "pm_card_pending"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; }, 45000)) << get("/api/sagas/" + id).dump();
+  EXPECT_TRUE(eventually([&] { return available(p) == 3; }));
+}
+
+TEST(ECommerce, ConcurrentOrdersForTheLastUnitsNeverOversell) {
+  const std::string p = unique("last");
+  stock(p, 3);
+  std::vector<std::future<std::string>> orders;
+  for (int i = 0; i < 8; ++i) {
+    orders.push_back(std::async(std::launch::async, [&] {
+      return place(order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 2}}})));
+    }));
+  }
+  std::vector<std::string> ids;
+  for (auto& f : orders) ids.push_back(f.get());
+  int shipped = 0, cancelled = 0;
+  ASSERT_TRUE(eventually([&] {
+    shipped = cancelled = 0;
+    for (const auto& id : ids) {
+      const std::string s = statusOf(id);
+      shipped += s == "Shipped";
+      cancelled += s == "Cancelled";
+    }
+    return shipped + cancelled == 8;
+  }));
+  EXPECT_EQ(shipped, 3);
+  EXPECT_EQ(cancelled, 5);
+  EXPECT_EQ(available(p), 0);
+}
+
+TEST(ECommerce, SameIdempotencyKeyIsTheSameOrder) {
+  const std::string p = unique("p");
+  stock(p, 3);
+  const json body = order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}));
+  const std::string key = unique("key");
+  auto first = call("POST", "/api/orders", body.dump(), {{"Idempotency-Key", key}});
+  auto second = call("POST", "/api/orders", body.dump(), {{"Idempotency-Key", key}});
+  EXPECT_EQ(first.status, 201);
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(json::parse(first.body)["orderId"], json::parse(second.body)["orderId"]);
+  const std::string id = json::parse(first.body)["orderId"];
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; }));
+  EXPECT_EQ(available(p), 2);  // one order, not two
+}
+
+TEST(ECommerce, BadOrdersAreRefusedWith400) {
+  EXPECT_EQ(call("POST", "/api/orders", "{not json").status, 400);
+  EXPECT_EQ(call("POST", "/api/orders", order("c", json::array()).dump()).status, 400);
+  EXPECT_EQ(call("POST", "/api/orders",
+                 order("c", json::array({{{"productId", "x"}, {"quantity", 0}, {"unitPrice", 1}}})).dump())
+                .status,
+            400);
+  EXPECT_EQ(call("POST", "/api/orders",
+                 order("c", json::array({{{"productId", "x"}, {"quantity", 1}, {"unitPrice", -1}}})).dump())
+                .status,
+            400);
+  EXPECT_EQ(call("GET", "/api/orders/00000000-0000-7000-8000-000000000000").status, 404);
+}
+
+}  // namespace
