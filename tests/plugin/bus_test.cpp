@@ -202,6 +202,32 @@ TEST_F(Embedded, PostOutsideAHookIsDelivered) {
   ASSERT_TRUE(eventually([&] { return count("posted")["n"] == 1; }));
 }
 
+TEST_F(Embedded, RetentionPurgesOnlyOldPublishedAndProcessedRows) {
+  send({{"stream", "keep"}, {"seq", 1}});
+  ASSERT_TRUE(eventually([&] { return count("keep")["log"].size() == 1; }));
+  const int64_t inboxBefore = scalar("SELECT COUNT(*) FROM plexus_inbox");
+  {
+    auto tx = db_->begin();
+    const int64_t old = 1000;  // 1970: far beyond any retention
+    tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ('old', 'h', $1)", {old});
+    tx->exec(
+        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, created_at, published_at) "
+        "VALUES ('old-out', 'event', 'T', 's', '{}', $1, $1, $1)",
+        {old});
+    tx->exec(
+        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, created_at) "
+        "VALUES ('old-unpublished', 'event', 'Nobody', 's', '{}', $1, $1)",
+        {static_cast<long long>(4102444800000)});  // due in 2100: not published, never purged
+    tx->commit();
+  }
+  bus_->purge();
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_inbox WHERE message_id = 'old'"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_inbox"), inboxBefore);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE message_id = 'old-out'"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE message_id = 'old-unpublished'"), 1);
+  EXPECT_GE(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE published_at IS NOT NULL"), 1);  // recent ones stay
+}
+
 TEST_F(Embedded, ReadinessReportsTheOutbox) {
   auto r = json::parse(http(port_, "GET", "/health/ready").body);
   EXPECT_EQ(r["status"], "ready");

@@ -58,6 +58,7 @@ dispatch::Options busOptions(const config::Transport& t) {
   o.retryInitialMs = t.retryInitialMs;
   o.retryMaxMs = t.retryMaxMs;
   o.pollIntervalMs = t.pollIntervalMs;
+  o.retentionMs = int64_t{t.retentionHours} * 3600 * 1000;
   return o;
 }
 }  // namespace

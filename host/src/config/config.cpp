@@ -261,7 +261,7 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     const json& t = doc["transport"];
     r.expectObject(t, "/transport",
                    {"kind", "url", "workers", "max_attempts", "retry_initial_ms", "retry_max_ms",
-                    "poll_interval_ms", "stall_seconds", "partitions", "prefetch"},
+                    "poll_interval_ms", "stall_seconds", "partitions", "prefetch", "retention_hours"},
                    {"kind"});
     c.transport.kind = r.oneOf(t["kind"], "/transport/kind", {"inproc", "rabbitmq"});
     if (t.contains("url")) c.transport.url = r.string(t["url"], "/transport/url");
@@ -276,6 +276,7 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     num("stall_seconds", c.transport.stallSeconds, 1, 86400);
     num("partitions", c.transport.partitions, 1, 64);
     num("prefetch", c.transport.prefetch, 1, 10000);
+    num("retention_hours", c.transport.retentionHours, 1, 8760);
     if (c.transport.kind == "rabbitmq" && c.transport.url.empty()) {
       r.fail("/transport/url", "required when kind is rabbitmq");
     }

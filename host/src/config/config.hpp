@@ -57,6 +57,7 @@ struct Transport {
   int stallSeconds = 60;       // outbox older than this: readiness reports "degraded"
   int partitions = 4;          // rabbitmq: partition queues per deployment (per-stream order)
   int prefetch = 64;           // rabbitmq: unacked messages per consumer
+  int retentionHours = 168;    // published outbox and processed inbox rows are purged after this
 };
 
 struct Plugin {

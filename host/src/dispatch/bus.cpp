@@ -89,6 +89,29 @@ void Bus::stop() {
   for (auto& w : workers_) {
     if (w.joinable()) w.join();  // a running delivery finishes and commits
   }
+  // Flush: publish what the last handlers committed (bounded; what is left waits in the outbox
+  // for the next start or another replica).
+  try {
+    int64_t nextDue = 0;
+    for (int i = 0; i < 10 && relayOnce(nextDue); ++i) {
+    }
+  } catch (const std::exception& e) {
+    log::write(log::Level::Warn, "final outbox flush failed; rows stay for the next relay", json{{"error", e.what()}});
+  }
+}
+
+// Published outbox rows and processed inbox rows older than the retention go; the inbox keeps
+// dedupe keys long enough to cover any redelivery (default 7 days).
+void Bus::purge() {
+  const int64_t cutoff = nowMs() - options_.retentionMs;
+  auto tx = store_.begin();
+  const int64_t outbox = tx->exec("DELETE FROM plexus_outbox WHERE published_at IS NOT NULL AND published_at < $1",
+                                  {ll(cutoff)});
+  const int64_t inbox = tx->exec("DELETE FROM plexus_inbox WHERE processed_at < $1", {ll(cutoff)});
+  tx->commit();
+  if (outbox + inbox > 0) {
+    log::write(log::Level::Info, "retention purge", json{{"outbox_rows", outbox}, {"inbox_rows", inbox}});
+  }
 }
 
 void Bus::wake() {
@@ -166,12 +189,24 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
 
 void Bus::relayLoop() {
   int failures = 0;
+  auto nextHousekeeping = std::chrono::steady_clock::now();
+  auto nextPurge = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   while (!stopping_) {
     int64_t nextDue = 0;
     bool more = false;
     try {
       more = relayOnce(nextDue);
       failures = 0;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= nextHousekeeping) {  // keep the outbox gauges current for /metrics
+        nextHousekeeping = now + std::chrono::seconds(5);
+        outboxPending();
+        outboxOldestAgeMs();
+      }
+      if (now >= nextPurge) {
+        nextPurge = now + std::chrono::minutes(10);
+        purge();
+      }
     } catch (const std::exception& e) {
       ++failures;
       log::write(log::Level::Warn, "outbox relay failed; retrying", json{{"error", e.what()}, {"failures", failures}});

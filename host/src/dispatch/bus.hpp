@@ -49,6 +49,7 @@ struct Options {
   int retryMaxMs = 60000;
   int pollIntervalMs = 1000;
   int batch = 100;
+  int64_t retentionMs = 7ll * 24 * 3600 * 1000;  // published outbox / processed inbox rows kept
   int leaseMs = 300000;  // a claimed delivery is taken over when its instance went silent this long
   std::string instance;  // this host's instance id (delivery claims)
 };
@@ -81,6 +82,10 @@ class Bus {
   // Age of the oldest due, unpublished outbox row (0 when none), for readiness and metrics.
   int64_t outboxOldestAgeMs();
   int64_t outboxPending();
+
+  // Retention: deletes published outbox rows and processed inbox rows older than the retention
+  // (the relay runs it every 10 minutes).
+  void purge();
 
   // Message types the loaded handlers subscribe to (for tests and logs).
   std::vector<std::string> handlersFor(const std::string& kind, const std::string& type) const;
