@@ -136,6 +136,16 @@ int64_t Bus::backoffMs(int64_t attempt) {
 bool Bus::relayOnce(int64_t& nextDueMs) {
   const int64_t now = nowMs();
   auto tx = store_.begin();
+  if (store_.dialect() == store::Dialect::Postgres) {
+    // One relay per deployment at a time: replicas publishing in parallel would reorder a
+    // stream's messages. The lock goes with the transaction, so a dead relay frees it at once.
+    const Rows got = tx->query("SELECT CASE WHEN pg_try_advisory_xact_lock(7391467) THEN 1 ELSE 0 END", {});
+    if (got.empty() || got[0][0].asInt() != 1) {
+      tx->commit();
+      nextDueMs = 0;
+      return false;
+    }
+  }
   const std::string lock = store_.dialect() == store::Dialect::Postgres ? " FOR UPDATE SKIP LOCKED" : "";
   const Rows rows = tx->query(
       "SELECT seq, message_id, kind, type, stream_id, envelope FROM plexus_outbox WHERE published_at IS NULL AND "

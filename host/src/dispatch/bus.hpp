@@ -50,7 +50,7 @@ struct Options {
   int pollIntervalMs = 1000;
   int batch = 100;
   int64_t retentionMs = 7ll * 24 * 3600 * 1000;  // published outbox / processed inbox rows kept
-  int leaseMs = 300000;  // a claimed delivery is taken over when its instance went silent this long
+  int leaseMs = 30000;  // a claimed delivery is taken over when its instance went silent this long
   std::string instance;  // this host's instance id (delivery claims)
 };
 

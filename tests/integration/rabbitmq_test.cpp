@@ -1,0 +1,126 @@
+// The RabbitMQ transport with real PostgreSQL and RabbitMQ (scripts/services): two replicas of one
+// deployment compete for its partition queues; per-stream order and exactly-once effects hold,
+// also when a replica is killed with SIGKILL mid-stream.
+#include "store/store.hpp"
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <thread>
+
+namespace {
+
+using nlohmann::json;
+using plexus::test::HostProcess;
+using plexus::test::http;
+
+bool eventually(const std::function<bool()>& condition, int timeoutMs = 60000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling a bounded condition
+  }
+  return condition();
+}
+
+class Replicas : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* pg = std::getenv("PLEXUS_PG_URL");
+    const char* amqp = std::getenv("PLEXUS_AMQP_URL");
+    ASSERT_NE(pg, nullptr) << "start scripts/services first";
+    ASSERT_NE(amqp, nullptr);
+    const std::string id = std::to_string(::getpid()) + "_" + std::to_string(++counter_);
+    service_ = "rt-" + std::to_string(::getpid()) + "-" + std::to_string(counter_);
+    schema_ = "rt_" + id;
+    config_ = dir_.write("replica.json", R"({"service": ")" + service_ + R"(",
+      "http": {"host": "127.0.0.1", "port": 0, "shutdown_delay_ms": 0},
+      "store": {"kind": "postgres", "url": ")" + std::string(pg) + R"(", "schema": ")" + schema_ + R"("},
+      "transport": {"kind": "rabbitmq", "url": ")" + std::string(amqp) + R"(", "retry_initial_ms": 50,
+                    "partitions": 4, "poll_interval_ms": 200},
+      "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") + R"("}]})");
+    auto r = plexus::test::runHost({"migrate", "--config", config_});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+  void TearDown() override {
+    plexus::config::Store sc;
+    sc.kind = "postgres";
+    sc.url = std::getenv("PLEXUS_PG_URL");
+    auto db = plexus::store::Store::open(sc, 1);
+    auto tx = db->begin();
+    tx->exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+    tx->commit();
+  }
+  std::unique_ptr<HostProcess> start() {
+    auto h = std::make_unique<HostProcess>(config_, std::map<std::string, std::string>{{"PLEXUS_LOG_LEVEL", "info"}});
+    const int port = h->port();
+    EXPECT_TRUE(eventually([port] {
+      return http(port, "GET", "/health/ready").body.find("\"broker\":\"connected\"") != std::string::npos;
+    }));
+    return h;
+  }
+  static json count(int port, const std::string& stream) {
+    return json::parse(http(port, "GET", "/t/count/" + stream).body);
+  }
+  // Every stream saw 1..n exactly once, in the order the commands were sent.
+  static bool complete(int port, const std::vector<std::string>& streams, int n) {
+    for (const auto& s : streams) {
+      if (count(port, s)["log"].size() != static_cast<size_t>(n)) return false;
+    }
+    return true;
+  }
+
+  static int counter_;
+  plexus::test::TempDir dir_;
+  std::string service_, schema_, config_;
+};
+int Replicas::counter_ = 0;
+
+TEST_F(Replicas, TwoConsumersKeepPerStreamOrderAndHandleEachMessageOnce) {
+  auto a = start();
+  auto b = start();
+  const std::vector<std::string> streams{"s1", "s2", "s3", "s4"};
+  const int perStream = 15;
+  for (int i = 1; i <= perStream; ++i) {
+    for (const auto& s : streams) {
+      ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", s}, {"seq", i}}.dump()).status, 202);
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return complete(a->port(), streams, perStream); })) << count(a->port(), "s1");
+  for (const auto& s : streams) {
+    const json log = count(b->port(), s)["log"];  // the same database from the other replica
+    for (int i = 0; i < perStream; ++i) EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << s << ": " << log;
+    EXPECT_EQ(count(a->port(), s)["n"], perStream);
+  }
+  EXPECT_EQ(json::parse(http(a->port(), "GET", "/admin/dead-letters").body).size(), 0u);
+}
+
+TEST_F(Replicas, AReplicaKilledMidStreamLosesNothingAndDuplicatesNothing) {
+  auto a = start();  // first consumer: the active one on every partition queue
+  auto b = start();  // standby (single active consumer) until `a` goes away
+  const std::vector<std::string> streams{"k1", "k2", "k3"};
+  const int perStream = 20;
+  for (int i = 1; i <= perStream; ++i) {
+    for (const auto& s : streams) {
+      ASSERT_EQ(http(b->port(), "POST", "/t/count", json{{"stream", s}, {"seq", i}}.dump()).status, 202);
+    }
+    if (i == perStream / 2) a->signal(SIGKILL);  // the active consumer dies mid-stream
+  }
+  ASSERT_TRUE(a->waitExit(10000).has_value());
+  auto c = start();  // a replacement replica joins; b and c take over a's queues and its claims
+  // Claims of the dead instance expire after the lease (30 s), so allow for that.
+  ASSERT_TRUE(eventually([&] { return complete(b->port(), streams, perStream); }, 120000))
+      << count(b->port(), "k1") << count(b->port(), "k2") << count(b->port(), "k3");
+  for (const auto& s : streams) {
+    const json log = count(c->port(), s)["log"];
+    for (int i = 0; i < perStream; ++i) EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << s << ": " << log;
+    EXPECT_EQ(count(c->port(), s)["n"], perStream);  // no effect applied twice
+  }
+}
+
+}  // namespace
