@@ -139,7 +139,8 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
   if (store_.dialect() == store::Dialect::Postgres) {
     // One relay per deployment at a time: replicas publishing in parallel would reorder a
     // stream's messages. The lock goes with the transaction, so a dead relay frees it at once.
-    const Rows got = tx->query("SELECT CASE WHEN pg_try_advisory_xact_lock(7391467) THEN 1 ELSE 0 END", {});
+    const Rows got = tx->query(
+        "SELECT CASE WHEN pg_try_advisory_xact_lock(7391467, hashtext(current_schema())) THEN 1 ELSE 0 END", {});
     if (got.empty() || got[0][0].asInt() != 1) {
       tx->commit();
       nextDueMs = 0;
