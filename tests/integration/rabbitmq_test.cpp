@@ -1,8 +1,10 @@
 // The RabbitMQ transport with real PostgreSQL and RabbitMQ (scripts/services): two replicas of one
 // deployment compete for its partition queues; per-stream order and exactly-once effects hold,
 // also when a replica is killed with SIGKILL mid-stream.
+#include "store/envelope.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
+#include "transport/amqp.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -121,6 +123,74 @@ TEST_F(Replicas, AReplicaKilledMidStreamLosesNothingAndDuplicatesNothing) {
     for (int i = 0; i < perStream; ++i) EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << s << ": " << log;
     EXPECT_EQ(count(c->port(), s)["n"], perStream);  // no effect applied twice
   }
+}
+
+// Publishes a Count command straight to the broker, as another service's relay would.
+void publishCount(const std::string& id, const std::string& stream, int seq) {
+  plexus::store::Envelope e;
+  e.id = id;
+  e.kind = "command";
+  e.type = "Count";
+  e.stream = stream;
+  e.correlation = id;
+  e.timestampMs = 1;
+  e.payload = json{{"stream", stream}, {"seq", seq}}.dump();
+  plexus::transport::Amqp amqp(std::getenv("PLEXUS_AMQP_URL"));
+  amqp.open(5000);
+  amqp.confirmSelect();
+  amqp.publish("plexus.commands", "Count", plexus::store::encode(e), id, "Count", stream);
+  amqp.waitForConfirms(5000);
+}
+
+int services(const std::string& args) {
+  return std::system((std::string(PLEXUS_SOURCE_DIR) + "/scripts/services " + args + " >/dev/null 2>&1").c_str());
+}
+
+TEST_F(Replicas, TheSameMessageDeliveredTwiceByTheBrokerIsHandledOnce) {
+  auto a = start();
+  const std::string id = "00000000-0000-7000-8000-0000000000d1";
+  publishCount(id, "dup", 1);
+  publishCount(id, "dup", 1);  // a redelivery, as after a lost ack
+  publishCount("00000000-0000-7000-8000-0000000000d2", "dup", 2);  // a later, different message
+  ASSERT_TRUE(eventually([&] { return count(a->port(), "dup")["log"].size() == 2; })) << count(a->port(), "dup");
+  EXPECT_EQ(count(a->port(), "dup")["n"], 2);
+}
+
+TEST_F(Replicas, ARelayKilledAfterCommitIsReplacedAndNothingIsLost) {
+  auto a = start();
+  auto b = start();
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", "relay"}, {"seq", i}}.dump()).status, 202);
+  }
+  a->signal(SIGKILL);  // committed to the outbox; maybe published, maybe not
+  ASSERT_TRUE(a->waitExit(10000).has_value());
+  ASSERT_TRUE(eventually([&] { return complete(b->port(), {"relay"}, 10); }, 120000)) << count(b->port(), "relay");
+  EXPECT_EQ(count(b->port(), "relay")["n"], 10);
+}
+
+TEST_F(Replicas, NothingIsAckedBeforeCommitWhilePostgresIsDown) {
+  auto a = start();
+  ASSERT_EQ(services("stop postgres"), 0);
+  publishCount("00000000-0000-7000-8000-0000000000e1", "pgdown", 1);  // consumed, cannot be committed
+  ASSERT_EQ(services("start postgres"), 0);
+  ASSERT_TRUE(eventually([&] { return count(a->port(), "pgdown")["n"] == 1; }, 120000));
+  EXPECT_EQ(count(a->port(), "pgdown")["log"].size(), 1u);
+}
+
+TEST_F(Replicas, ABrokerRestartMidStreamLosesNothing) {
+  auto a = start();
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", "bunny"}, {"seq", i}}.dump()).status, 202);
+  }
+  ASSERT_EQ(services("stop rabbitmq"), 0);
+  for (int i = 6; i <= 10; ++i) {  // accepted into the outbox while the broker is away
+    ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", "bunny"}, {"seq", i}}.dump()).status, 202);
+  }
+  EXPECT_NE(http(a->port(), "GET", "/health/ready").body.find("degraded"), std::string::npos);
+  ASSERT_EQ(services("start rabbitmq"), 0);
+  ASSERT_TRUE(eventually([&] { return complete(a->port(), {"bunny"}, 10); }, 180000)) << count(a->port(), "bunny");
+  const json log = count(a->port(), "bunny")["log"];
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << log;
 }
 
 }  // namespace
