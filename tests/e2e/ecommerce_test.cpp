@@ -8,7 +8,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
+
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -27,6 +31,90 @@ bool eventually(const std::function<bool()>& condition, int timeoutMs = 30000) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling a bounded condition
   }
   return condition();
+}
+
+// A local SMTP sink: speaks just enough SMTP for Poco's client and keeps every message it receives.
+class SmtpSink {
+ public:
+  SmtpSink() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~SmtpSink() {
+    stop_ = true;
+    thread_.join();
+  }
+  int port() const { return socket_.address().port(); }
+  // How many received messages contain `text`.
+  int count(const std::string& text) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& m : messages_) n += m.find(text) != std::string::npos;
+    return n;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      if (!socket_.poll(Poco::Timespan(0, 100000), Poco::Net::Socket::SELECT_READ)) continue;
+      Poco::Net::StreamSocket c = socket_.acceptConnection();
+      c.setReceiveTimeout(Poco::Timespan(5, 0));
+      try {
+        session(c);
+      } catch (const std::exception&) {
+        // A broken client session loses only its own message.
+      }
+    }
+  }
+  void session(Poco::Net::StreamSocket& c) {
+    auto say = [&](const std::string& line) { c.sendBytes(line.data(), static_cast<int>(line.size())); };
+    std::string buffer, message;
+    bool data = false;
+    say("220 sink\r\n");
+    char chunk[4096];
+    for (;;) {
+      const int n = c.receiveBytes(chunk, sizeof chunk);
+      if (n <= 0) return;
+      buffer.append(chunk, static_cast<size_t>(n));
+      size_t eol;
+      while ((eol = buffer.find("\r\n")) != std::string::npos) {
+        const std::string line = buffer.substr(0, eol);
+        buffer.erase(0, eol + 2);
+        if (data) {
+          if (line == ".") {
+            data = false;
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              messages_.push_back(message);
+            }
+            message.clear();
+            say("250 queued\r\n");
+          } else {
+            message += line + "\n";
+          }
+        } else if (line.rfind("DATA", 0) == 0) {
+          data = true;
+          say("354 go on\r\n");
+        } else if (line.rfind("QUIT", 0) == 0) {
+          say("221 bye\r\n");
+          return;
+        } else {
+          if (line.rfind("RCPT", 0) == 0) message += line + "\n";
+          say("250 ok\r\n");
+        }
+      }
+    }
+  }
+
+  Poco::Net::ServerSocket socket_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::vector<std::string> messages_;
+};
+
+SmtpSink& smtp() {
+  static SmtpSink sink;
+  return sink;
 }
 
 // The running system: which port serves which API.
@@ -54,7 +142,9 @@ class System {
         {"PLEXUS_HTTP_PORT", "0"},
         {"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR},
         {"PLEXUS_SAGA_TIMEOUT_SECONDS", "3"},
-        {"PLEXUS_LOG_LEVEL", "info"}};
+        {"PLEXUS_LOG_LEVEL", "info"},
+        {"PLEXUS_SMTP_HOST", "127.0.0.1"},
+        {"PLEXUS_SMTP_PORT", std::to_string(smtp().port())}};
 #ifdef PLEXUS_TEST_DISTRIBUTED
     const char* pg = std::getenv("PLEXUS_PG_URL");
     const char* amqp = std::getenv("PLEXUS_AMQP_URL");
@@ -184,6 +274,19 @@ TEST(ECommerce, HappyPathShipsAndEveryReadModelAgrees) {
     }
     return false;
   }));
+}
+
+TEST(ECommerce, ExactlyOneConfirmationEmailAndOneReceiptPerOrder) {
+  const std::string p = unique("p"), customer = unique("mailcust");
+  stock(p, 5);
+  const std::string id = place(order(customer, json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 3}}})));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; }));
+  ASSERT_TRUE(eventually([&] {
+    return smtp().count("Order confirmation " + id) >= 1 && smtp().count("Payment receipt for order " + id) >= 1;
+  })) << "the SMTP sink got no confirmation or receipt for " << id;
+  EXPECT_EQ(smtp().count("Order confirmation " + id), 1);
+  EXPECT_EQ(smtp().count("Payment receipt for order " + id), 1);
+  EXPECT_GE(smtp().count("<" + customer + "@example.com>"), 2);  // addressed to customerEmail
 }
 
 TEST(ECommerce, InsufficientStockCancelsAndReservesNothing) {
