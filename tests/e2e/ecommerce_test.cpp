@@ -2,8 +2,12 @@
 // "Behaviour that tests must pin down"). Built twice: embedded (the all-in-one host: SQLite and
 // the in-process bus, tier plugin) and, with PLEXUS_TEST_DISTRIBUTED, seven hosts from the seven
 // deployment configs on the real PostgreSQL and RabbitMQ of scripts/services (tier e2e).
+#include "store/envelope.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
+#ifdef PLEXUS_TEST_DISTRIBUTED
+#include "transport/amqp.hpp"
+#endif
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -12,10 +16,10 @@
 #include <Poco/Net/StreamSocket.h>
 
 #include <atomic>
-#include <mutex>
 #include <chrono>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <thread>
 
 namespace {
@@ -66,7 +70,9 @@ class SmtpSink {
     }
   }
   void session(Poco::Net::StreamSocket& c) {
-    auto say = [&](const std::string& line) { c.sendBytes(line.data(), static_cast<int>(line.size())); };
+    auto say = [&](const std::string& line) {
+      c.sendBytes(line.data(), static_cast<int>(line.size()));
+    };
     std::string buffer, message;
     bool data = false;
     say("220 sink\r\n");
@@ -148,10 +154,11 @@ class System {
 #ifdef PLEXUS_TEST_DISTRIBUTED
     const char* pg = std::getenv("PLEXUS_PG_URL");
     const char* amqp = std::getenv("PLEXUS_AMQP_URL");
-    if (pg == nullptr || amqp == nullptr) throw std::runtime_error("PLEXUS_PG_URL / PLEXUS_AMQP_URL not set");
-    const std::vector<std::string> services{"order-service",   "customer-service",    "inventory-worker",
-                                            "payment-worker",  "shipping-worker",     "notification-worker",
-                                            "analytics-worker"};
+    if (pg == nullptr || amqp == nullptr)
+      throw std::runtime_error("PLEXUS_PG_URL / PLEXUS_AMQP_URL not set");
+    const std::vector<std::string> services{
+        "order-service",   "customer-service",    "inventory-worker", "payment-worker",
+        "shipping-worker", "notification-worker", "analytics-worker"};
     // A clean slate: each deployment's schema is dropped, then `migrate` creates it again.
     plexus::config::Store sc;
     sc.kind = "postgres";
@@ -173,12 +180,13 @@ class System {
       if (r.exitCode != 0) throw std::runtime_error("migrate " + s + " failed: " + r.err);
     }
     for (const auto& s : services) {
-      hosts_.push_back(std::make_unique<HostProcess>(std::string(PLEXUS_SOURCE_DIR) + "/config/" + s + ".json", env));
+      hosts_.push_back(std::make_unique<HostProcess>(
+          std::string(PLEXUS_SOURCE_DIR) + "/config/" + s + ".json", env));
       ports_[s] = hosts_.back()->port();
     }
-    routes_ = {{"/api/orders", "order-service"},        {"/api/sagas", "order-service"},
-               {"/api/customers", "customer-service"},   {"/api/inventory", "inventory-worker"},
-               {"/api/analytics", "analytics-worker"},   {"/api/webhooks", "shipping-worker"}};
+    routes_ = {{"/api/orders", "order-service"},       {"/api/sagas", "order-service"},
+               {"/api/customers", "customer-service"}, {"/api/inventory", "inventory-worker"},
+               {"/api/analytics", "analytics-worker"}, {"/api/webhooks", "shipping-worker"}};
     // Every host ready (broker connected) before the first order.
     for (const auto& [name, p] : ports_) {
       const int port = p;
@@ -192,7 +200,8 @@ class System {
 #else
     auto env = base;
     env["PLEXUS_DATA_DIR"] = dir_.path();
-    hosts_.push_back(std::make_unique<HostProcess>(std::string(PLEXUS_SOURCE_DIR) + "/config/all-in-one.json", env));
+    hosts_.push_back(std::make_unique<HostProcess>(
+        std::string(PLEXUS_SOURCE_DIR) + "/config/all-in-one.json", env));
     ports_["all-in-one"] = hosts_.back()->port();
     routes_ = {{"/", "all-in-one"}};
 #endif
@@ -204,7 +213,8 @@ class System {
   std::vector<std::pair<std::string, std::string>> routes_;
 };
 
-plexus::test::HttpResult call(const std::string& method, const std::string& path, const std::string& body = "",
+plexus::test::HttpResult call(const std::string& method, const std::string& path,
+                              const std::string& body = "",
                               const std::map<std::string, std::string>& headers = {}) {
   return http(System::get().port(path), method, path, body, headers);
 }
@@ -223,13 +233,17 @@ void stock(const std::string& product, int n) {
   ASSERT_TRUE(r.status == 200 || r.status == 201) << r.status << " " << r.body;
 }
 
-json order(const std::string& customer, const json& items, const std::string& paymentMethod = "card",
-           const std::string& zip = "62701") {
+json order(const std::string& customer, const json& items,
+           const std::string& paymentMethod = "card", const std::string& zip = "62701") {
   return json{{"customerId", customer},
               {"items", items},
               {"paymentMethod", paymentMethod},
               {"shippingAddress",
-               {{"street", "1 Main St"}, {"city", "Springfield"}, {"state", "IL"}, {"zipCode", zip}, {"country", "US"}}}};
+               {{"street", "1 Main St"},
+                {"city", "Springfield"},
+                {"state", "IL"},
+                {"zipCode", zip},
+                {"country", "US"}}}};
 }
 
 std::string place(const json& body) {
@@ -240,28 +254,34 @@ std::string place(const json& body) {
 
 std::string statusOf(const std::string& id) { return get("/api/orders/" + id).value("status", ""); }
 
-int available(const std::string& product) { return get("/api/inventory/" + product).value("availableStock", -1); }
+int available(const std::string& product) {
+  return get("/api/inventory/" + product).value("availableStock", -1);
+}
 
 TEST(ECommerce, HappyPathShipsAndEveryReadModelAgrees) {
   const std::string mug = unique("mug"), lamp = unique("lamp"), customer = unique("cust");
   stock(mug, 10);
   stock(lamp, 5);
-  auto r = call("POST", "/api/orders",
-                order(customer, json::array({{{"productId", mug}, {"quantity", 2}, {"unitPrice", 19.99}},
-                                             {{"productId", lamp}, {"quantity", 1}, {"unitPrice", 49.99}}}))
-                    .dump());
+  auto r = call(
+      "POST", "/api/orders",
+      order(customer, json::array({{{"productId", mug}, {"quantity", 2}, {"unitPrice", 19.99}},
+                                   {{"productId", lamp}, {"quantity", 1}, {"unitPrice", 49.99}}}))
+          .dump());
   ASSERT_EQ(r.status, 201) << r.body;
   const json created = json::parse(r.body);
   EXPECT_EQ(created["totalAmount"], 89.97);
   const std::string id = created["orderId"];
   EXPECT_EQ(r.headers["Location"], "/api/orders/" + id);
-  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; })) << get("/api/orders/" + id).dump();
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; }))
+      << get("/api/orders/" + id).dump();
   const json summary = get("/api/orders/" + id);
   EXPECT_EQ(summary["paymentInfo"]["status"], "Captured");
   EXPECT_FALSE(summary["shipmentInfo"]["trackingNumber"].get<std::string>().empty());
-  EXPECT_TRUE(eventually([&] { return get("/api/sagas/" + id).value("status", "") == "Completed"; }));
+  EXPECT_TRUE(
+      eventually([&] { return get("/api/sagas/" + id).value("status", "") == "Completed"; }));
   EXPECT_TRUE(eventually([&] { return available(mug) == 8 && available(lamp) == 4; }));
-  EXPECT_TRUE(eventually([&] { return get("/api/customers/" + customer).value("totalOrders", 0) == 1; }));
+  EXPECT_TRUE(
+      eventually([&] { return get("/api/customers/" + customer).value("totalOrders", 0) == 1; }));
   EXPECT_EQ(get("/api/customers/" + customer)["totalSpent"], 89.97);
   EXPECT_TRUE(eventually([&] {
     const json orders = get("/api/customers/" + customer + "/orders");
@@ -279,11 +299,14 @@ TEST(ECommerce, HappyPathShipsAndEveryReadModelAgrees) {
 TEST(ECommerce, ExactlyOneConfirmationEmailAndOneReceiptPerOrder) {
   const std::string p = unique("p"), customer = unique("mailcust");
   stock(p, 5);
-  const std::string id = place(order(customer, json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 3}}})));
+  const std::string id =
+      place(order(customer, json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 3}}})));
   ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; }));
   ASSERT_TRUE(eventually([&] {
-    return smtp().count("Order confirmation " + id) >= 1 && smtp().count("Payment receipt for order " + id) >= 1;
-  })) << "the SMTP sink got no confirmation or receipt for " << id;
+    return smtp().count("Order confirmation " + id) >= 1 &&
+           smtp().count("Payment receipt for order " + id) >= 1;
+  })) << "the SMTP sink got no confirmation or receipt for "
+      << id;
   EXPECT_EQ(smtp().count("Order confirmation " + id), 1);
   EXPECT_EQ(smtp().count("Payment receipt for order " + id), 1);
   EXPECT_GE(smtp().count("<" + customer + "@example.com>"), 2);  // addressed to customerEmail
@@ -293,9 +316,11 @@ TEST(ECommerce, InsufficientStockCancelsAndReservesNothing) {
   const std::string a = unique("a"), b = unique("b");
   stock(a, 5);
   stock(b, 1);
-  const std::string id = place(order(unique("cust"), json::array({{{"productId", a}, {"quantity", 2}, {"unitPrice", 1}},
-                                                                 {{"productId", b}, {"quantity", 2}, {"unitPrice", 1}}})));
-  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; })) << get("/api/orders/" + id).dump();
+  const std::string id = place(
+      order(unique("cust"), json::array({{{"productId", a}, {"quantity", 2}, {"unitPrice", 1}},
+                                         {{"productId", b}, {"quantity", 2}, {"unitPrice", 1}}})));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; }))
+      << get("/api/orders/" + id).dump();
   EXPECT_EQ(available(a), 5);
   EXPECT_EQ(available(b), 1);
 }
@@ -303,9 +328,11 @@ TEST(ECommerce, InsufficientStockCancelsAndReservesNothing) {
 TEST(ECommerce, DeclinedCardIsCompensated) {
   const std::string p = unique("p");
   stock(p, 3);
-  const std::string id =
-      place(order(unique("cust"), json::array({{{"productId", p}, {"quantity", 2}, {"unitPrice", 5}}}), "pm_card_declined"));
-  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; })) << get("/api/orders/" + id).dump();
+  const std::string id = place(
+      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 2}, {"unitPrice", 5}}}),
+            "pm_card_declined"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; }))
+      << get("/api/orders/" + id).dump();
   EXPECT_TRUE(eventually([&] { return available(p) == 3; }));
   EXPECT_FALSE(get("/api/orders/" + id).contains("shipmentInfo"));
 }
@@ -314,34 +341,42 @@ TEST(ECommerce, NetworkErrorOnceRecovers) {
   const std::string p = unique("p");
   stock(p, 3);
   const std::string id = place(
-      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}), "pm_card_network_error_once"));
-  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; })) << get("/api/orders/" + id).dump();
+      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}),
+            "pm_card_network_error_once"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; }))
+      << get("/api/orders/" + id).dump();
 }
 
 TEST(ECommerce, NetworkErrorExhaustsItsRetriesThenCancels) {
   const std::string p = unique("p");
   stock(p, 3);
   const std::string id = place(
-      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}), "pm_card_network_error"));
-  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; })) << get("/api/orders/" + id).dump();
+      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}),
+            "pm_card_network_error"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; }))
+      << get("/api/orders/" + id).dump();
   EXPECT_TRUE(eventually([&] { return available(p) == 3; }));
 }
 
 TEST(ECommerce, RefusedShipmentRefundsReleasesAndCancels) {
   const std::string p = unique("p");
   stock(p, 3);
-  const std::string id =
-      place(order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}), "card", "00000"));
-  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; })) << get("/api/orders/" + id).dump();
+  const std::string id = place(
+      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}),
+            "card", "00000"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; }))
+      << get("/api/orders/" + id).dump();
   EXPECT_TRUE(eventually([&] { return available(p) == 3; }));
 }
 
 TEST(ECommerce, PendingPaymentHitsTheSagaTimeout) {
   const std::string p = unique("p");
   stock(p, 3);
-  const std::string id =
-      place(order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}), "pm_card_pending"));
-  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; }, 45000)) << get("/api/sagas/" + id).dump();
+  const std::string id = place(
+      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}),
+            "pm_card_pending"));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Cancelled"; }, 45000))
+      << get("/api/sagas/" + id).dump();
   EXPECT_TRUE(eventually([&] { return available(p) == 3; }));
 }
 
@@ -351,7 +386,8 @@ TEST(ECommerce, ConcurrentOrdersForTheLastUnitsNeverOversell) {
   std::vector<std::future<std::string>> orders;
   for (int i = 0; i < 8; ++i) {
     orders.push_back(std::async(std::launch::async, [&] {
-      return place(order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 2}}})));
+      return place(order(unique("cust"),
+                         json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 2}}})));
     }));
   }
   std::vector<std::string> ids;
@@ -374,7 +410,8 @@ TEST(ECommerce, ConcurrentOrdersForTheLastUnitsNeverOversell) {
 TEST(ECommerce, SameIdempotencyKeyIsTheSameOrder) {
   const std::string p = unique("p");
   stock(p, 3);
-  const json body = order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}));
+  const json body =
+      order(unique("cust"), json::array({{{"productId", p}, {"quantity", 1}, {"unitPrice", 5}}}));
   const std::string key = unique("key");
   auto first = call("POST", "/api/orders", body.dump(), {{"Idempotency-Key", key}});
   auto second = call("POST", "/api/orders", body.dump(), {{"Idempotency-Key", key}});
@@ -389,15 +426,57 @@ TEST(ECommerce, SameIdempotencyKeyIsTheSameOrder) {
 TEST(ECommerce, BadOrdersAreRefusedWith400) {
   EXPECT_EQ(call("POST", "/api/orders", "{not json").status, 400);
   EXPECT_EQ(call("POST", "/api/orders", order("c", json::array()).dump()).status, 400);
+  EXPECT_EQ(
+      call(
+          "POST", "/api/orders",
+          order("c", json::array({{{"productId", "x"}, {"quantity", 0}, {"unitPrice", 1}}})).dump())
+          .status,
+      400);
   EXPECT_EQ(call("POST", "/api/orders",
-                 order("c", json::array({{{"productId", "x"}, {"quantity", 0}, {"unitPrice", 1}}})).dump())
-                .status,
-            400);
-  EXPECT_EQ(call("POST", "/api/orders",
-                 order("c", json::array({{{"productId", "x"}, {"quantity", 1}, {"unitPrice", -1}}})).dump())
+                 order("c", json::array({{{"productId", "x"}, {"quantity", 1}, {"unitPrice", -1}}}))
+                     .dump())
                 .status,
             400);
   EXPECT_EQ(call("GET", "/api/orders/00000000-0000-7000-8000-000000000000").status, 404);
 }
+
+#ifdef PLEXUS_TEST_DISTRIBUTED
+// A command delivered twice by the broker (a lost ack), and the same request sent again as a new
+// message, reserve the stock once.
+TEST(ECommerce, DuplicatesInjectedOnTheBrokerChangeNothing) {
+  const std::string p = unique("dup");
+  stock(p, 5);
+  auto envelope = [&](const std::string& id) {
+    plexus::store::Envelope e;
+    e.id = id;
+    e.kind = "command";
+    e.type = "ReserveInventory";
+    e.stream = "01a21900-0000-7000-8000-00000000d0d0";
+    e.correlation = id;
+    e.timestampMs = 1;
+    e.payload =
+        json{{"orderId", e.stream}, {"items", json::array({{{"productId", p}, {"quantity", 2}}})}}
+            .dump();
+    return plexus::store::encode(e);
+  };
+  plexus::transport::Amqp amqp(std::getenv("PLEXUS_AMQP_URL"));
+  amqp.open(5000);
+  amqp.confirmSelect();
+  const std::string first = "01a21900-0000-7000-8000-00000000d0d1",
+                    second = "01a21900-0000-7000-8000-00000000d0d2";
+  amqp.publish("plexus.commands", "ReserveInventory", envelope(first), first, "ReserveInventory",
+               "01a21900-0000-7000-8000-00000000d0d0");
+  amqp.publish("plexus.commands", "ReserveInventory", envelope(first), first, "ReserveInventory",
+               "01a21900-0000-7000-8000-00000000d0d0");
+  amqp.publish("plexus.commands", "ReserveInventory", envelope(second), second, "ReserveInventory",
+               "01a21900-0000-7000-8000-00000000d0d0");
+  amqp.waitForConfirms(5000);
+  ASSERT_TRUE(eventually([&] { return available(p) == 3; })) << available(p);
+  // Give the copies every chance to be (wrongly) applied, then check once more: still one
+  // reservation.
+  EXPECT_FALSE(eventually([&] { return available(p) != 3; }, 2000));
+  EXPECT_EQ(get("/api/inventory/" + p)["reservedStock"], 2);
+}
+#endif
 
 }  // namespace

@@ -7,8 +7,8 @@
 #include "transport/amqp.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <csignal>
@@ -40,12 +40,16 @@ class Replicas : public ::testing::Test {
     const std::string id = std::to_string(::getpid()) + "_" + std::to_string(++counter_);
     service_ = "rt-" + std::to_string(::getpid()) + "-" + std::to_string(counter_);
     schema_ = "rt_" + id;
-    config_ = dir_.write("replica.json", R"({"service": ")" + service_ + R"(",
+    config_ =
+        dir_.write("replica.json", R"({"service": ")" + service_ + R"(",
       "http": {"host": "127.0.0.1", "port": 0, "shutdown_delay_ms": 0},
-      "store": {"kind": "postgres", "url": ")" + std::string(pg) + R"(", "schema": ")" + schema_ + R"("},
-      "transport": {"kind": "rabbitmq", "url": ")" + std::string(amqp) + R"(", "retry_initial_ms": 50,
+      "store": {"kind": "postgres", "url": ")" +
+                                       std::string(pg) + R"(", "schema": ")" + schema_ + R"("},
+      "transport": {"kind": "rabbitmq", "url": ")" +
+                                       std::string(amqp) + R"(", "retry_initial_ms": 50,
                     "partitions": 4, "poll_interval_ms": 200},
-      "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") + R"("}]})");
+      "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") +
+                                       R"("}]})");
     auto r = plexus::test::runHost({"migrate", "--config", config_});
     ASSERT_EQ(r.exitCode, 0) << r.err;
   }
@@ -59,10 +63,12 @@ class Replicas : public ::testing::Test {
     tx->commit();
   }
   std::unique_ptr<HostProcess> start() {
-    auto h = std::make_unique<HostProcess>(config_, std::map<std::string, std::string>{{"PLEXUS_LOG_LEVEL", "info"}});
+    auto h = std::make_unique<HostProcess>(
+        config_, std::map<std::string, std::string>{{"PLEXUS_LOG_LEVEL", "info"}});
     const int port = h->port();
     EXPECT_TRUE(eventually([port] {
-      return http(port, "GET", "/health/ready").body.find("\"broker\":\"connected\"") != std::string::npos;
+      return http(port, "GET", "/health/ready").body.find("\"broker\":\"connected\"") !=
+             std::string::npos;
     }));
     return h;
   }
@@ -90,13 +96,16 @@ TEST_F(Replicas, TwoConsumersKeepPerStreamOrderAndHandleEachMessageOnce) {
   const int perStream = 15;
   for (int i = 1; i <= perStream; ++i) {
     for (const auto& s : streams) {
-      ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", s}, {"seq", i}}.dump()).status, 202);
+      ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", s}, {"seq", i}}.dump()).status,
+                202);
     }
   }
-  ASSERT_TRUE(eventually([&] { return complete(a->port(), streams, perStream); })) << count(a->port(), "s1");
+  ASSERT_TRUE(eventually([&] { return complete(a->port(), streams, perStream); }))
+      << count(a->port(), "s1");
   for (const auto& s : streams) {
     const json log = count(b->port(), s)["log"];  // the same database from the other replica
-    for (int i = 0; i < perStream; ++i) EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << s << ": " << log;
+    for (int i = 0; i < perStream; ++i)
+      EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << s << ": " << log;
     EXPECT_EQ(count(a->port(), s)["n"], perStream);
   }
   EXPECT_EQ(json::parse(http(a->port(), "GET", "/admin/dead-letters").body).size(), 0u);
@@ -109,7 +118,8 @@ TEST_F(Replicas, AReplicaKilledMidStreamLosesNothingAndDuplicatesNothing) {
   const int perStream = 20;
   for (int i = 1; i <= perStream; ++i) {
     for (const auto& s : streams) {
-      ASSERT_EQ(http(b->port(), "POST", "/t/count", json{{"stream", s}, {"seq", i}}.dump()).status, 202);
+      ASSERT_EQ(http(b->port(), "POST", "/t/count", json{{"stream", s}, {"seq", i}}.dump()).status,
+                202);
     }
     if (i == perStream / 2) a->signal(SIGKILL);  // the active consumer dies mid-stream
   }
@@ -120,7 +130,8 @@ TEST_F(Replicas, AReplicaKilledMidStreamLosesNothingAndDuplicatesNothing) {
       << count(b->port(), "k1") << count(b->port(), "k2") << count(b->port(), "k3");
   for (const auto& s : streams) {
     const json log = count(c->port(), s)["log"];
-    for (int i = 0; i < perStream; ++i) EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << s << ": " << log;
+    for (int i = 0; i < perStream; ++i)
+      EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << s << ": " << log;
     EXPECT_EQ(count(c->port(), s)["n"], perStream);  // no effect applied twice
   }
 }
@@ -143,7 +154,8 @@ void publishCount(const std::string& id, const std::string& stream, int seq) {
 }
 
 int services(const std::string& args) {
-  return std::system((std::string(PLEXUS_SOURCE_DIR) + "/scripts/services " + args + " >/dev/null 2>&1").c_str());
+  return std::system(
+      (std::string(PLEXUS_SOURCE_DIR) + "/scripts/services " + args + " >/dev/null 2>&1").c_str());
 }
 
 TEST_F(Replicas, TheSameMessageDeliveredTwiceByTheBrokerIsHandledOnce) {
@@ -152,7 +164,8 @@ TEST_F(Replicas, TheSameMessageDeliveredTwiceByTheBrokerIsHandledOnce) {
   publishCount(id, "dup", 1);
   publishCount(id, "dup", 1);  // a redelivery, as after a lost ack
   publishCount("00000000-0000-7000-8000-0000000000d2", "dup", 2);  // a later, different message
-  ASSERT_TRUE(eventually([&] { return count(a->port(), "dup")["log"].size() == 2; })) << count(a->port(), "dup");
+  ASSERT_TRUE(eventually([&] { return count(a->port(), "dup")["log"].size() == 2; }))
+      << count(a->port(), "dup");
   EXPECT_EQ(count(a->port(), "dup")["n"], 2);
 }
 
@@ -160,18 +173,22 @@ TEST_F(Replicas, ARelayKilledAfterCommitIsReplacedAndNothingIsLost) {
   auto a = start();
   auto b = start();
   for (int i = 1; i <= 10; ++i) {
-    ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", "relay"}, {"seq", i}}.dump()).status, 202);
+    ASSERT_EQ(
+        http(a->port(), "POST", "/t/count", json{{"stream", "relay"}, {"seq", i}}.dump()).status,
+        202);
   }
   a->signal(SIGKILL);  // committed to the outbox; maybe published, maybe not
   ASSERT_TRUE(a->waitExit(10000).has_value());
-  ASSERT_TRUE(eventually([&] { return complete(b->port(), {"relay"}, 10); }, 120000)) << count(b->port(), "relay");
+  ASSERT_TRUE(eventually([&] { return complete(b->port(), {"relay"}, 10); }, 120000))
+      << count(b->port(), "relay");
   EXPECT_EQ(count(b->port(), "relay")["n"], 10);
 }
 
 TEST_F(Replicas, NothingIsAckedBeforeCommitWhilePostgresIsDown) {
   auto a = start();
   ASSERT_EQ(services("stop postgres"), 0);
-  publishCount("00000000-0000-7000-8000-0000000000e1", "pgdown", 1);  // consumed, cannot be committed
+  publishCount("00000000-0000-7000-8000-0000000000e1", "pgdown",
+               1);  // consumed, cannot be committed
   ASSERT_EQ(services("start postgres"), 0);
   ASSERT_TRUE(eventually([&] { return count(a->port(), "pgdown")["n"] == 1; }, 120000));
   EXPECT_EQ(count(a->port(), "pgdown")["log"].size(), 1u);
@@ -180,15 +197,20 @@ TEST_F(Replicas, NothingIsAckedBeforeCommitWhilePostgresIsDown) {
 TEST_F(Replicas, ABrokerRestartMidStreamLosesNothing) {
   auto a = start();
   for (int i = 1; i <= 5; ++i) {
-    ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", "bunny"}, {"seq", i}}.dump()).status, 202);
+    ASSERT_EQ(
+        http(a->port(), "POST", "/t/count", json{{"stream", "bunny"}, {"seq", i}}.dump()).status,
+        202);
   }
   ASSERT_EQ(services("stop rabbitmq"), 0);
   for (int i = 6; i <= 10; ++i) {  // accepted into the outbox while the broker is away
-    ASSERT_EQ(http(a->port(), "POST", "/t/count", json{{"stream", "bunny"}, {"seq", i}}.dump()).status, 202);
+    ASSERT_EQ(
+        http(a->port(), "POST", "/t/count", json{{"stream", "bunny"}, {"seq", i}}.dump()).status,
+        202);
   }
   EXPECT_NE(http(a->port(), "GET", "/health/ready").body.find("degraded"), std::string::npos);
   ASSERT_EQ(services("start rabbitmq"), 0);
-  ASSERT_TRUE(eventually([&] { return complete(a->port(), {"bunny"}, 10); }, 180000)) << count(a->port(), "bunny");
+  ASSERT_TRUE(eventually([&] { return complete(a->port(), {"bunny"}, 10); }, 180000))
+      << count(a->port(), "bunny");
   const json log = count(a->port(), "bunny")["log"];
   for (int i = 0; i < 10; ++i) EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << log;
 }

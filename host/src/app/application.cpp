@@ -2,14 +2,14 @@
 
 #include "config/config.hpp"
 #include "dispatch/bus.hpp"
-#include "store/migrations.hpp"
-#include "store/store.hpp"
-#include "transport/rabbitmq.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/loader.hpp"
 #include "plugin/runtime.hpp"
+#include "store/migrations.hpp"
+#include "store/store.hpp"
+#include "transport/rabbitmq.hpp"
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -20,9 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
-#include <set>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #ifndef PLEXUS_VERSION
@@ -38,7 +38,8 @@ constexpr int kExitConfig = 78;
 constexpr int kExitUnavailable = 69;
 
 // The migrations of the loaded plugins for the store's dialect.
-std::vector<store::Migration> pluginMigrations(const plugin::Runtime& runtime, store::Dialect dialect) {
+std::vector<store::Migration> pluginMigrations(const plugin::Runtime& runtime,
+                                               store::Dialect dialect) {
   const std::string d = dialect == store::Dialect::Postgres ? "postgresql" : "sqlite";
   std::vector<store::Migration> out;
   for (const auto& p : runtime.plugins()) {
@@ -186,10 +187,12 @@ int HostApplication::start(bool serve) {
       if (db->dialect() == store::Dialect::Sqlite) {
         const auto report = store::migrate(*db, migrations);  // embedded: migrate at start
         log::write(log::Level::Info, "migrations applied",
-                   nlohmann::json{{"applied", report.applied}, {"already_applied", report.alreadyApplied}});
+                   nlohmann::json{{"applied", report.applied},
+                                  {"already_applied", report.alreadyApplied}});
       } else if (!store::pendingMigrations(*db, migrations).empty()) {
         migrated = false;
-        log::write(log::Level::Error, "not ready: migrations missing; run plexus-host migrate --config " + configFile_,
+        log::write(log::Level::Error,
+                   "not ready: migrations missing; run plexus-host migrate --config " + configFile_,
                    nlohmann::json{{"pending", store::pendingMigrations(*db, migrations)}});
       }
     } catch (const store::MigrationError& e) {
@@ -202,7 +205,8 @@ int HostApplication::start(bool serve) {
         return kExitUnavailable;
       }
       migrated = false;
-      log::write(log::Level::Error, "not ready: store check failed", nlohmann::json{{"error", e.what()}});
+      log::write(log::Level::Error, "not ready: store check failed",
+                 nlohmann::json{{"error", e.what()}});
     }
     dispatch::Options options = busOptions(cfg.transport);
     options.instance = runtime.instance();
@@ -267,16 +271,18 @@ int HostApplication::start(bool serve) {
         });
       }
     }
-    log::write(log::Level::Info, "listening",
-               nlohmann::json{{"port", server.port()},
-                              {"host", cfg.http.host},
-                              {"plugins", runtime.plugins().size()},
-                              {"routes", runtime.routes().size()},
-                              {"store", cfg.store.kind.empty() ? "none" : cfg.store.kind},
-                              {"transport", cfg.transport.kind.empty() ? "none" : cfg.transport.kind}});
+    log::write(
+        log::Level::Info, "listening",
+        nlohmann::json{{"port", server.port()},
+                       {"host", cfg.http.host},
+                       {"plugins", runtime.plugins().size()},
+                       {"routes", runtime.routes().size()},
+                       {"store", cfg.store.kind.empty() ? "none" : cfg.store.kind},
+                       {"transport", cfg.transport.kind.empty() ? "none" : cfg.transport.kind}});
     waitForTerminationRequest();
     log::write(log::Level::Info, "shutting down: readiness is 503, draining",
-               nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs}, {"drain_seconds", cfg.http.drainSeconds}});
+               nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs},
+                              {"drain_seconds", cfg.http.drainSeconds}});
     const bool drained = server.shutdown();
     {
       std::lock_guard<std::mutex> lock(watchMu);
@@ -285,7 +291,7 @@ int HostApplication::start(bool serve) {
     watchCv.notify_all();
     if (migrationWatch.joinable()) migrationWatch.join();
     if (rabbit) rabbit->stopConsuming();  // unacked prefetched messages go back to the queue
-    if (bus) bus->stop();                 // running handlers finish and commit; the rest stays stored
+    if (bus) bus->stop();  // running handlers finish and commit; the rest stays stored
     if (rabbit) rabbit->stop();
     log::write(log::Level::Info, "stopped", nlohmann::json{{"drained", drained}});
   } catch (const Poco::Exception& e) {
@@ -322,7 +328,8 @@ int HostApplication::migrate() {
   }
   log::setService(cfg.service);
   if (cfg.store.kind.empty()) {
-    std::cerr << "plexus-host: migrate: " << configFile_ << " has no \"store\"; nothing to migrate\n";
+    std::cerr << "plexus-host: migrate: " << configFile_
+              << " has no \"store\"; nothing to migrate\n";
     return kExitConfig;
   }
   Metrics metrics;
@@ -337,8 +344,8 @@ int HostApplication::migrate() {
     auto db = store::Store::open(cfg.store, 2);
     const auto report = store::migrate(*db, pluginMigrations(runtime, db->dialect()));
     std::cout << "plexus-host: migrate: " << report.applied << " applied, " << report.alreadyApplied
-              << " already applied" << (cfg.store.schema.empty() ? "" : " (schema " + cfg.store.schema + ")")
-              << "\n";
+              << " already applied"
+              << (cfg.store.schema.empty() ? "" : " (schema " + cfg.store.schema + ")") << "\n";
     return EXIT_OK;
   } catch (const store::MigrationError& e) {
     std::cerr << "plexus-host: migrate refused: " << e.what() << "\n";

@@ -253,20 +253,23 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     c.store.kind = r.oneOf(s["kind"], "/store/kind", {"sqlite", "postgres"});
     if (s.contains("url")) c.store.url = r.string(s["url"], "/store/url");
     if (s.contains("schema")) c.store.schema = r.string(s["schema"], "/store/schema");
-    if (s.contains("pool_size")) c.store.poolSize = static_cast<int>(r.integer(s["pool_size"], "/store/pool_size", 1, 256));
+    if (s.contains("pool_size"))
+      c.store.poolSize = static_cast<int>(r.integer(s["pool_size"], "/store/pool_size", 1, 256));
     if (c.store.url.empty()) r.fail("/store/url", "must not be empty");
   }
 
   if (doc.contains("transport")) {
     const json& t = doc["transport"];
-    r.expectObject(t, "/transport",
-                   {"kind", "url", "workers", "max_attempts", "retry_initial_ms", "retry_max_ms",
-                    "poll_interval_ms", "stall_seconds", "partitions", "prefetch", "retention_hours"},
-                   {"kind"});
+    r.expectObject(
+        t, "/transport",
+        {"kind", "url", "workers", "max_attempts", "retry_initial_ms", "retry_max_ms",
+         "poll_interval_ms", "stall_seconds", "partitions", "prefetch", "retention_hours"},
+        {"kind"});
     c.transport.kind = r.oneOf(t["kind"], "/transport/kind", {"inproc", "rabbitmq"});
     if (t.contains("url")) c.transport.url = r.string(t["url"], "/transport/url");
     auto num = [&](const char* key, int& out, int64_t min, int64_t max) {
-      if (t.contains(key)) out = static_cast<int>(r.integer(t[key], std::string("/transport/") + key, min, max));
+      if (t.contains(key))
+        out = static_cast<int>(r.integer(t[key], std::string("/transport/") + key, min, max));
     };
     num("workers", c.transport.workers, 1, 64);
     num("max_attempts", c.transport.maxAttempts, 1, 100);

@@ -49,15 +49,15 @@ struct Store {
 struct Transport {
   std::string kind;  // "inproc" | "rabbitmq"; empty = inproc when a store is configured
   std::string url;
-  int workers = 2;             // concurrent handler executions
-  int maxAttempts = 5;         // then the message is dead-lettered
-  int retryInitialMs = 200;    // first retry delay, doubled per attempt
-  int retryMaxMs = 60000;      // cap of the retry delay
-  int pollIntervalMs = 1000;   // fallback polling when no commit wakes the relay
-  int stallSeconds = 60;       // outbox older than this: readiness reports "degraded"
-  int partitions = 4;          // rabbitmq: partition queues per deployment (per-stream order)
-  int prefetch = 64;           // rabbitmq: unacked messages per consumer
-  int retentionHours = 168;    // published outbox and processed inbox rows are purged after this
+  int workers = 2;            // concurrent handler executions
+  int maxAttempts = 5;        // then the message is dead-lettered
+  int retryInitialMs = 200;   // first retry delay, doubled per attempt
+  int retryMaxMs = 60000;     // cap of the retry delay
+  int pollIntervalMs = 1000;  // fallback polling when no commit wakes the relay
+  int stallSeconds = 60;      // outbox older than this: readiness reports "degraded"
+  int partitions = 4;         // rabbitmq: partition queues per deployment (per-stream order)
+  int prefetch = 64;          // rabbitmq: unacked messages per consumer
+  int retentionHours = 168;   // published outbox and processed inbox rows are purged after this
 };
 
 struct Plugin {

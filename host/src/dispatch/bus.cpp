@@ -15,7 +15,8 @@ namespace {
 using nlohmann::json;
 
 int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -41,21 +42,30 @@ Bus::Bus(plugin::Runtime& runtime, store::Store& store, Metrics& metrics, Option
       // take events. The kind of a message is decided by how it was sent.
       if (c->kind == plugin::Kind::Receptor) {
         plugin::Component* owner = runtime_.receptorFor(t);
-        if (owner != nullptr) commandHandlers_[t] = owner->id;  // none when several receptors list it
+        if (owner != nullptr)
+          commandHandlers_[t] = owner->id;  // none when several receptors list it
       }
       eventHandlers_[t].push_back(c->id);
     }
   }
   using K = Metrics::Kind;
   const std::vector<std::string> byHandler{"type", "handler"};
-  handledMetric_ = define(metrics_, K::Counter, "plexus_messages_handled_total", "Messages handled successfully.", byHandler);
-  failedMetric_ = define(metrics_, K::Counter, "plexus_messages_failed_total", "Handler attempts that failed.", byHandler);
-  retriedMetric_ = define(metrics_, K::Counter, "plexus_messages_retried_total", "Deliveries scheduled for another attempt.", byHandler);
-  deadMetric_ = define(metrics_, K::Counter, "plexus_messages_dead_lettered_total", "Messages moved to the dead letters.", byHandler);
-  duplicateMetric_ = define(metrics_, K::Counter, "plexus_inbox_duplicates_total", "Redelivered messages skipped by the inbox.", {"handler"});
-  durationMetric_ = define(metrics_, K::Histogram, "plexus_handler_duration_seconds", "Handler time per message, transaction included.", {"handler"});
-  pendingMetric_ = define(metrics_, K::Gauge, "plexus_outbox_pending", "Outbox rows due and not yet published.", {});
-  ageMetric_ = define(metrics_, K::Gauge, "plexus_outbox_oldest_age_seconds", "Age of the oldest due, unpublished outbox row.", {});
+  handledMetric_ = define(metrics_, K::Counter, "plexus_messages_handled_total",
+                          "Messages handled successfully.", byHandler);
+  failedMetric_ = define(metrics_, K::Counter, "plexus_messages_failed_total",
+                         "Handler attempts that failed.", byHandler);
+  retriedMetric_ = define(metrics_, K::Counter, "plexus_messages_retried_total",
+                          "Deliveries scheduled for another attempt.", byHandler);
+  deadMetric_ = define(metrics_, K::Counter, "plexus_messages_dead_lettered_total",
+                       "Messages moved to the dead letters.", byHandler);
+  duplicateMetric_ = define(metrics_, K::Counter, "plexus_inbox_duplicates_total",
+                            "Redelivered messages skipped by the inbox.", {"handler"});
+  durationMetric_ = define(metrics_, K::Histogram, "plexus_handler_duration_seconds",
+                           "Handler time per message, transaction included.", {"handler"});
+  pendingMetric_ = define(metrics_, K::Gauge, "plexus_outbox_pending",
+                          "Outbox rows due and not yet published.", {});
+  ageMetric_ = define(metrics_, K::Gauge, "plexus_outbox_oldest_age_seconds",
+                      "Age of the oldest due, unpublished outbox row.", {});
 }
 
 Bus::~Bus() { stop(); }
@@ -63,7 +73,8 @@ Bus::~Bus() { stop(); }
 std::vector<std::string> Bus::handlersFor(const std::string& kind, const std::string& type) const {
   if (kind == "command") {
     auto it = commandHandlers_.find(type);
-    return it == commandHandlers_.end() ? std::vector<std::string>{} : std::vector<std::string>{it->second};
+    return it == commandHandlers_.end() ? std::vector<std::string>{}
+                                        : std::vector<std::string>{it->second};
   }
   auto it = eventHandlers_.find(type);
   return it == eventHandlers_.end() ? std::vector<std::string>{} : it->second;
@@ -96,7 +107,8 @@ void Bus::stop() {
     for (int i = 0; i < 10 && relayOnce(nextDue); ++i) {
     }
   } catch (const std::exception& e) {
-    log::write(log::Level::Warn, "final outbox flush failed; rows stay for the next relay", json{{"error", e.what()}});
+    log::write(log::Level::Warn, "final outbox flush failed; rows stay for the next relay",
+               json{{"error", e.what()}});
   }
 }
 
@@ -105,12 +117,14 @@ void Bus::stop() {
 void Bus::purge() {
   const int64_t cutoff = nowMs() - options_.retentionMs;
   auto tx = store_.begin();
-  const int64_t outbox = tx->exec("DELETE FROM plexus_outbox WHERE published_at IS NOT NULL AND published_at < $1",
-                                  {ll(cutoff)});
+  const int64_t outbox =
+      tx->exec("DELETE FROM plexus_outbox WHERE published_at IS NOT NULL AND published_at < $1",
+               {ll(cutoff)});
   const int64_t inbox = tx->exec("DELETE FROM plexus_inbox WHERE processed_at < $1", {ll(cutoff)});
   tx->commit();
   if (outbox + inbox > 0) {
-    log::write(log::Level::Info, "retention purge", json{{"outbox_rows", outbox}, {"inbox_rows", inbox}});
+    log::write(log::Level::Info, "retention purge",
+               json{{"outbox_rows", outbox}, {"inbox_rows", inbox}});
   }
 }
 
@@ -140,17 +154,22 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
     // One relay per deployment at a time: replicas publishing in parallel would reorder a
     // stream's messages. The lock goes with the transaction, so a dead relay frees it at once.
     const Rows got = tx->query(
-        "SELECT CASE WHEN pg_try_advisory_xact_lock(7391467, hashtext(current_schema())) THEN 1 ELSE 0 END", {});
+        "SELECT CASE WHEN pg_try_advisory_xact_lock(7391467, hashtext(current_schema())) THEN 1 "
+        "ELSE 0 END",
+        {});
     if (got.empty() || got[0][0].asInt() != 1) {
       tx->commit();
       nextDueMs = 0;
       return false;
     }
   }
-  const std::string lock = store_.dialect() == store::Dialect::Postgres ? " FOR UPDATE SKIP LOCKED" : "";
+  const std::string lock =
+      store_.dialect() == store::Dialect::Postgres ? " FOR UPDATE SKIP LOCKED" : "";
   const Rows rows = tx->query(
-      "SELECT seq, message_id, kind, type, stream_id, envelope FROM plexus_outbox WHERE published_at IS NULL AND "
-      "deliver_at <= $1 ORDER BY seq LIMIT $2" + lock,
+      "SELECT seq, message_id, kind, type, stream_id, envelope FROM plexus_outbox WHERE "
+      "published_at IS NULL AND "
+      "deliver_at <= $1 ORDER BY seq LIMIT $2" +
+          lock,
       {ll(now), options_.batch});
   if (publisher_ != nullptr && !rows.empty()) {
     // Rows stay locked (SKIP LOCKED for other replicas) until the broker confirmed them; if this
@@ -158,18 +177,21 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
     std::vector<Outbound> out;
     out.reserve(rows.size());
     for (const Row& r : rows) {
-      out.push_back(Outbound{r[1].asText(), r[2].asText(), r[3].asText(), r[4].asText(), r[5].asText()});
+      out.push_back(
+          Outbound{r[1].asText(), r[2].asText(), r[3].asText(), r[4].asText(), r[5].asText()});
     }
     publisher_->publish(out);
     for (const Row& r : rows) {
-      tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2", {ll(now), r[0].asInt()});
+      tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2",
+               {ll(now), r[0].asInt()});
     }
   }
   for (const Row& r : publisher_ != nullptr ? Rows{} : rows) {
-    const std::string id = r[1].asText(), kind = r[2].asText(), type = r[3].asText(), stream = r[4].asText(),
-                      envelope = r[5].asText();
+    const std::string id = r[1].asText(), kind = r[2].asText(), type = r[3].asText(),
+                      stream = r[4].asText(), envelope = r[5].asText();
     if (kind == "dead-letter") {  // only meaningful with a broker (its DLQ)
-      tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2", {ll(now), r[0].asInt()});
+      tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2",
+               {ll(now), r[0].asInt()});
       continue;
     }
     const auto handlers = handlersFor(kind, type);
@@ -179,13 +201,15 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
     }
     for (const auto& h : handlers) {
       tx->exec(
-          "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) VALUES ($1, $2, "
+          "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, "
+          "due_at) VALUES ($1, $2, "
           "$3, $4, 1, $5) ON CONFLICT DO NOTHING",
           {id, h, stream, envelope, ll(now)});
     }
     tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2", {ll(now), r[0].asInt()});
   }
-  const Rows next = tx->query("SELECT MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL", {});
+  const Rows next =
+      tx->query("SELECT MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL", {});
   nextDueMs = (!next.empty() && !next[0][0].isNull()) ? next[0][0].asInt() : 0;
   tx->commit();
   if (!rows.empty()) {
@@ -220,14 +244,16 @@ void Bus::relayLoop() {
       }
     } catch (const std::exception& e) {
       ++failures;
-      log::write(log::Level::Warn, "outbox relay failed; retrying", json{{"error", e.what()}, {"failures", failures}});
+      log::write(log::Level::Warn, "outbox relay failed; retrying",
+                 json{{"error", e.what()}, {"failures", failures}});
     }
     if (more) continue;
     int64_t waitMs = options_.pollIntervalMs;
     if (failures > 0) waitMs = std::min<int64_t>(int64_t{100} << std::min(failures, 6), 5000);
     if (nextDue > 0) waitMs = std::max<int64_t>(1, std::min(waitMs, nextDue - nowMs()));
     std::unique_lock<std::mutex> lock(mu_);
-    relayCv_.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return relayWake_ || stopping_; });
+    relayCv_.wait_for(lock, std::chrono::milliseconds(waitMs),
+                      [&] { return relayWake_ || stopping_; });
     relayWake_ = false;
   }
 }
@@ -243,7 +269,8 @@ bool Bus::accept(const std::string& text, std::string& error) {
     for (const auto& h : handlers) {
       // ON CONFLICT: a broker redelivery of a message not yet handled is the same delivery.
       tx->exec(
-          "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) VALUES ($1, $2, "
+          "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, "
+          "due_at) VALUES ($1, $2, "
           "$3, $4, 1, $5) ON CONFLICT DO NOTHING",
           {env->id, h, env->stream, text, ll(now)});
     }
@@ -269,7 +296,8 @@ void Bus::schedulerLoop() {
       {
         auto tx = store_.begin();
         rows = tx->query(
-            "SELECT seq, message_id, handler, stream_id, envelope, attempt, due_at, first_failed_at, claimed_by, "
+            "SELECT seq, message_id, handler, stream_id, envelope, attempt, due_at, "
+            "first_failed_at, claimed_by, "
             "claimed_until FROM plexus_deliveries ORDER BY seq LIMIT $1",
             {options_.batch * 5});
         tx->commit();
@@ -280,8 +308,12 @@ void Bus::schedulerLoop() {
       std::set<int64_t> queued;
       for (const Job& j : queue_) queued.insert(j.seq);
       for (const Row& r : rows) {
-        Job job{r[0].asInt(),  r[1].asText(), r[2].asText(),
-                r[3].asText(), r[4].asText(), r[5].asInt(),
+        Job job{r[0].asInt(),
+                r[1].asText(),
+                r[2].asText(),
+                r[3].asText(),
+                r[4].asText(),
+                r[5].asInt(),
                 r[7].isNull() ? 0 : r[7].asInt()};
         const auto key = std::make_pair(job.stream, job.handler);
         if (!seen.insert(key).second) continue;  // only the oldest of a stream may run
@@ -291,22 +323,24 @@ void Bus::schedulerLoop() {
           continue;  // a retry waiting for its backoff holds its stream
         }
         if (busy_.count(key) > 0 || queued.count(job.seq) > 0) continue;
-        const bool foreignClaim = !r[8].isNull() && r[8].asText() != options_.instance && !r[9].isNull() &&
-                                  r[9].asInt() > now;
+        const bool foreignClaim = !r[8].isNull() && r[8].asText() != options_.instance &&
+                                  !r[9].isNull() && r[9].asInt() > now;
         if (foreignClaim) continue;  // another replica is handling this stream's head
         busy_.insert(key);
         queue_.push_back(std::move(job));
       }
     } catch (const std::exception& e) {
       ++failures;
-      log::write(log::Level::Warn, "delivery scheduler failed; retrying", json{{"error", e.what()}});
+      log::write(log::Level::Warn, "delivery scheduler failed; retrying",
+                 json{{"error", e.what()}});
     }
     workerCv_.notify_all();
     int64_t waitMs = options_.pollIntervalMs;
     if (failures > 0) waitMs = std::min<int64_t>(int64_t{100} << std::min(failures, 6), 5000);
     if (nextDue > 0) waitMs = std::max<int64_t>(1, std::min(waitMs, nextDue - nowMs()));
     std::unique_lock<std::mutex> lock(mu_);
-    schedulerCv_.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return schedulerWake_ || stopping_.load(); });
+    schedulerCv_.wait_for(lock, std::chrono::milliseconds(waitMs),
+                          [&] { return schedulerWake_ || stopping_.load(); });
     schedulerWake_ = false;
   }
 }
@@ -326,8 +360,9 @@ void Bus::workerLoop() {
       if (claim(job)) run(job);
     } catch (const std::exception& e) {
       // The store failed around the handler: the delivery row is still there; it runs again.
-      log::write(log::Level::Warn, "delivery could not be recorded; it will run again",
-                 json{{"message_id", job.messageId}, {"handler", job.handler}, {"error", e.what()}});
+      log::write(
+          log::Level::Warn, "delivery could not be recorded; it will run again",
+          json{{"message_id", job.messageId}, {"handler", job.handler}, {"error", e.what()}});
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -344,7 +379,8 @@ bool Bus::claim(const Job& job) {
   const int64_t now = nowMs();
   auto tx = store_.begin();
   const int64_t n = tx->exec(
-      "UPDATE plexus_deliveries SET claimed_by = $1, claimed_until = $2 WHERE seq = $3 AND (claimed_by IS NULL OR "
+      "UPDATE plexus_deliveries SET claimed_by = $1, claimed_until = $2 WHERE seq = $3 AND "
+      "(claimed_by IS NULL OR "
       "claimed_by = $1 OR claimed_until < $4)",
       {options_.instance, ll(now + options_.leaseMs), ll(job.seq), ll(now)});
   tx->commit();
@@ -358,7 +394,9 @@ void Bus::run(const Job& job) {
   auto it = components_.find(job.handler);
   if (!env || it == components_.end()) {
     auto tx = store_.begin();
-    deadLetter(*tx, job, env ? env->type : "?", env ? "handler " + job.handler + " is not loaded" : "undecodable envelope: " + error);
+    deadLetter(
+        *tx, job, env ? env->type : "?",
+        env ? "handler " + job.handler + " is not loaded" : "undecodable envelope: " + error);
     tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
     tx->commit();
     return;
@@ -367,7 +405,8 @@ void Bus::run(const Job& job) {
   const std::string type = env->type;
 
   auto tx = store_.begin();
-  if (!tx->query("SELECT 1 FROM plexus_inbox WHERE message_id = $1 AND handler = $2", {job.messageId, job.handler})
+  if (!tx->query("SELECT 1 FROM plexus_inbox WHERE message_id = $1 AND handler = $2",
+                 {job.messageId, job.handler})
            .empty()) {
     tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
     tx->commit();
@@ -387,13 +426,15 @@ void Bus::run(const Job& job) {
     } catch (const store::SqlError& e) {
       tx.reset();
       plugin::runAfterCommit(d.afterCommit, false);
-      fail(job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, std::string("commit failed: ") + e.what());
+      fail(job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
+           std::string("commit failed: ") + e.what());
       return;
     }
     plugin::runAfterCommit(d.afterCommit, true);
     metrics_.update(handledMetric_, {type, job.handler}, 1);
-    metrics_.update(durationMetric_, {job.handler},
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    metrics_.update(
+        durationMetric_, {job.handler},
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!d.outgoing.empty()) wake();
     return;
   }
@@ -411,38 +452,50 @@ void Bus::fail(const Job& job, plexus_status status, const std::string& reason) 
   auto tx = store_.begin();
   if (status == PLEXUS_REJECT || job.attempt >= options_.maxAttempts) {
     deadLetter(*tx, job, type,
-               status == PLEXUS_REJECT ? reason : "gave up after " + std::to_string(job.attempt) + " attempts: " + reason);
+               status == PLEXUS_REJECT
+                   ? reason
+                   : "gave up after " + std::to_string(job.attempt) + " attempts: " + reason);
     tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
     tx->commit();
     metrics_.update(deadMetric_, {type, job.handler}, 1);
     log::write(log::Level::Warn, "message dead-lettered",
-               json{{"message_id", job.messageId}, {"handler", job.handler}, {"type", type}, {"attempts", job.attempt},
+               json{{"message_id", job.messageId},
+                    {"handler", job.handler},
+                    {"type", type},
+                    {"attempts", job.attempt},
                     {"reason", reason}});
     return;
   }
   const int64_t delay = backoffMs(job.attempt);
   tx->exec(
-      "UPDATE plexus_deliveries SET attempt = attempt + 1, due_at = $1, last_error = $2, first_failed_at = "
+      "UPDATE plexus_deliveries SET attempt = attempt + 1, due_at = $1, last_error = $2, "
+      "first_failed_at = "
       "COALESCE(first_failed_at, $3), claimed_by = NULL, claimed_until = NULL WHERE seq = $4",
       {ll(now + delay), reason, ll(now), ll(job.seq)});
   tx->commit();
   metrics_.update(retriedMetric_, {type, job.handler}, 1);
   log::write(log::Level::Info, "message will be retried",
-             json{{"message_id", job.messageId}, {"handler", job.handler}, {"attempt", job.attempt},
-                  {"retry_in_ms", delay}, {"reason", reason}});
+             json{{"message_id", job.messageId},
+                  {"handler", job.handler},
+                  {"attempt", job.attempt},
+                  {"retry_in_ms", delay},
+                  {"reason", reason}});
 }
 
-void Bus::deadLetter(store::Transaction& tx, const Job& job, const std::string& type, const std::string& reason) {
+void Bus::deadLetter(store::Transaction& tx, const Job& job, const std::string& type,
+                     const std::string& reason) {
   const int64_t now = nowMs();
   tx.exec(
-      "INSERT INTO plexus_dead_letters (id, message_id, handler, type, stream_id, envelope, reason, attempts, "
+      "INSERT INTO plexus_dead_letters (id, message_id, handler, type, stream_id, envelope, "
+      "reason, attempts, "
       "first_failed_at, last_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-      {newUuidV7(), job.messageId, job.handler, type, job.stream, job.envelope, reason, ll(job.attempt),
-       ll(job.firstFailedAt > 0 ? job.firstFailedAt : now), ll(now)});
+      {newUuidV7(), job.messageId, job.handler, type, job.stream, job.envelope, reason,
+       ll(job.attempt), ll(job.firstFailedAt > 0 ? job.firstFailedAt : now), ll(now)});
   if (publisher_ != nullptr) {
     // Also to the broker's dead-letter queue of this deployment, through the outbox.
     tx.exec(
-        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, created_at) VALUES ($1, "
+        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, "
+        "created_at) VALUES ($1, "
         "'dead-letter', $2, $3, $4, $5, $5)",
         {newUuidV7(), type, job.stream, job.envelope, ll(now)});
   }
@@ -453,7 +506,8 @@ void Bus::deadLetter(store::Transaction& tx, const Job& job, const std::string& 
 json Bus::deadLetters(int limit) {
   auto tx = store_.begin();
   const Rows rows = tx->query(
-      "SELECT id, message_id, handler, type, stream_id, reason, attempts, first_failed_at, last_failed_at, envelope "
+      "SELECT id, message_id, handler, type, stream_id, reason, attempts, first_failed_at, "
+      "last_failed_at, envelope "
       "FROM plexus_dead_letters ORDER BY last_failed_at DESC, id LIMIT $1",
       {limit});
   tx->commit();
@@ -476,7 +530,9 @@ json Bus::deadLetters(int limit) {
 
 bool Bus::retryDeadLetter(const std::string& id) {
   auto tx = store_.begin();
-  const Rows rows = tx->query("SELECT message_id, handler, stream_id, envelope FROM plexus_dead_letters WHERE id = $1", {id});
+  const Rows rows = tx->query(
+      "SELECT message_id, handler, stream_id, envelope FROM plexus_dead_letters WHERE id = $1",
+      {id});
   if (rows.empty() || rows[0][1].asText() == "-") {
     tx->rollback();
     return false;
@@ -484,7 +540,8 @@ bool Bus::retryDeadLetter(const std::string& id) {
   const Row& r = rows[0];
   // The replay starts a fresh attempt count; the inbox still dedupes if it was handled meanwhile.
   tx->exec(
-      "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) VALUES ($1, $2, $3, "
+      "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) "
+      "VALUES ($1, $2, $3, "
       "$4, 1, $5) ON CONFLICT DO NOTHING",
       {r[0].asText(), r[1].asText(), r[2].asText(), r[3].asText(), ll(nowMs())});
   tx->exec("DELETE FROM plexus_dead_letters WHERE id = $1", {id});
@@ -506,8 +563,9 @@ bool Bus::discardDeadLetter(const std::string& id) {
 
 int64_t Bus::outboxPending() {
   auto tx = store_.begin();
-  const Rows r = tx->query("SELECT COUNT(*) FROM plexus_outbox WHERE published_at IS NULL AND deliver_at <= $1",
-                           {ll(nowMs())});
+  const Rows r = tx->query(
+      "SELECT COUNT(*) FROM plexus_outbox WHERE published_at IS NULL AND deliver_at <= $1",
+      {ll(nowMs())});
   tx->commit();
   const int64_t n = r.empty() ? 0 : r[0][0].asInt();
   metrics_.update(pendingMetric_, {}, static_cast<double>(n));
@@ -517,8 +575,9 @@ int64_t Bus::outboxPending() {
 int64_t Bus::outboxOldestAgeMs() {
   const int64_t now = nowMs();
   auto tx = store_.begin();
-  const Rows r =
-      tx->query("SELECT MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL AND deliver_at <= $1", {ll(now)});
+  const Rows r = tx->query(
+      "SELECT MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL AND deliver_at <= $1",
+      {ll(now)});
   tx->commit();
   const int64_t age = (r.empty() || r[0][0].isNull()) ? 0 : now - r[0][0].asInt();
   metrics_.update(ageMetric_, {}, static_cast<double>(age) / 1000.0);

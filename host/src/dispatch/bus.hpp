@@ -50,7 +50,7 @@ struct Options {
   int pollIntervalMs = 1000;
   int batch = 100;
   int64_t retentionMs = 7ll * 24 * 3600 * 1000;  // published outbox / processed inbox rows kept
-  int leaseMs = 30000;  // a claimed delivery is taken over when its instance went silent this long
+  int leaseMs = 30000;   // a claimed delivery is taken over when its instance went silent this long
   std::string instance;  // this host's instance id (delivery claims)
 };
 
@@ -108,7 +108,8 @@ class Bus {
   bool claim(const Job& job);
   void run(const Job& job);
   void fail(const Job& job, plexus_status status, const std::string& reason);
-  void deadLetter(store::Transaction& tx, const Job& job, const std::string& type, const std::string& reason);
+  void deadLetter(store::Transaction& tx, const Job& job, const std::string& type,
+                  const std::string& reason);
   int64_t backoffMs(int64_t attempt);
 
   plugin::Runtime& runtime_;
@@ -133,8 +134,8 @@ class Bus {
   std::thread relay_;
   std::thread scheduler_;
   std::vector<std::thread> workers_;
-  int64_t handledMetric_ = 0, failedMetric_ = 0, retriedMetric_ = 0, deadMetric_ = 0, duplicateMetric_ = 0,
-          durationMetric_ = 0, pendingMetric_ = 0, ageMetric_ = 0;
+  int64_t handledMetric_ = 0, failedMetric_ = 0, retriedMetric_ = 0, deadMetric_ = 0,
+          duplicateMetric_ = 0, durationMetric_ = 0, pendingMetric_ = 0, ageMetric_ = 0;
 };
 
 }  // namespace plexus::dispatch

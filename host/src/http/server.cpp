@@ -258,12 +258,14 @@ class Handler : public Poco::Net::HTTPRequestHandler {
           } catch (const std::exception&) {
             limit = -1;
           }
-          if (limit < 1 || limit > 1000) return error(resp, 400, "limit must be between 1 and 1000", requestId);
+          if (limit < 1 || limit > 1000)
+            return error(resp, 400, "limit must be between 1 and 1000", requestId);
         }
         return send(resp, 200, ctx_.bus->deadLetters(limit).dump(), requestId);
       }
       if (segs.size() == 3 && method == "DELETE") {
-        if (!ctx_.bus->discardDeadLetter(segs[2])) return error(resp, 404, "no such dead letter", requestId);
+        if (!ctx_.bus->discardDeadLetter(segs[2]))
+          return error(resp, 404, "no such dead letter", requestId);
         resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
         resp.set("X-Request-Id", requestId);
         resp.setContentLength(0);
@@ -271,7 +273,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         return 204;
       }
       if (segs.size() == 4 && segs[3] == "retry" && method == "POST") {
-        if (!ctx_.bus->retryDeadLetter(segs[2])) return error(resp, 404, "no such dead letter", requestId);
+        if (!ctx_.bus->retryDeadLetter(segs[2]))
+          return error(resp, 404, "no such dead letter", requestId);
         return send(resp, 202, json{{"status", "requeued"}, {"id", segs[2]}}.dump(), requestId);
       }
       if (segs.size() == 3 || (segs.size() == 4 && segs[3] == "retry")) {
@@ -280,7 +283,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       }
       return error(resp, 404, "not found", requestId);
     } catch (const store::SqlError& e) {
-      log::write(log::Level::Warn, "admin request failed", json{{"request_id", requestId}, {"error", e.what()}});
+      log::write(log::Level::Warn, "admin request failed",
+                 json{{"request_id", requestId}, {"error", e.what()}});
       resp.set("Retry-After", "1");
       return error(resp, 503, "store unavailable, retry later", requestId);
     }
@@ -373,7 +377,9 @@ Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& 
   }
 }
 
-void Server::attachTransportState(std::function<std::string()> state) { ctx_->transportState = std::move(state); }
+void Server::attachTransportState(std::function<std::string()> state) {
+  ctx_->transportState = std::move(state);
+}
 
 void Server::attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated) {
   ctx_->store = store;

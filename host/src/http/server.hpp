@@ -7,9 +7,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
-#include <string>
 #include <memory>
 #include <mutex>
+#include <string>
 
 namespace Poco {
 class ThreadPool;

@@ -24,7 +24,7 @@ struct plexus_host {
 struct plexus_call {
   plexus::plugin::Runtime* runtime = nullptr;
   plexus_host* host = nullptr;
-  plexus::store::Transaction* tx = nullptr;          // null without a store
+  plexus::store::Transaction* tx = nullptr;                  // null without a store
   std::vector<plexus::store::Outgoing>* outgoing = nullptr;  // shared with local invokes
   std::string messageId;  // the message being handled (causation of what it sends)
   std::string traceparent;
@@ -77,7 +77,6 @@ plexus_status fail(plexus_call* call, plexus_status status, std::string reason) 
   }
   return status;
 }
-
 
 // ---- the host API table ----
 
@@ -316,8 +315,8 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   }
   if (s != PLEXUS_OK) {
     if (call->outgoing != nullptr) call->outgoing->resize(outgoingMark);
-    std::vector<plexus::plugin::AfterCommit> undone(call->afterCommit->begin() + static_cast<long>(callbackMark),
-                                                    call->afterCommit->end());
+    std::vector<plexus::plugin::AfterCommit> undone(
+        call->afterCommit->begin() + static_cast<long>(callbackMark), call->afterCommit->end());
     call->afterCommit->resize(callbackMark);
     plexus::plugin::runAfterCommit(undone, false);
   }
@@ -326,7 +325,8 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   return s;
 }
 
-plexus_status apiPost(plexus_host* h, int32_t kind, plexus_str type, plexus_str stream, plexus_str payload) {
+plexus_status apiPost(plexus_host* h, int32_t kind, plexus_str type, plexus_str stream,
+                      plexus_str payload) {
   return h->runtime->post(*h, kind, text(type), text(stream), text(payload));
 }
 
@@ -598,15 +598,23 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
       out.status = 500;
       break;
   }
-  out.body = nlohmann::json{{"error", out.status >= 500 ? std::string(out.status == 503 ? "temporarily unavailable, retry later" : "internal error") : reason}}.dump();
+  out.body = nlohmann::json{{"error", out.status >= 500
+                                          ? std::string(out.status == 503
+                                                            ? "temporarily unavailable, retry later"
+                                                            : "internal error")
+                                          : reason}}
+                 .dump();
   return out;
 }
 
-plexus_status Runtime::post(plexus_host& h, int32_t kind, const std::string& type, const std::string& stream,
-                           const std::string& payload) {
-  if (store_ == nullptr) return fail(nullptr, PLEXUS_FATAL, "post needs a store; this host's config has none");
-  if (type.empty() || (kind != 0 && kind != 1)) return fail(nullptr, PLEXUS_REJECT, "post: bad kind or empty type");
-  if (!nlohmann::json::accept(payload)) return fail(nullptr, PLEXUS_REJECT, "post " + type + ": payload is not JSON");
+plexus_status Runtime::post(plexus_host& h, int32_t kind, const std::string& type,
+                            const std::string& stream, const std::string& payload) {
+  if (store_ == nullptr)
+    return fail(nullptr, PLEXUS_FATAL, "post needs a store; this host's config has none");
+  if (type.empty() || (kind != 0 && kind != 1))
+    return fail(nullptr, PLEXUS_REJECT, "post: bad kind or empty type");
+  if (!nlohmann::json::accept(payload))
+    return fail(nullptr, PLEXUS_REJECT, "post " + type + ": payload is not JSON");
   store::Outgoing o;
   store::Envelope& e = o.envelope;
   e.id = newUuidV7();

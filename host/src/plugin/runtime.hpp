@@ -103,8 +103,8 @@ class Runtime {
   Delivery deliver(Component& component, const store::Envelope& message, store::Transaction* tx);
 
   // Host API `post`: one message in a transaction of its own.
-  plexus_status post(plexus_host& host, int32_t kind, const std::string& type, const std::string& stream,
-                     const std::string& payload);
+  plexus_status post(plexus_host& host, int32_t kind, const std::string& type,
+                     const std::string& stream, const std::string& payload);
 
   // The durable runtime: a store for handler SQL and outgoing messages; `committed` is called
   // after every commit that wrote outgoing messages (wakes the relay).

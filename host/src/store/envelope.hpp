@@ -12,8 +12,8 @@ namespace plexus::store {
 
 struct Envelope {
   static constexpr int kVersion = 1;
-  std::string id;           // UUIDv7
-  std::string kind;         // "event" | "command"
+  std::string id;    // UUIDv7
+  std::string kind;  // "event" | "command"
   std::string type;
   std::string stream;
   std::string correlation;

@@ -75,19 +75,23 @@ ALTER TABLE plexus_deliveries ADD COLUMN claimed_until BIGINT
 )SQL";
 
 std::string substitute(std::string sql, Dialect d) {
-  const std::string seq = d == Dialect::Postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
-  for (size_t at = sql.find("{SEQ}"); at != std::string::npos; at = sql.find("{SEQ}", at)) sql.replace(at, 5, seq);
+  const std::string seq =
+      d == Dialect::Postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+  for (size_t at = sql.find("{SEQ}"); at != std::string::npos; at = sql.find("{SEQ}", at))
+    sql.replace(at, 5, seq);
   return sql;
 }
 
 int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 void ensureLedger(Transaction& tx) {
   tx.exec(
-      "CREATE TABLE IF NOT EXISTS plexus_migrations (owner TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT "
+      "CREATE TABLE IF NOT EXISTS plexus_migrations (owner TEXT NOT NULL, version INTEGER NOT "
+      "NULL, name TEXT NOT "
       "NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (owner, version))");
 }
 
@@ -99,7 +103,8 @@ std::map<std::pair<std::string, int64_t>, std::string> applied(Transaction& tx) 
   return out;
 }
 
-std::vector<Migration> ordered(const std::vector<Migration>& framework, const std::vector<Migration>& plugins) {
+std::vector<Migration> ordered(const std::vector<Migration>& framework,
+                               const std::vector<Migration>& plugins) {
   std::vector<Migration> all = framework;
   std::vector<Migration> p = plugins;
   std::stable_sort(p.begin(), p.end(), [](const Migration& a, const Migration& b) {
@@ -125,9 +130,10 @@ std::string checksum(const std::string& sql) {
 }
 
 std::vector<Migration> frameworkMigrations(Dialect dialect) {
-  return {Migration{"plexus", 1, "framework tables: outbox, inbox, events, deliveries, dead letters",
-                    substitute(kFrameworkV1, dialect)},
-          Migration{"plexus", 2, "delivery claims", kFrameworkV2}};
+  return {
+      Migration{"plexus", 1, "framework tables: outbox, inbox, events, deliveries, dead letters",
+                substitute(kFrameworkV1, dialect)},
+      Migration{"plexus", 2, "delivery claims", kFrameworkV2}};
 }
 
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations) {
@@ -145,23 +151,27 @@ MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrat
     auto it = done.find({m.owner, m.version});
     if (it != done.end()) {
       if (it->second != sum) {
-        throw MigrationError("migration " + m.owner + " v" + std::to_string(m.version) + " (" + m.name +
-                             ") was changed after it was applied (recorded checksum " + it->second.substr(0, 12) +
-                             "..., now " + sum.substr(0, 12) + "...); ship a new version instead of editing it");
+        throw MigrationError("migration " + m.owner + " v" + std::to_string(m.version) + " (" +
+                             m.name + ") was changed after it was applied (recorded checksum " +
+                             it->second.substr(0, 12) + "..., now " + sum.substr(0, 12) +
+                             "...); ship a new version instead of editing it");
       }
       ++report.alreadyApplied;
       continue;
     }
     for (const std::string& statement : splitStatements(m.sql)) tx->exec(statement);
-    tx->exec("INSERT INTO plexus_migrations (owner, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)",
-             {m.owner, static_cast<long long>(m.version), m.name, sum, static_cast<long long>(nowMs())});
+    tx->exec(
+        "INSERT INTO plexus_migrations (owner, version, name, checksum, applied_at) VALUES ($1, "
+        "$2, $3, $4, $5)",
+        {m.owner, static_cast<long long>(m.version), m.name, sum, static_cast<long long>(nowMs())});
     ++report.applied;
   }
   tx->commit();
   return report;
 }
 
-std::vector<std::string> pendingMigrations(Store& store, const std::vector<Migration>& pluginMigrations) {
+std::vector<std::string> pendingMigrations(Store& store,
+                                           const std::vector<Migration>& pluginMigrations) {
   std::vector<std::string> out;
   auto tx = store.begin();
   std::map<std::pair<std::string, int64_t>, std::string> done;

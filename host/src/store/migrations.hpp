@@ -35,7 +35,8 @@ std::vector<Migration> frameworkMigrations(Dialect dialect);
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations);
 
 // What `migrate` would still apply (or refuse), without changing anything: empty = up to date.
-std::vector<std::string> pendingMigrations(Store& store, const std::vector<Migration>& pluginMigrations);
+std::vector<std::string> pendingMigrations(Store& store,
+                                           const std::vector<Migration>& pluginMigrations);
 
 std::string checksum(const std::string& sql);
 

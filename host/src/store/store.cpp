@@ -194,7 +194,8 @@ class PostgresStore final : public Store {
   std::unique_ptr<Transaction> begin() override {
     // Wait (bounded) for a free session instead of failing at once when every one is busy.
     if (!slots_.tryWait(kSessionWaitMs)) {
-      throw SqlError("no PostgreSQL session free for " + std::to_string(kSessionWaitMs) + " ms", true);
+      throw SqlError("no PostgreSQL session free for " + std::to_string(kSessionWaitMs) + " ms",
+                     true);
     }
     Poco::Data::Session s = [&] {
       try {
@@ -204,7 +205,8 @@ class PostgresStore final : public Store {
         throw;
       }
     }();
-    auto tx = std::make_unique<PocoTransaction>(s, Dialect::Postgres, std::unique_lock<std::mutex>(), &slots_);
+    auto tx = std::make_unique<PocoTransaction>(s, Dialect::Postgres,
+                                                std::unique_lock<std::mutex>(), &slots_);
     if (!schema_.empty()) tx->exec("SET LOCAL search_path TO " + schema_);
     return tx;
   }
@@ -319,7 +321,8 @@ std::vector<std::string> splitStatements(const std::string& script) {
   size_t i = 0;
   auto flush = [&] {
     size_t b = cur.find_first_not_of(" \t\r\n");
-    if (b != std::string::npos) out.push_back(cur.substr(b, cur.find_last_not_of(" \t\r\n") - b + 1));
+    if (b != std::string::npos)
+      out.push_back(cur.substr(b, cur.find_last_not_of(" \t\r\n") - b + 1));
     cur.clear();
   };
   while (i < script.size()) {
@@ -364,9 +367,11 @@ std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
   try {
     if (config.kind == "postgres") {
       if (!config.schema.empty() && !validIdentifier(config.schema)) {
-        throw std::invalid_argument("store.schema must be a lowercase SQL identifier, got \"" + config.schema + "\"");
+        throw std::invalid_argument("store.schema must be a lowercase SQL identifier, got \"" +
+                                    config.schema + "\"");
       }
-      return std::make_unique<PostgresStore>(pgConnectionString(config.url), config.schema, poolSize);
+      return std::make_unique<PostgresStore>(pgConnectionString(config.url), config.schema,
+                                             poolSize);
     }
     if (config.url != ":memory:") {
       const auto dir = std::filesystem::path(config.url).parent_path();

@@ -19,7 +19,8 @@ enum class Dialect { Postgres, Sqlite };
 // database busy) are worth retrying; the others are not.
 class SqlError : public std::runtime_error {
  public:
-  SqlError(const std::string& what, bool transient) : std::runtime_error(what), transient_(transient) {}
+  SqlError(const std::string& what, bool transient)
+      : std::runtime_error(what), transient_(transient) {}
   bool transient() const { return transient_; }
 
  private:
@@ -31,7 +32,8 @@ class SqlError : public std::runtime_error {
 class Transaction {
  public:
   virtual ~Transaction() = default;
-  virtual Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected = nullptr) = 0;
+  virtual Rows query(const std::string& sql, const std::vector<Value>& params,
+                     int64_t* affected = nullptr) = 0;
   int64_t exec(const std::string& sql, const std::vector<Value>& params = {}) {
     int64_t n = 0;
     query(sql, params, &n);

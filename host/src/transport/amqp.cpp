@@ -9,8 +9,12 @@
 namespace plexus::transport {
 namespace {
 
-amqp_bytes_t bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
-std::string text(amqp_bytes_t b) { return b.len ? std::string(static_cast<const char*>(b.bytes), b.len) : std::string(); }
+amqp_bytes_t bytes(const std::string& s) {
+  return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
+}
+std::string text(amqp_bytes_t b) {
+  return b.len ? std::string(static_cast<const char*>(b.bytes), b.len) : std::string();
+}
 
 // Keeps the storage of an amqp_table_t alive for the duration of one call.
 struct Table {
@@ -54,11 +58,13 @@ std::string replyText(const amqp_rpc_reply_t& r) {
     case AMQP_RESPONSE_SERVER_EXCEPTION:
       if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
         auto* m = static_cast<amqp_connection_close_t*>(r.reply.decoded);
-        return "connection closed by broker: " + std::to_string(m->reply_code) + " " + text(m->reply_text);
+        return "connection closed by broker: " + std::to_string(m->reply_code) + " " +
+               text(m->reply_text);
       }
       if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
         auto* m = static_cast<amqp_channel_close_t*>(r.reply.decoded);
-        return "channel closed by broker: " + std::to_string(m->reply_code) + " " + text(m->reply_text);
+        return "channel closed by broker: " + std::to_string(m->reply_code) + " " +
+               text(m->reply_text);
       }
       return "broker error";
   }
@@ -101,13 +107,13 @@ void Amqp::open(int timeoutMs) {
   timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
   const int rc = amqp_socket_open_noblock(socket, info.host, info.port, &tv);
   if (rc != AMQP_STATUS_OK) {
-    const std::string msg = std::string("cannot connect to ") + info.host + ":" + std::to_string(info.port) + ": " +
-                            amqp_error_string2(rc);
+    const std::string msg = std::string("cannot connect to ") + info.host + ":" +
+                            std::to_string(info.port) + ": " + amqp_error_string2(rc);
     close();
     throw AmqpError(msg);
   }
-  const amqp_rpc_reply_t login =
-      amqp_login(conn_, info.vhost, 0, 131072, 30, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+  const amqp_rpc_reply_t login = amqp_login(conn_, info.vhost, 0, 131072, 30,
+                                            AMQP_SASL_METHOD_PLAIN, info.user, info.password);
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
     const std::string msg = "login failed: " + replyText(login);
     close();
@@ -139,12 +145,14 @@ void Amqp::declareQueue(const std::string& name, const AmqpArgs& args) {
   check(("queue.declare " + name).c_str());
 }
 
-void Amqp::bindQueue(const std::string& queue, const std::string& exchange, const std::string& key) {
+void Amqp::bindQueue(const std::string& queue, const std::string& exchange,
+                     const std::string& key) {
   amqp_queue_bind(conn_, 1, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);
   check(("queue.bind " + queue).c_str());
 }
 
-void Amqp::bindExchange(const std::string& destination, const std::string& source, const std::string& key) {
+void Amqp::bindExchange(const std::string& destination, const std::string& source,
+                        const std::string& key) {
   amqp_exchange_bind(conn_, 1, bytes(destination), bytes(source), bytes(key), amqp_empty_table);
   check(("exchange.bind " + destination).c_str());
 }
@@ -155,11 +163,12 @@ void Amqp::confirmSelect() {
 }
 
 void Amqp::publish(const std::string& exchange, const std::string& key, const std::string& body,
-                   const std::string& messageId, const std::string& type, const std::string& stream) {
+                   const std::string& messageId, const std::string& type,
+                   const std::string& stream) {
   if (conn_ == nullptr) throw AmqpError("not connected");
   amqp_basic_properties_t props{};
-  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-                 AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                 AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG;
   const std::string contentType = "application/json";
   props.content_type = bytes(contentType);
   props.delivery_mode = 2;  // persistent
@@ -168,7 +177,8 @@ void Amqp::publish(const std::string& exchange, const std::string& key, const st
   // The consistent-hash exchange partitions on this header: one stream, one queue.
   Table headers(AmqpArgs{{"x-stream", stream}});
   props.headers = headers.table;
-  const int rc = amqp_basic_publish(conn_, 1, bytes(exchange), bytes(key), 0, 0, &props, bytes(body));
+  const int rc =
+      amqp_basic_publish(conn_, 1, bytes(exchange), bytes(key), 0, 0, &props, bytes(body));
   if (rc != AMQP_STATUS_OK) {
     const std::string msg = std::string("publish failed: ") + amqp_error_string2(rc);
     close();
@@ -228,7 +238,8 @@ std::optional<AmqpMessage> Amqp::next(int timeoutMs) {
   amqp_envelope_t env{};
   timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
   const amqp_rpc_reply_t r = amqp_consume_message(conn_, &env, &tv, 0);
-  if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) return std::nullopt;
+  if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+    return std::nullopt;
   if (r.reply_type != AMQP_RESPONSE_NORMAL) {
     const std::string msg = "consume: " + replyText(r);
     close();
@@ -239,7 +250,8 @@ std::optional<AmqpMessage> Amqp::next(int timeoutMs) {
   m.redelivered = env.redelivered != 0;
   m.routingKey = text(env.routing_key);
   m.body = text(env.message.body);
-  if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) m.messageId = text(env.message.properties.message_id);
+  if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+    m.messageId = text(env.message.properties.message_id);
   amqp_destroy_envelope(&env);
   return m;
 }

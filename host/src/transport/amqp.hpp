@@ -42,7 +42,8 @@ class Amqp {
   void declareExchange(const std::string& name, const std::string& type, const AmqpArgs& args = {});
   void declareQueue(const std::string& name, const AmqpArgs& args = {});
   void bindQueue(const std::string& queue, const std::string& exchange, const std::string& key);
-  void bindExchange(const std::string& destination, const std::string& source, const std::string& key);
+  void bindExchange(const std::string& destination, const std::string& source,
+                    const std::string& key);
 
   // Publisher confirms: enable once, publish, then wait until the broker confirmed them all.
   void confirmSelect();

@@ -17,8 +17,8 @@ constexpr const char* kDlx = "plexus.dlx";
 constexpr const char* kUnroutable = "plexus.unroutable";
 }  // namespace
 
-RabbitTransport::RabbitTransport(RabbitOptions options, dispatch::Bus& bus, std::set<std::string> events,
-                                 std::set<std::string> commands)
+RabbitTransport::RabbitTransport(RabbitOptions options, dispatch::Bus& bus,
+                                 std::set<std::string> events, std::set<std::string> commands)
     : options_(std::move(options)),
       bus_(bus),
       events_(std::move(events)),
@@ -37,7 +37,8 @@ void RabbitTransport::declare(Amqp& a) {
   const std::string dlq = options_.service + ".dead-letter";
   a.declareQueue(dlq);
   a.bindQueue(dlq, kDlx, dlq);
-  a.declareExchange(options_.service, "x-consistent-hash", {{"hash-header", std::string("x-stream")}});
+  a.declareExchange(options_.service, "x-consistent-hash",
+                    {{"hash-header", std::string("x-stream")}});
   for (int i = 0; i < options_.partitions; ++i) {
     const std::string q = options_.service + ".p" + std::to_string(i);
     a.declareQueue(q, {{"x-single-active-consumer", true},
@@ -55,7 +56,8 @@ void RabbitTransport::start() {
 
 void RabbitTransport::stopConsuming() {
   stopping_ = true;
-  if (consumer_.joinable()) consumer_.join();  // unacked prefetched messages are requeued by the broker
+  if (consumer_.joinable())
+    consumer_.join();  // unacked prefetched messages are requeued by the broker
 }
 
 void RabbitTransport::stop() {
@@ -78,9 +80,11 @@ void RabbitTransport::publish(const std::vector<dispatch::Outbound>& messages) {
     }
     for (const auto& m : messages) {
       if (m.kind == "dead-letter") {
-        publisher_->publish(kDlx, options_.service + ".dead-letter", m.envelope, m.id, m.type, m.stream);
+        publisher_->publish(kDlx, options_.service + ".dead-letter", m.envelope, m.id, m.type,
+                            m.stream);
       } else {
-        publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, m.envelope, m.id, m.type, m.stream);
+        publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, m.envelope, m.id,
+                            m.type, m.stream);
       }
     }
     publisher_->waitForConfirms(options_.confirmTimeoutMs);
@@ -106,7 +110,8 @@ void RabbitTransport::consumeLoop() {
       amqp.open(5000);
       declare(amqp);
       amqp.qos(static_cast<uint16_t>(options_.prefetch));
-      for (int i = 0; i < options_.partitions; ++i) amqp.consume(options_.service + ".p" + std::to_string(i));
+      for (int i = 0; i < options_.partitions; ++i)
+        amqp.consume(options_.service + ".p" + std::to_string(i));
       consumerUp_ = true;
       if (failures > 0) log::write(log::Level::Info, "broker connection restored");
       failures = 0;
