@@ -1,5 +1,6 @@
 #include "dispatch/bus.hpp"
 
+#include "dispatch/fault.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/uuid.hpp"
@@ -181,6 +182,7 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
           Outbound{r[1].asText(), r[2].asText(), r[3].asText(), r[4].asText(), r[5].asText()});
     }
     publisher_->publish(out);
+    fault::reach(fault::Point::AfterPublishBeforeMark);
     for (const Row& r : rows) {
       tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2",
                {ll(now), r[0].asInt()});
@@ -421,6 +423,7 @@ void Bus::run(const Job& job) {
       tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
                {job.messageId, job.handler, ll(now)});
       tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+      fault::reach(fault::Point::BeforeCommit);
       tx->commit();
       tx.reset();  // free the connection before after-commit work (it may open its own)
     } catch (const store::SqlError& e) {

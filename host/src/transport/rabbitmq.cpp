@@ -1,5 +1,6 @@
 #include "transport/rabbitmq.hpp"
 
+#include "dispatch/fault.hpp"
 #include "observability/log.hpp"
 #include "transport/amqp.hpp"
 
@@ -86,6 +87,7 @@ void RabbitTransport::publish(const std::vector<dispatch::Outbound>& messages) {
         publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, m.envelope, m.id,
                             m.type, m.stream);
       }
+      dispatch::fault::reach(dispatch::fault::Point::MidRelay);
     }
     publisher_->waitForConfirms(options_.confirmTimeoutMs);
     publisherUp_ = true;
@@ -130,6 +132,7 @@ void RabbitTransport::consumeLoop() {
           throw AmqpError(std::string("store unavailable: ") + e.what());
         }
         if (committed) {
+          dispatch::fault::reach(dispatch::fault::Point::AfterCommitBeforeAck);
           amqp.ack(m->deliveryTag);  // only after the deliveries are committed
         } else {
           log::write(log::Level::Warn, "unusable message sent to the dead-letter queue",
