@@ -93,6 +93,25 @@ class Reader {
     return value;
   }
 
+  // Booleans may come as JSON booleans or as the strings "true"/"false" (for ${VAR} expansion).
+  bool boolean(const json& v, const std::string& path) const {
+    if (v.is_boolean()) return v.get<bool>();
+    if (v.is_string()) {
+      const std::string s = string(v, path);
+      if (s == "true") return true;
+      if (s == "false") return false;
+      fail(path, "expected true or false, got \"" + s + "\"");
+    }
+    fail(path, "expected a boolean, got " + describe(v));
+  }
+
+  std::vector<std::string> strings(const json& v, const std::string& path) const {
+    if (!v.is_array()) fail(path, "expected an array, got " + describe(v));
+    std::vector<std::string> out;
+    for (size_t i = 0; i < v.size(); ++i) out.push_back(string(v[i], path + "/" + std::to_string(i)));
+    return out;
+  }
+
   std::string oneOf(const json& v, const std::string& path,
                     const std::set<std::string>& choices) const {
     const std::string s = string(v, path);
@@ -141,6 +160,128 @@ bool validSha256(const std::string& s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+std::string readFile(const Reader& r, const std::string& file, const std::string& path) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) r.fail(path, "cannot read \"" + file + "\"");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// http.auth: opt-in bearer-token validation per path prefix.
+Auth parseAuth(const Reader& r, const json& a) {
+  r.expectObject(a, "/http/auth", {"enabled", "groups"}, {});
+  Auth auth;
+  if (a.contains("enabled")) auth.enabled = r.boolean(a["enabled"], "/http/auth/enabled");
+  if (!a.contains("groups")) {
+    if (auth.enabled) r.fail("/http/auth/groups", "required when auth is enabled");
+    return auth;
+  }
+  const json& groups = a["groups"];
+  if (!groups.is_array()) r.fail("/http/auth/groups", "expected an array, got " + Reader::describe(groups));
+  if (auth.enabled && groups.empty()) r.fail("/http/auth/groups", "must not be empty when auth is enabled");
+  std::set<std::string> prefixes;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const std::string path = "/http/auth/groups/" + std::to_string(i);
+    const json& g = groups[i];
+    r.expectObject(g, path,
+                   {"prefix", "issuer", "audience", "algorithms", "hs256_secret",
+                    "rs256_public_key_file", "clock_skew_seconds", "required_scopes"},
+                   {"prefix", "issuer", "audience", "algorithms"});
+    AuthGroup grp;
+    grp.prefix = r.string(g["prefix"], path + "/prefix");
+    if (grp.prefix.empty() || grp.prefix[0] != '/')
+      r.fail(path + "/prefix", "must start with '/', got \"" + grp.prefix + "\"");
+    if (grp.prefix.size() > 1 && grp.prefix.back() == '/') grp.prefix.pop_back();
+    if (!prefixes.insert(grp.prefix).second)
+      r.fail(path + "/prefix", "prefix \"" + grp.prefix + "\" is listed twice");
+    grp.issuer = r.string(g["issuer"], path + "/issuer");
+    if (grp.issuer.empty()) r.fail(path + "/issuer", "must not be empty");
+    grp.audience = r.string(g["audience"], path + "/audience");
+    if (grp.audience.empty()) r.fail(path + "/audience", "must not be empty");
+    grp.algorithms = r.strings(g["algorithms"], path + "/algorithms");
+    if (grp.algorithms.empty()) r.fail(path + "/algorithms", "must not be empty");
+    bool hs = false, rs = false;
+    for (size_t k = 0; k < grp.algorithms.size(); ++k) {
+      const std::string& alg = grp.algorithms[k];
+      if (alg == "HS256") {
+        hs = true;
+      } else if (alg == "RS256") {
+        rs = true;
+      } else {
+        r.fail(path + "/algorithms/" + std::to_string(k),
+               "must be HS256 or RS256, got \"" + alg + "\"");
+      }
+    }
+    if (g.contains("hs256_secret")) grp.hs256Secret = r.string(g["hs256_secret"], path + "/hs256_secret");
+    if (g.contains("rs256_public_key_file"))
+      grp.rs256PublicKeyFile = r.string(g["rs256_public_key_file"], path + "/rs256_public_key_file");
+    if (hs && grp.hs256Secret.size() < 32)
+      r.fail(path + "/hs256_secret", "HS256 needs a secret of at least 32 bytes");
+    if (!hs && !grp.hs256Secret.empty())
+      r.fail(path + "/hs256_secret", "given, but HS256 is not in algorithms");
+    if (rs && grp.rs256PublicKeyFile.empty())
+      r.fail(path + "/rs256_public_key_file", "required with RS256");
+    if (!rs && !grp.rs256PublicKeyFile.empty())
+      r.fail(path + "/rs256_public_key_file", "given, but RS256 is not in algorithms");
+    if (rs) {
+      grp.rs256PublicKeyPem = readFile(r, grp.rs256PublicKeyFile, path + "/rs256_public_key_file");
+      if (grp.rs256PublicKeyPem.find("PRIVATE KEY") != std::string::npos)
+        r.fail(path + "/rs256_public_key_file", "holds a private key; give the public key only");
+      // Key confusion: the public key must never work as an HMAC secret.
+      if (hs && grp.rs256PublicKeyPem.find(grp.hs256Secret) != std::string::npos)
+        r.fail(path + "/hs256_secret", "must not be (part of) the RS256 public key");
+    }
+    if (g.contains("clock_skew_seconds")) {
+      grp.clockSkewSeconds =
+          static_cast<int>(r.integer(g["clock_skew_seconds"], path + "/clock_skew_seconds", 0, 600));
+    }
+    if (g.contains("required_scopes"))
+      grp.requiredScopes = r.strings(g["required_scopes"], path + "/required_scopes");
+    auth.groups.push_back(std::move(grp));
+  }
+  return auth;
+}
+
+Limits parseLimits(const Reader& r, const json& l) {
+  r.expectObject(l, "/http/limits",
+                 {"max_headers", "rate_per_second", "burst", "max_clients", "trust_forwarded_for"}, {});
+  Limits out;
+  if (l.contains("max_headers"))
+    out.maxHeaders = static_cast<int>(r.integer(l["max_headers"], "/http/limits/max_headers", 1, 100));
+  if (l.contains("rate_per_second")) {
+    out.ratePerSecond =
+        static_cast<int>(r.integer(l["rate_per_second"], "/http/limits/rate_per_second", 0, 1000000));
+  }
+  if (l.contains("burst"))
+    out.burst = static_cast<int>(r.integer(l["burst"], "/http/limits/burst", 0, 1000000));
+  if (l.contains("max_clients")) {
+    out.maxClients =
+        static_cast<int>(r.integer(l["max_clients"], "/http/limits/max_clients", 1, 10000000));
+  }
+  if (l.contains("trust_forwarded_for"))
+    out.trustForwardedFor = r.boolean(l["trust_forwarded_for"], "/http/limits/trust_forwarded_for");
+  if (out.burst == 0) out.burst = out.ratePerSecond;
+  return out;
+}
+
+TransportTls parseTransportTls(const Reader& r, const json& t) {
+  r.expectObject(t, "/transport/tls",
+                 {"ca_file", "cert_file", "key_file", "verify_peer", "verify_hostname"}, {});
+  TransportTls tls;
+  if (t.contains("ca_file")) tls.caFile = r.string(t["ca_file"], "/transport/tls/ca_file");
+  if (t.contains("cert_file")) tls.certFile = r.string(t["cert_file"], "/transport/tls/cert_file");
+  if (t.contains("key_file")) tls.keyFile = r.string(t["key_file"], "/transport/tls/key_file");
+  if (t.contains("verify_peer")) tls.verifyPeer = r.boolean(t["verify_peer"], "/transport/tls/verify_peer");
+  if (t.contains("verify_hostname"))
+    tls.verifyHostname = r.boolean(t["verify_hostname"], "/transport/tls/verify_hostname");
+  if (tls.certFile.empty() != tls.keyFile.empty()) {
+    r.fail(tls.certFile.empty() ? "/transport/tls/cert_file" : "/transport/tls/key_file",
+           "cert_file and key_file go together");
+  }
+  return tls;
 }
 
 }  // namespace
@@ -220,7 +361,7 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     const json& h = doc["http"];
     r.expectObject(h, "/http",
                    {"host", "port", "threads", "queue", "max_body_bytes", "keep_alive_seconds",
-                    "shutdown_delay_ms", "drain_seconds"},
+                    "shutdown_delay_ms", "drain_seconds", "auth", "limits"},
                    {});
     if (h.contains("host")) c.http.host = r.string(h["host"], "/http/host");
     if (h.contains("port"))
@@ -245,6 +386,8 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
       c.http.drainSeconds =
           static_cast<int>(r.integer(h["drain_seconds"], "/http/drain_seconds", 0, 3600));
     }
+    if (h.contains("auth")) c.http.auth = parseAuth(r, h["auth"]);
+    if (h.contains("limits")) c.http.limits = parseLimits(r, h["limits"]);
   }
 
   if (doc.contains("store")) {
@@ -263,7 +406,7 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     r.expectObject(
         t, "/transport",
         {"kind", "url", "workers", "max_attempts", "retry_initial_ms", "retry_max_ms",
-         "poll_interval_ms", "stall_seconds", "partitions", "prefetch", "retention_hours"},
+         "poll_interval_ms", "stall_seconds", "partitions", "prefetch", "retention_hours", "tls"},
         {"kind"});
     c.transport.kind = r.oneOf(t["kind"], "/transport/kind", {"inproc", "rabbitmq"});
     if (t.contains("url")) c.transport.url = r.string(t["url"], "/transport/url");
@@ -282,6 +425,11 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     num("retention_hours", c.transport.retentionHours, 1, 8760);
     if (c.transport.kind == "rabbitmq" && c.transport.url.empty()) {
       r.fail("/transport/url", "required when kind is rabbitmq");
+    }
+    if (t.contains("tls")) {
+      c.transport.tls = parseTransportTls(r, t["tls"]);
+      if (c.transport.url.rfind("amqps://", 0) != 0)
+        r.fail("/transport/tls", "only applies to an amqps:// url");
     }
   }
 

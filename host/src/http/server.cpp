@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
 #include "dispatch/bus.hpp"
+#include "http/auth.hpp"
+#include "http/rate_limit.hpp"
 #include "store/store.hpp"
 
 #include "observability/log.hpp"
@@ -16,6 +18,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
+#include <Poco/String.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -39,6 +42,8 @@ struct Server::Context {
   const std::atomic<bool>* migrated = nullptr;
   std::function<std::string()> transportState;
 };
+  std::unique_ptr<Authenticator> auth;   // http.auth.enabled
+  std::unique_ptr<RateLimiter> limiter;  // http.limits.rate_per_second > 0
 
 namespace {
 
@@ -179,6 +184,11 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         std::string allow;
         for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
         resp.set("Allow", allow);
+    if (const int refused = guard(req, resp, path, requestId)) {
+      routeLabel = "refused";
+      return refused;
+    }
+
         return error(resp, 405, "method not allowed", requestId);
       }
       return error(resp, 404, "not found", requestId);
@@ -264,6 +274,46 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         return send(resp, 200, ctx_.bus->deadLetters(limit).dump(), requestId);
       }
       if (segs.size() == 3 && method == "DELETE") {
+  // Header count, rate limit and bearer token, before any routing or body handling. Returns the
+  // status sent, or 0 to go on. /health* and /metrics are never rate limited nor authenticated.
+  int guard(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+            const std::string& path, const std::string& requestId) {
+    const auto& limits = ctx_.config.http.limits;
+    // A refused request's body is read away only up to the body limit, else the connection closes.
+    auto refuse = [&](int status, const std::string& message) {
+      if (!discard(req.stream(), ctx_.config.http.maxBodyBytes)) resp.setKeepAlive(false);
+      return error(resp, status, message, requestId);
+    };
+    if (static_cast<int>(req.size()) > limits.maxHeaders) {
+      return refuse(431, "more than " + std::to_string(limits.maxHeaders) + " header fields");
+    }
+    if (Authenticator::exempt(path)) return 0;
+    if (ctx_.limiter) {
+      std::string forwarded;  // the last X-Forwarded-For field holds the nearest proxy's entry
+      for (const auto& [k, v] : req)
+        if (Poco::icompare(k, "X-Forwarded-For") == 0) forwarded = v;
+      const std::string client = RateLimiter::clientKey(req.clientAddress().host().toString(),
+                                                        forwarded, limits.trustForwardedFor);
+      const RateLimiter::Decision d = ctx_.limiter->take(client);
+      if (!d.allowed) {
+        resp.set("Retry-After", std::to_string(d.retryAfterSeconds));
+        return refuse(429, "too many requests");
+      }
+    }
+    if (ctx_.auth) {
+      const AuthResult a =
+          ctx_.auth->check(path, req.get("Authorization", ""),
+                           std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+      if (a.status != 0) {
+        resp.set("WWW-Authenticate", a.wwwAuthenticate);
+        return refuse(a.status, a.error);
+      }
+    }
+    return 0;
+  }
+
         if (!ctx_.bus->discardDeadLetter(segs[2]))
           return error(resp, 404, "no such dead letter", requestId);
         resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
@@ -404,6 +454,13 @@ void Server::start() {
   params->setKeepAlive(true);
   params->setKeepAliveTimeout(Poco::Timespan(h.keepAliveSeconds, 0));
   params->setTimeout(Poco::Timespan(30, 0));
+  if (config.http.auth.enabled)
+    ctx_->auth = std::make_unique<Authenticator>(config.http.auth, config.service);
+  const auto& limits = config.http.limits;
+  if (limits.ratePerSecond > 0) {
+    ctx_->limiter = std::make_unique<RateLimiter>(limits.ratePerSecond, limits.burst,
+                                                  static_cast<size_t>(limits.maxClients));
+  }
   params->setServerName(config_.service);
   pool_ = std::make_unique<Poco::ThreadPool>(2, h.threads, 60);
   server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*ctx_), *pool_, socket, params);
