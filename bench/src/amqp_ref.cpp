@@ -28,7 +28,9 @@ Url parse(const std::string& url) {
   std::string copy = url;
   amqp_default_connection_info(&info);
   if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK) throw std::invalid_argument("bad --url");
-  return Url{info.host, info.user, info.password, info.vhost, info.port};
+  std::string vhost = info.vhost;
+  if (vhost.empty()) vhost = "/";  // "amqp://host:port/" names the default vhost, as in the host
+  return Url{info.host, info.user, info.password, vhost, info.port};
 }
 
 amqp_connection_state_t connect(const Url& u) {
