@@ -14,11 +14,11 @@ const c = require('./lib/common');
 
 
 // Renders each overlay, or records why it did not render.
-function renderAll(report) {
+function renderAll(report, fresh) {
   const out = {};
   for (const o of c.listOverlays()) {
     try {
-      out[o] = c.render(o);
+      out[o] = c.render(o, fresh);
     } catch (e) {
       report.fail(`overlays/${o}`, e.message);
     }
@@ -35,7 +35,7 @@ function find(docs, kind, n) {
 
 function render() {
   const r = new c.Report('deploy.render');
-  const all = renderAll(r);
+  const all = renderAll(r, true);
   const overlays = Object.keys(all);
   for (const d of Object.keys(c.DEPLOYMENTS).concat(c.SYSTEM_OVERLAYS)) {
     r.expect(fs.existsSync(path.join(c.OVERLAYS_DIR, d, 'kustomization.yaml')), `overlays/${d}`,
@@ -613,7 +613,7 @@ function configs() {
     if (!r.expect(!!cfg, users[0], `${cfgPath} is not a config/ file of the repository`)) continue;
     for (const p of cfg.json.plugins || []) {
       r.expect(fs.existsSync(path.join(pluginDir, p.library)), `${cfg.rel}`,
-               `plugin ${p.library} is not in ${path.relative(c.ROOT, pluginDir) || pluginDir}`);
+               `plugin ${p.library} is not in ${pluginDir}`);
     }
     // `check` loads every plugin through the real loader; it needs no PostgreSQL or RabbitMQ.
     const env = {PATH: process.env.PATH, PLEXUS_PLUGIN_DIR: pluginDir};

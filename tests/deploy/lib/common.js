@@ -86,17 +86,47 @@ function requireCommand(cmd, hint) {
 }
 
 const renderCache = new Map();
+let treeHash = null;
+
+// Hash of every file under kustomize/: rendered output is reused across the checks (each a
+// separate ctest case) only while the sources are byte-for-byte the same.
+function kustomizeHash() {
+  if (treeHash) return treeHash;
+  const crypto = require('crypto');
+  const h = crypto.createHash('sha256');
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, {withFileTypes: true}).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) h.update(path.relative(KUSTOMIZE, p)).update('\0').update(fs.readFileSync(p)).update('\0');
+    }
+  };
+  walk(KUSTOMIZE);
+  treeHash = h.digest('hex').slice(0, 24);
+  return treeHash;
+}
+
 // Renders overlays/<name> and returns its objects; throws with kustomize's message on failure.
-function render(name) {
+// fresh: always run kubectl (deploy.render does); otherwise reuse a render of identical sources.
+function render(name, fresh) {
   if (renderCache.has(name)) return renderCache.get(name);
-  requireCommand('kubectl', 'kubectl (with kustomize v5) renders the overlays; see docs/deploy.md');
-  const dir = path.join(OVERLAYS_DIR, name);
-  let out;
-  try {
-    out = execFileSync('kubectl', ['kustomize', dir], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-                                                        maxBuffer: 64 << 20});
-  } catch (e) {
-    throw new Error(`kubectl kustomize ${path.relative(ROOT, dir)} failed: ${(e.stderr || e.message).trim()}`);
+  const cacheDir = path.join(require('os').tmpdir(), `plexus-deploy-render-${kustomizeHash()}`);
+  const cacheFile = path.join(cacheDir, `${name}.yaml`);
+  let out = null;
+  if (!fresh && fs.existsSync(cacheFile)) out = fs.readFileSync(cacheFile, 'utf8');
+  if (out === null) {
+    requireCommand('kubectl', 'kubectl (with kustomize v5) renders the overlays; see docs/deploy.md');
+    const dir = path.join(OVERLAYS_DIR, name);
+    try {
+      out = execFileSync('kubectl', ['kustomize', dir], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+                                                          maxBuffer: 64 << 20});
+    } catch (e) {
+      throw new Error(`kubectl kustomize ${path.relative(ROOT, dir)} failed: ${(e.stderr || e.message).trim()}`);
+    }
+    fs.mkdirSync(cacheDir, {recursive: true});
+    const tmp = `${cacheFile}.${process.pid}`;
+    fs.writeFileSync(tmp, out);
+    fs.renameSync(tmp, cacheFile);
   }
   const yaml = tool('js-yaml');
   const docs = yaml.loadAll(out).filter((d) => d !== null && d !== undefined);
