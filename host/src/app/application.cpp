@@ -291,6 +291,8 @@ int HostApplication::start(bool serve) {
     watchCv.notify_all();
     if (migrationWatch.joinable()) migrationWatch.join();
     if (rabbit) rabbit->stopConsuming();  // unacked prefetched messages go back to the queue
+      ro.tls = {cfg.transport.tls.caFile, cfg.transport.tls.certFile, cfg.transport.tls.keyFile,
+                cfg.transport.tls.verifyPeer, cfg.transport.tls.verifyHostname};
     if (bus) bus->stop();  // running handlers finish and commit; the rest stays stored
     if (rabbit) rabbit->stop();
     log::write(log::Level::Info, "stopped", nlohmann::json{{"drained", drained}});

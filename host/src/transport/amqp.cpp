@@ -1,6 +1,7 @@
 #include "transport/amqp.hpp"
 
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
 #include <cstring>
@@ -73,7 +74,7 @@ std::string replyText(const amqp_rpc_reply_t& r) {
 
 }  // namespace
 
-Amqp::Amqp(std::string url) : url_(std::move(url)) {}
+Amqp::Amqp(std::string url, AmqpTls tls) : url_(std::move(url)), tls_(std::move(tls)) {}
 Amqp::~Amqp() { close(); }
 
 void Amqp::check(const char* what) {
@@ -96,10 +97,33 @@ void Amqp::open(int timeoutMs) {
   if (info.vhost == nullptr || info.vhost[0] == '\0') info.vhost = const_cast<char*>("/");
   conn_ = amqp_new_connection();
   // Bound every blocking step: a broker that stops answering must not hang the caller.
+// amqps://: a TLS socket with the configured trust and client key; verification is decided here,
+// the handshake (and a refused certificate) happens in amqp_socket_open_noblock.
+amqp_socket_t* Amqp::openTlsSocket() {
+  amqp_socket_t* socket = amqp_ssl_socket_new(conn_);
+  if (socket == nullptr) return nullptr;
+  auto fail = [&](const std::string& what, int rc) {
+    const std::string msg = "TLS: " + what + ": " + amqp_error_string2(rc);
+    close();
+    throw AmqpError(msg);
+  };
+  if (!tls_.caFile.empty()) {
+    const int rc = amqp_ssl_socket_set_cacert(socket, tls_.caFile.c_str());
+    if (rc != AMQP_STATUS_OK) fail("cannot load CA file " + tls_.caFile, rc);
+  }
+  if (!tls_.certFile.empty()) {
+    const int rc = amqp_ssl_socket_set_key(socket, tls_.certFile.c_str(), tls_.keyFile.c_str());
+    if (rc != AMQP_STATUS_OK) fail("cannot load client certificate " + tls_.certFile, rc);
+  }
+  amqp_ssl_socket_set_verify_peer(socket, tls_.verifyPeer ? 1 : 0);
+  amqp_ssl_socket_set_verify_hostname(socket, tls_.verifyHostname ? 1 : 0);
+  return socket;
+}
+
   const timeval limit{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
   amqp_set_handshake_timeout(conn_, &limit);
   amqp_set_rpc_timeout(conn_, &limit);
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
+  amqp_socket_t* socket = info.ssl ? openTlsSocket() : amqp_tcp_socket_new(conn_);
   if (socket == nullptr) {
     close();
     throw AmqpError("cannot create a socket");

@@ -10,6 +10,7 @@
 #include <variant>
 
 struct amqp_connection_state_t_;
+struct amqp_socket_t_;
 
 namespace plexus::transport {
 
@@ -28,9 +29,19 @@ struct AmqpMessage {
   std::string messageId;
 };
 
+// TLS for amqps:// URLs. Empty caFile = OpenSSL's default trust store; certFile + keyFile = a
+// client certificate. Peer and hostname verification stay on unless turned off explicitly.
+struct AmqpTls {
+  std::string caFile;
+  std::string certFile;
+  std::string keyFile;
+  bool verifyPeer = true;
+  bool verifyHostname = true;
+};
+
 class Amqp {
  public:
-  explicit Amqp(std::string url);
+  explicit Amqp(std::string url, AmqpTls tls = {});
   ~Amqp();
   Amqp(const Amqp&) = delete;
   Amqp& operator=(const Amqp&) = delete;
@@ -59,8 +70,10 @@ class Amqp {
 
  private:
   void check(const char* what);
+  ::amqp_socket_t_* openTlsSocket();
   amqp_connection_state_t_* conn_ = nullptr;
   std::string url_;
+  AmqpTls tls_;
   uint64_t published_ = 0;  // delivery tags handed out since confirmSelect
   uint64_t confirmed_ = 0;
 };

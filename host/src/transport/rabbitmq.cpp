@@ -24,7 +24,7 @@ RabbitTransport::RabbitTransport(RabbitOptions options, dispatch::Bus& bus,
       bus_(bus),
       events_(std::move(events)),
       commands_(std::move(commands)),
-      publisher_(std::make_unique<Amqp>(options_.url)) {}
+      publisher_(std::make_unique<Amqp>(options_.url, options_.tls)) {}
 
 RabbitTransport::~RabbitTransport() { stop(); }
 
@@ -107,7 +107,7 @@ void RabbitTransport::consumeLoop() {
   std::mutex sleepMu;
   std::condition_variable sleepCv;  // never notified: a bounded backoff wait that stop() cuts short
   while (!stopping_) {
-    Amqp amqp(options_.url);
+    Amqp amqp(options_.url, options_.tls);
     try {
       amqp.open(5000);
       declare(amqp);

@@ -12,6 +12,7 @@
 // committed outbox rows with publisher confirms. Both reconnect with backoff.
 
 #include "dispatch/bus.hpp"
+#include "transport/amqp.hpp"
 
 #include <atomic>
 #include <memory>
@@ -21,10 +22,10 @@
 
 namespace plexus::transport {
 
-class Amqp;
 
 struct RabbitOptions {
   std::string url;
+  AmqpTls tls;  // for amqps:// URLs
   std::string service;
   int partitions = 4;
   int prefetch = 64;
