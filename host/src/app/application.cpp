@@ -5,6 +5,9 @@
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
+#include "observability/otlp_exporter.hpp"
+#include "observability/process_metrics.hpp"
+#include "observability/trace.hpp"
 #include "plugin/loader.hpp"
 #include "plugin/runtime.hpp"
 #include "store/migrations.hpp"
@@ -22,6 +25,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -51,6 +55,55 @@ std::vector<store::Migration> pluginMigrations(const plugin::Runtime& runtime,
   }
   return out;
 }
+
+// Traces (docs/observability.md): the sampler and the OTLP exporter from the OTEL_* variables.
+// Installed for the life of `run`; the destructor detaches the tracer before the exporter stops.
+class Tracing {
+ public:
+  Tracing() = default;
+  Tracing(const Tracing&) = delete;
+  Tracing& operator=(const Tracing&) = delete;
+  ~Tracing() { stop(); }
+
+  // False with `error` set for a bad OTEL_* value.
+  bool configure(const config::Config& cfg, const plugin::Runtime& runtime, Metrics& metrics,
+                 bool serve, std::string& error) {
+    auto sampler = trace::Sampler::parse(std::getenv("OTEL_TRACES_SAMPLER"),
+                                         std::getenv("OTEL_TRACES_SAMPLER_ARG"), error);
+    if (!sampler) return false;
+    const std::vector<trace::Attribute> defaults{
+        {"service.version", std::string(PLEXUS_VERSION)},
+        {"service.instance.id", runtime.instance()},
+        {"telemetry.sdk.name", std::string("plexus")},
+        {"telemetry.sdk.language", std::string("cpp")}};
+    auto otlp = otlp::fromEnvironment([](const char* n) { return std::getenv(n); }, cfg.service,
+                                      defaults, error);
+    if (!error.empty()) return false;
+    if (!otlp || !serve) {
+      trace::configure(*sampler, nullptr);
+      return true;
+    }
+    exporter_ = std::make_unique<otlp::Exporter>(*otlp, &metrics);
+    exporter_->start();
+    otlp::Exporter* e = exporter_.get();
+    trace::configure(*sampler, [e](trace::SpanData&& s) { e->enqueue(std::move(s)); });
+    log::write(log::Level::Info, "exporting traces",
+               nlohmann::json{{"endpoint", otlp->url},
+                              {"sampler", sampler->describe()},
+                              {"service_name", std::get<std::string>(otlp->resource[0].value)}});
+    return true;
+  }
+
+  void stop() {
+    if (!exporter_) return;
+    trace::configure(trace::Sampler(), nullptr);
+    exporter_->stop();  // exports what is queued, bounded by the export timeout
+    exporter_.reset();
+  }
+
+ private:
+  std::unique_ptr<otlp::Exporter> exporter_;
+};
 
 dispatch::Options busOptions(const config::Transport& t) {
   dispatch::Options o;
@@ -158,6 +211,19 @@ int HostApplication::start(bool serve) {
     std::cerr << "plexus-host: " << e.what() << "\n";
     return kExitConfig;
   }
+  std::vector<std::pair<std::string, std::string>> pluginVersions;
+  for (const auto& p : runtime.plugins()) pluginVersions.emplace_back(p->name, p->version);
+  process::registerMetrics(metrics, PLEXUS_VERSION,
+                           std::to_string(PLEXUS_ABI_MAJOR) + "." + std::to_string(PLEXUS_ABI_MINOR),
+                           pluginVersions);
+  Tracing tracing;
+  {
+    std::string error;
+    if (!tracing.configure(cfg, runtime, metrics, serve, error)) {
+      std::cerr << "plexus-host: invalid environment: " << error << "\n";
+      return kExitConfig;
+    }
+  }
   if (!serve) {
     try {
       http::Server validate(cfg, runtime, metrics);  // route templates and collisions
@@ -225,6 +291,8 @@ int HostApplication::start(bool serve) {
       }
       transport::RabbitOptions ro;
       ro.url = cfg.transport.url;
+      ro.tls = {cfg.transport.tls.caFile, cfg.transport.tls.certFile, cfg.transport.tls.keyFile,
+                cfg.transport.tls.verifyPeer, cfg.transport.tls.verifyHostname};
       ro.service = cfg.service;
       ro.partitions = cfg.transport.partitions;
       ro.prefetch = cfg.transport.prefetch;
@@ -291,10 +359,9 @@ int HostApplication::start(bool serve) {
     watchCv.notify_all();
     if (migrationWatch.joinable()) migrationWatch.join();
     if (rabbit) rabbit->stopConsuming();  // unacked prefetched messages go back to the queue
-      ro.tls = {cfg.transport.tls.caFile, cfg.transport.tls.certFile, cfg.transport.tls.keyFile,
-                cfg.transport.tls.verifyPeer, cfg.transport.tls.verifyHostname};
     if (bus) bus->stop();  // running handlers finish and commit; the rest stays stored
     if (rabbit) rabbit->stop();
+    tracing.stop();  // after the last handler: its spans go out too
     log::write(log::Level::Info, "stopped", nlohmann::json{{"drained", drained}});
   } catch (const Poco::Exception& e) {
     {

@@ -3,6 +3,7 @@
 #include "dispatch/fault.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
+#include "observability/trace.hpp"
 #include "plugin/uuid.hpp"
 #include "store/envelope.hpp"
 #include "store/outbox.hpp"
@@ -22,6 +23,40 @@ int64_t nowMs() {
 }
 
 long long ll(int64_t v) { return static_cast<long long>(v); }
+
+// Tracing: an "outbox publish {type}" producer span per published row, a child of the span that
+// wrote it (the envelope's traceparent); its context travels as the AMQP traceparent header.
+std::vector<trace::Span> publishSpans(std::vector<Outbound>& out) {
+  std::vector<trace::Span> spans;
+  spans.reserve(out.size());
+  for (auto& o : out) {
+    std::string parent;
+    if (o.kind != "dead-letter") {
+      const json env = json::parse(o.envelope, nullptr, false);
+      if (env.is_object()) parent = env.value("traceparent", "");
+    }
+    trace::Span span =
+        trace::startSpan("outbox publish " + o.type, trace::SpanKind::Producer, parent);
+    if (span.recording()) {
+      span.setAttribute("messaging.system", std::string("rabbitmq"));
+      span.setAttribute("messaging.operation", std::string("publish"));
+      span.setAttribute("messaging.message.id", o.id);
+      span.setAttribute("messaging.message.type", o.type);
+      span.setAttribute("plexus.message.kind", o.kind);
+    }
+    o.traceparent = span.traceparent();
+    spans.push_back(std::move(span));
+  }
+  return spans;
+}
+
+// The copy of a consumed envelope stored for the local handlers continues from the consume span.
+std::string withTraceparent(const std::string& envelope, const std::string& traceparent) {
+  json env = json::parse(envelope, nullptr, false);
+  if (!env.is_object() || traceparent.empty()) return envelope;
+  env["traceparent"] = traceparent;
+  return env.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 int64_t define(Metrics& m, Metrics::Kind kind, const std::string& name, const std::string& help,
                const std::vector<std::string>& labels) {
@@ -179,9 +214,16 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
     out.reserve(rows.size());
     for (const Row& r : rows) {
       out.push_back(
-          Outbound{r[1].asText(), r[2].asText(), r[3].asText(), r[4].asText(), r[5].asText()});
+          Outbound{r[1].asText(), r[2].asText(), r[3].asText(), r[4].asText(), r[5].asText(), {}});
     }
-    publisher_->publish(out);
+    std::vector<trace::Span> spans = publishSpans(out);
+    try {
+      publisher_->publish(out);
+    } catch (const std::exception& e) {
+      for (auto& span : spans) span.setStatus(trace::StatusCode::Error, e.what());
+      throw;
+    }
+    spans.clear();  // ends them: confirmed by the broker
     fault::reach(fault::Point::AfterPublishBeforeMark);
     for (const Row& r : rows) {
       tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2",
@@ -260,11 +302,19 @@ void Bus::relayLoop() {
   }
 }
 
-bool Bus::accept(const std::string& text, std::string& error) {
-  auto env = store::decode(text, error);
+bool Bus::accept(const std::string& received, std::string& error, const std::string& traceparent) {
+  auto env = store::decode(received, error);
   if (!env) return false;
   const std::string kind = env->kind.empty() ? "event" : env->kind;
   const auto handlers = handlersFor(kind, env->type);
+  trace::Span span = trace::startSpan("consume " + env->type, trace::SpanKind::Consumer,
+                                      traceparent.empty() ? env->traceparent : traceparent);
+  span.setAttribute("messaging.system", std::string("rabbitmq"));
+  span.setAttribute("messaging.operation", std::string("receive"));
+  span.setAttribute("messaging.message.id", env->id);
+  span.setAttribute("messaging.message.type", env->type);
+  span.setAttribute("plexus.handlers", static_cast<int64_t>(handlers.size()));
+  const std::string text = withTraceparent(received, span.traceparent());
   if (!handlers.empty()) {
     const int64_t now = nowMs();
     auto tx = store_.begin();
@@ -405,6 +455,9 @@ void Bus::run(const Job& job) {
   }
   env->attempt = static_cast<uint32_t>(job.attempt);
   const std::string type = env->type;
+  trace::Span span = plugin::startHandlerSpan(*it->second, *env);
+  trace::Scope spanScope(span);
+  trace::Span txSpan = plugin::startTransactionSpan(store_);
 
   auto tx = store_.begin();
   if (!tx->query("SELECT 1 FROM plexus_inbox WHERE message_id = $1 AND handler = $2",
@@ -413,6 +466,7 @@ void Bus::run(const Job& job) {
     tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
     tx->commit();
     metrics_.update(duplicateMetric_, {job.handler}, 1);
+    span.setAttribute("plexus.outcome", std::string("duplicate"));
     return;
   }
   plugin::Delivery d = runtime_.deliver(*it->second, *env, tx.get());
@@ -426,13 +480,17 @@ void Bus::run(const Job& job) {
       fault::reach(fault::Point::BeforeCommit);
       tx->commit();
       tx.reset();  // free the connection before after-commit work (it may open its own)
+      txSpan.end();
     } catch (const store::SqlError& e) {
       tx.reset();
+      txSpan.setStatus(trace::StatusCode::Error, e.what());
+      plugin::setOutcome(span, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, e.what());
       plugin::runAfterCommit(d.afterCommit, false);
       fail(job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
            std::string("commit failed: ") + e.what());
       return;
     }
+    plugin::setOutcome(span, PLEXUS_OK, "");
     plugin::runAfterCommit(d.afterCommit, true);
     metrics_.update(handledMetric_, {type, job.handler}, 1);
     metrics_.update(
@@ -442,6 +500,9 @@ void Bus::run(const Job& job) {
     return;
   }
   tx.reset();  // roll back everything the handler did
+  txSpan.setAttribute("db.rolled_back", true);
+  txSpan.end();
+  plugin::setOutcome(span, d.status, d.reason);
   plugin::runAfterCommit(d.afterCommit, false);
   metrics_.update(failedMetric_, {type, job.handler}, 1);
   fail(job, d.status, d.reason);

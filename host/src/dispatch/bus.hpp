@@ -34,6 +34,7 @@ struct Outbound {
   std::string type;
   std::string stream;
   std::string envelope;
+  std::string traceparent;  // the publish span's context, also sent as an AMQP header
 };
 class Publisher {
  public:
@@ -72,7 +73,8 @@ class Bus {
   void setPublisher(Publisher* publisher) { publisher_ = publisher; }
   // Broker mode: a consumed message becomes deliveries for the local handlers, in one
   // transaction; true once committed (then ack). False with `error` for an unusable message.
-  bool accept(const std::string& envelope, std::string& error);
+  // `traceparent` is the AMQP header (the publish span), else the envelope's is the parent.
+  bool accept(const std::string& envelope, std::string& error, const std::string& traceparent = "");
 
   // Admin API.
   nlohmann::json deadLetters(int limit);

@@ -7,6 +7,7 @@
 
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
+#include "observability/trace.hpp"
 #include "plugin/runtime.hpp"
 #include "plugin/uuid.hpp"
 
@@ -17,8 +18,8 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/String.h>
+#include <Poco/ThreadPool.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -41,9 +42,9 @@ struct Server::Context {
   dispatch::Bus* bus = nullptr;
   const std::atomic<bool>* migrated = nullptr;
   std::function<std::string()> transportState;
-};
   std::unique_ptr<Authenticator> auth;   // http.auth.enabled
   std::unique_ptr<RateLimiter> limiter;  // http.limits.rate_per_second > 0
+};
 
 namespace {
 
@@ -82,6 +83,31 @@ bool discard(std::istream& in, int64_t limit) {
   return total <= limit && !in.bad();
 }
 
+// Tracing: one server span per request, "HTTP {method} {route template}", continuing the client's
+// traceparent. Probes and scrapes (/health, /health/ready, /metrics) are not traced.
+trace::Span startServerSpan(const Poco::Net::HTTPServerRequest& req) {
+  trace::Span span = trace::startSpan("HTTP " + req.getMethod(), trace::SpanKind::Server,
+                                      req.get("traceparent", ""));
+  if (span.recording()) {
+    span.setAttribute("http.request.method", req.getMethod());
+    span.setAttribute("url.path", req.getURI().substr(0, req.getURI().find('?')));
+  }
+  return span;
+}
+
+void finishServerSpan(trace::Span& span, const std::string& method, const std::string& route,
+                      int status) {
+  if (route == "/health" || route == "/health/ready" || route == "/metrics") {
+    span.discard();
+    return;
+  }
+  const bool matched = !route.empty() && route.front() == '/';
+  span.setName(matched ? "HTTP " + method + " " + route : "HTTP " + method);
+  if (matched) span.setAttribute("http.route", route);
+  span.setAttribute("http.response.status_code", static_cast<int64_t>(status));
+  if (status >= 500) span.setStatus(trace::StatusCode::Error, "HTTP " + std::to_string(status));
+}
+
 class Handler : public Poco::Net::HTTPRequestHandler {
  public:
   explicit Handler(Server::Context& ctx) : ctx_(ctx) {}
@@ -98,6 +124,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     if (!validRequestId(requestId)) requestId = newUuidV7();
     std::string routeLabel = "unmatched";
     int status = 500;
+    trace::Span span = startServerSpan(req);
+    trace::Scope spanScope(span);
     try {
       status = serve(req, resp, requestId, routeLabel);
     } catch (const std::exception& e) {
@@ -109,6 +137,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ctx_.metrics.observeHttp(req.getMethod(), routeLabel, status, seconds);
+    finishServerSpan(span, req.getMethod(), routeLabel, status);
     // Server errors are logged; a 503 from readiness is an answer, not an error.
     const bool serverError = status >= 500 && routeLabel != "/health/ready";
     if (log::enabled(log::Level::Debug) || serverError) {
@@ -155,6 +184,11 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     const std::string path = uri.substr(0, q);
     const std::string query = q == std::string::npos ? std::string() : uri.substr(q + 1);
 
+    if (const int refused = guard(req, resp, path, requestId)) {
+      routeLabel = "refused";
+      return refused;
+    }
+
     if (path == "/health" || path == "/health/ready" || path == "/metrics") {
       routeLabel = path;
       // Whatever the client sent is irrelevant here; keep the connection usable.
@@ -184,11 +218,6 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         std::string allow;
         for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
         resp.set("Allow", allow);
-    if (const int refused = guard(req, resp, path, requestId)) {
-      routeLabel = "refused";
-      return refused;
-    }
-
         return error(resp, 405, "method not allowed", requestId);
       }
       return error(resp, 404, "not found", requestId);
@@ -245,35 +274,6 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     return send(resp, out.status, out.body, requestId, out.contentType);
   }
 
-  // Dead letters: GET /admin/dead-letters[?limit=N], POST /admin/dead-letters/{id}/retry,
-  // DELETE /admin/dead-letters/{id}.
-  int admin(const std::string& method, const std::string& path, const std::string& query,
-            Poco::Net::HTTPServerResponse& resp, const std::string& requestId) {
-    std::vector<std::string> segs;
-    if (!Router::split(path, segs) || segs.size() < 2 || segs[1] != "dead-letters") {
-      return error(resp, 404, "not found", requestId);
-    }
-    if (ctx_.bus == nullptr) return error(resp, 404, "this host has no message store", requestId);
-    try {
-      if (segs.size() == 2) {
-        if (method != "GET") {
-          resp.set("Allow", "GET");
-          return error(resp, 405, "method not allowed", requestId);
-        }
-        int limit = 100;
-        const size_t at = query.find("limit=");
-        if (at != std::string::npos) {
-          try {
-            limit = std::stoi(query.substr(at + 6));
-          } catch (const std::exception&) {
-            limit = -1;
-          }
-          if (limit < 1 || limit > 1000)
-            return error(resp, 400, "limit must be between 1 and 1000", requestId);
-        }
-        return send(resp, 200, ctx_.bus->deadLetters(limit).dump(), requestId);
-      }
-      if (segs.size() == 3 && method == "DELETE") {
   // Header count, rate limit and bearer token, before any routing or body handling. Returns the
   // status sent, or 0 to go on. /health* and /metrics are never rate limited nor authenticated.
   int guard(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
@@ -314,6 +314,35 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     return 0;
   }
 
+  // Dead letters: GET /admin/dead-letters[?limit=N], POST /admin/dead-letters/{id}/retry,
+  // DELETE /admin/dead-letters/{id}.
+  int admin(const std::string& method, const std::string& path, const std::string& query,
+            Poco::Net::HTTPServerResponse& resp, const std::string& requestId) {
+    std::vector<std::string> segs;
+    if (!Router::split(path, segs) || segs.size() < 2 || segs[1] != "dead-letters") {
+      return error(resp, 404, "not found", requestId);
+    }
+    if (ctx_.bus == nullptr) return error(resp, 404, "this host has no message store", requestId);
+    try {
+      if (segs.size() == 2) {
+        if (method != "GET") {
+          resp.set("Allow", "GET");
+          return error(resp, 405, "method not allowed", requestId);
+        }
+        int limit = 100;
+        const size_t at = query.find("limit=");
+        if (at != std::string::npos) {
+          try {
+            limit = std::stoi(query.substr(at + 6));
+          } catch (const std::exception&) {
+            limit = -1;
+          }
+          if (limit < 1 || limit > 1000)
+            return error(resp, 400, "limit must be between 1 and 1000", requestId);
+        }
+        return send(resp, 200, ctx_.bus->deadLetters(limit).dump(), requestId);
+      }
+      if (segs.size() == 3 && method == "DELETE") {
         if (!ctx_.bus->discardDeadLetter(segs[2]))
           return error(resp, 404, "no such dead letter", requestId);
         resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
@@ -425,6 +454,13 @@ Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& 
       throw std::runtime_error("route " + r.pathTemplate + " collides with a host endpoint");
     }
   }
+  if (config.http.auth.enabled)
+    ctx_->auth = std::make_unique<Authenticator>(config.http.auth, config.service);
+  const auto& limits = config.http.limits;
+  if (limits.ratePerSecond > 0) {
+    ctx_->limiter = std::make_unique<RateLimiter>(limits.ratePerSecond, limits.burst,
+                                                  static_cast<size_t>(limits.maxClients));
+  }
 }
 
 void Server::attachTransportState(std::function<std::string()> state) {
@@ -454,13 +490,6 @@ void Server::start() {
   params->setKeepAlive(true);
   params->setKeepAliveTimeout(Poco::Timespan(h.keepAliveSeconds, 0));
   params->setTimeout(Poco::Timespan(30, 0));
-  if (config.http.auth.enabled)
-    ctx_->auth = std::make_unique<Authenticator>(config.http.auth, config.service);
-  const auto& limits = config.http.limits;
-  if (limits.ratePerSecond > 0) {
-    ctx_->limiter = std::make_unique<RateLimiter>(limits.ratePerSecond, limits.burst,
-                                                  static_cast<size_t>(limits.maxClients));
-  }
   params->setServerName(config_.service);
   pool_ = std::make_unique<Poco::ThreadPool>(2, h.threads, 60);
   server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*ctx_), *pool_, socket, params);

@@ -1,5 +1,7 @@
 #include "observability/log.hpp"
 
+#include "observability/trace.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -85,6 +87,12 @@ void write(Level level, std::string_view message, const nlohmann::json* fields) 
     line["service"] = service();
   }
   line["msg"] = std::string(message);
+  // The span running on this thread, so a log line can be found from its trace and back.
+  const trace::SpanContext& span = trace::current();
+  if (span.valid()) {
+    line["trace_id"] = span.traceIdHex();
+    line["span_id"] = span.spanIdHex();
+  }
   if (fields != nullptr && fields->is_object()) {
     for (auto it = fields->begin(); it != fields->end(); ++it) line[it.key()] = it.value();
   }

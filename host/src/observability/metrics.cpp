@@ -1,5 +1,6 @@
 #include "observability/metrics.hpp"
 
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -62,7 +63,22 @@ void Metrics::httpInFlight(int delta) { http_->inFlight->Increment(delta); }
 
 std::string Metrics::scrape() const {
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  std::vector<std::shared_ptr<prometheus::Collectable>> extra;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    extra = collectables_;
+  }
+  for (const auto& c : extra) {
+    auto more = c->Collect();
+    families.insert(families.end(), more.begin(), more.end());
+  }
+  return serializer.Serialize(families);
+}
+
+void Metrics::addCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  collectables_.push_back(std::move(collectable));
 }
 
 void Metrics::observeHttp(const std::string& method, const std::string& route, int status,

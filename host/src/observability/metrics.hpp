@@ -9,6 +9,7 @@
 #include <vector>
 
 namespace prometheus {
+class Collectable;
 class Registry;
 }
 
@@ -27,6 +28,9 @@ class Metrics {
 
   // Prometheus text exposition format 0.0.4.
   std::string scrape() const;
+
+  // Families computed at scrape time (process metrics read from /proc), after the registry's.
+  void addCollectable(std::shared_ptr<prometheus::Collectable> collectable);
 
   void observeHttp(const std::string& method, const std::string& route, int status, double seconds);
   void httpInFlight(int delta);
@@ -50,6 +54,7 @@ class Metrics {
   std::unique_ptr<Http> http_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Family>> families_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
 
 }  // namespace plexus

@@ -9,6 +9,7 @@
 #include <Poco/String.h>
 
 #include <chrono>
+#include <optional>
 #include <set>
 
 // The opaque handles of the ABI, defined by the host.
@@ -254,6 +255,15 @@ plexus_status apiAddHeader(plexus_call* call, plexus_str name, plexus_str value)
   return PLEXUS_OK;
 }
 
+trace::Span invokeSpan(const Component& receptor, const std::string& type, const std::string& id,
+                       const std::string& traceparent) {
+  store::Envelope e;
+  e.id = id;
+  e.type = type;
+  e.traceparent = traceparent;
+  return startHandlerSpan(receptor, e);
+}
+
 plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, plexus_str payload,
                         void (*onResult)(void*, plexus_str), void* user) {
   const std::string t = text(type);
@@ -266,11 +276,14 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   child.tx = call->tx;
   child.outgoing = call->outgoing;
   child.afterCommit = call->afterCommit;
-  child.traceparent = call->traceparent;
   child.stream = stream.size ? text(stream) : call->stream;
   child.correlation = call->correlation;
   child.requestId = call->requestId;
   const std::string id = newUuidV7();
+  trace::Span span = invokeSpan(*receptor, t, id, call->traceparent);
+  trace::Scope spanScope(span);
+  // What the receptor sends continues from its own span.
+  child.traceparent = span.context().valid() ? span.traceparent() : call->traceparent;
   child.causation = id;
   child.messageId = id;
   const std::string payloadText = text(payload);
@@ -322,6 +335,7 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   }
   if (onResult != nullptr) onResult(user, view(child.result));
   if (s != PLEXUS_OK) call->error = child.result.empty() ? child.error : child.result;
+  setOutcome(span, s, child.result.empty() ? child.error : child.result);
   return s;
 }
 
@@ -525,6 +539,11 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
   for (const auto& [k, v] : req.headers) {
     if (k.size() == 11 && Poco::icompare(k, "traceparent") == 0) call.traceparent = v;
   }
+  // The server span of this request (http/server.cpp) is the parent of what the route sends.
+  if (trace::current().valid()) call.traceparent = trace::current().traceparent();
+  trace::Span txSpan = tx ? startTransactionSpan(*store_) : trace::Span();
+  std::optional<trace::Scope> txScope;
+  if (tx) txScope.emplace(txSpan);
   std::vector<plexus_pair> params, headers;
   params.reserve(req.params.size());
   for (const auto& [k, v] : req.params) params.push_back({view(k), view(v)});
@@ -564,10 +583,14 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
         call.responded = false;
         call.error = "commit failed";
         s = PLEXUS_RETRY;
+        txSpan.setStatus(trace::StatusCode::Error, e.what());
       }
     } else {
       tx.reset();  // rolls back
+      txSpan.setAttribute("db.rolled_back", true);
     }
+    txScope.reset();
+    txSpan.end();
   } else {
     committed = s == PLEXUS_OK;  // nothing to commit
   }
@@ -650,7 +673,8 @@ Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transac
   call.stream = e.stream;
   call.correlation = e.correlation.empty() ? e.id : e.correlation;
   call.causation = e.id;
-  call.traceparent = e.traceparent;
+  // Inside the handler span (dispatch/bus.cpp), what this handler sends continues from it.
+  call.traceparent = trace::current().valid() ? trace::current().traceparent() : e.traceparent;
   plexus_message m{};
   m.struct_size = sizeof m;
   m.attempt = e.attempt;
@@ -659,7 +683,7 @@ Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transac
   m.stream = view(e.stream);
   m.correlation = view(call.correlation);
   m.causation = view(e.causation);
-  m.traceparent = view(e.traceparent);
+  m.traceparent = view(call.traceparent);
   m.payload = view(e.payload);
   m.timestamp_unix_ms = e.timestampMs;
   {
@@ -677,6 +701,34 @@ Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transac
     d.status = PLEXUS_REJECT;
   }
   return d;
+}
+
+trace::Span startHandlerSpan(const Component& c, const store::Envelope& e) {
+  trace::Span span = trace::startSpan("handle " + e.type, trace::SpanKind::Internal, e.traceparent);
+  if (span.recording()) {
+    span.setAttribute("plexus.plugin", c.plugin->name);
+    span.setAttribute("plexus.component", c.name);
+    span.setAttribute("messaging.message.type", e.type);
+    span.setAttribute("messaging.message.id", e.id);
+    if (e.attempt > 1) span.setAttribute("plexus.attempt", static_cast<int64_t>(e.attempt));
+  }
+  return span;
+}
+
+void setOutcome(trace::Span& span, plexus_status status, const std::string& reason) {
+  const char* outcome = "fatal";
+  if (status == PLEXUS_OK) outcome = "ok";
+  if (status == PLEXUS_RETRY) outcome = "retry";
+  if (status == PLEXUS_REJECT) outcome = "reject";
+  span.setAttribute("plexus.outcome", std::string(outcome));
+  if (status != PLEXUS_OK) span.setStatus(trace::StatusCode::Error, reason);
+}
+
+trace::Span startTransactionSpan(const store::Store& store) {
+  trace::Span span = trace::startSpan("db.transaction", trace::SpanKind::Internal);
+  span.setAttribute("db.system",
+                    std::string(store.dialect() == store::Dialect::Postgres ? "postgresql" : "sqlite"));
+  return span;
 }
 
 }  // namespace plexus::plugin

@@ -3,6 +3,7 @@
 // invoke of receptors and the route table the HTTP layer serves.
 
 #include "config/config.hpp"
+#include "observability/trace.hpp"
 #include "plugin/loader.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
@@ -140,5 +141,12 @@ class Runtime {
 
 // The host API table handed to every component (static, process lifetime).
 const plexus_host_api* hostApi();
+
+// Tracing (docs/observability.md): "handle {type}" spans one handler run, a child of this
+// thread's current span, else of the message's traceparent; the outcome goes in plexus.outcome.
+trace::Span startHandlerSpan(const Component& component, const store::Envelope& message);
+void setOutcome(trace::Span& span, plexus_status status, const std::string& reason);
+// "db.transaction": one host-owned transaction, a child of this thread's current span.
+trace::Span startTransactionSpan(const store::Store& store);
 
 }  // namespace plexus::plugin

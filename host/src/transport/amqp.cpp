@@ -72,6 +72,17 @@ std::string replyText(const amqp_rpc_reply_t& r) {
   return "unknown reply";
 }
 
+std::string headerText(const amqp_basic_properties_t& props, const std::string& name) {
+  if ((props._flags & AMQP_BASIC_HEADERS_FLAG) == 0) return {};
+  for (int i = 0; i < props.headers.num_entries; ++i) {
+    const amqp_table_entry_t& e = props.headers.entries[i];
+    if (text(e.key) != name) continue;
+    if (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES)
+      return text(e.value.value.bytes);
+  }
+  return {};
+}
+
 }  // namespace
 
 Amqp::Amqp(std::string url, AmqpTls tls) : url_(std::move(url)), tls_(std::move(tls)) {}
@@ -86,17 +97,6 @@ void Amqp::check(const char* what) {
   }
 }
 
-void Amqp::open(int timeoutMs) {
-  close();
-  std::vector<char> buf(url_.begin(), url_.end());
-  buf.push_back('\0');
-  amqp_connection_info info{};
-  amqp_default_connection_info(&info);
-  if (amqp_parse_url(buf.data(), &info) != AMQP_STATUS_OK) throw AmqpError("malformed AMQP URL");
-  // "amqp://host/" parses to an empty vhost; mean the default one.
-  if (info.vhost == nullptr || info.vhost[0] == '\0') info.vhost = const_cast<char*>("/");
-  conn_ = amqp_new_connection();
-  // Bound every blocking step: a broker that stops answering must not hang the caller.
 // amqps://: a TLS socket with the configured trust and client key; verification is decided here,
 // the handshake (and a refused certificate) happens in amqp_socket_open_noblock.
 amqp_socket_t* Amqp::openTlsSocket() {
@@ -120,6 +120,17 @@ amqp_socket_t* Amqp::openTlsSocket() {
   return socket;
 }
 
+void Amqp::open(int timeoutMs) {
+  close();
+  std::vector<char> buf(url_.begin(), url_.end());
+  buf.push_back('\0');
+  amqp_connection_info info{};
+  amqp_default_connection_info(&info);
+  if (amqp_parse_url(buf.data(), &info) != AMQP_STATUS_OK) throw AmqpError("malformed AMQP URL");
+  // "amqp://host/" parses to an empty vhost; mean the default one.
+  if (info.vhost == nullptr || info.vhost[0] == '\0') info.vhost = const_cast<char*>("/");
+  conn_ = amqp_new_connection();
+  // Bound every blocking step: a broker that stops answering must not hang the caller.
   const timeval limit{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
   amqp_set_handshake_timeout(conn_, &limit);
   amqp_set_rpc_timeout(conn_, &limit);
@@ -188,7 +199,7 @@ void Amqp::confirmSelect() {
 
 void Amqp::publish(const std::string& exchange, const std::string& key, const std::string& body,
                    const std::string& messageId, const std::string& type,
-                   const std::string& stream) {
+                   const std::string& stream, const std::string& traceparent) {
   if (conn_ == nullptr) throw AmqpError("not connected");
   amqp_basic_properties_t props{};
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
@@ -199,7 +210,9 @@ void Amqp::publish(const std::string& exchange, const std::string& key, const st
   props.message_id = bytes(messageId);
   props.type = bytes(type);
   // The consistent-hash exchange partitions on this header: one stream, one queue.
-  Table headers(AmqpArgs{{"x-stream", stream}});
+  AmqpArgs headerArgs{{"x-stream", stream}};
+  if (!traceparent.empty()) headerArgs["traceparent"] = traceparent;  // W3C trace context
+  Table headers(headerArgs);
   props.headers = headers.table;
   const int rc =
       amqp_basic_publish(conn_, 1, bytes(exchange), bytes(key), 0, 0, &props, bytes(body));
@@ -276,6 +289,7 @@ std::optional<AmqpMessage> Amqp::next(int timeoutMs) {
   m.body = text(env.message.body);
   if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
     m.messageId = text(env.message.properties.message_id);
+  m.traceparent = headerText(env.message.properties, "traceparent");
   amqp_destroy_envelope(&env);
   return m;
 }

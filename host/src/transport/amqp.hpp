@@ -27,6 +27,7 @@ struct AmqpMessage {
   std::string routingKey;
   std::string body;
   std::string messageId;
+  std::string traceparent;  // W3C trace context header, when the publisher set one
 };
 
 // TLS for amqps:// URLs. Empty caFile = OpenSSL's default trust store; certFile + keyFile = a
@@ -59,7 +60,8 @@ class Amqp {
   // Publisher confirms: enable once, publish, then wait until the broker confirmed them all.
   void confirmSelect();
   void publish(const std::string& exchange, const std::string& key, const std::string& body,
-               const std::string& messageId, const std::string& type, const std::string& stream);
+               const std::string& messageId, const std::string& type, const std::string& stream,
+               const std::string& traceparent = "");
   void waitForConfirms(int timeoutMs);  // throws AmqpError on nack, timeout or channel error
 
   void qos(uint16_t prefetch);

@@ -85,7 +85,7 @@ void RabbitTransport::publish(const std::vector<dispatch::Outbound>& messages) {
                             m.stream);
       } else {
         publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, m.envelope, m.id,
-                            m.type, m.stream);
+                            m.type, m.stream, m.traceparent);
       }
       dispatch::fault::reach(dispatch::fault::Point::MidRelay);
     }
@@ -123,7 +123,7 @@ void RabbitTransport::consumeLoop() {
         std::string error;
         bool committed = false;
         try {
-          committed = bus_.accept(m->body, error);
+          committed = bus_.accept(m->body, error, m->traceparent);
         } catch (const std::exception& e) {
           // The store is down: hand the message back to the broker; it comes again.
           log::write(log::Level::Warn, "cannot store a consumed message; requeued",
