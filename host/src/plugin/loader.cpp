@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <set>
+#include <system_error>
 
 namespace plexus::plugin {
 namespace {
@@ -20,6 +22,11 @@ namespace {
 std::vector<std::shared_ptr<boost::dll::shared_library>>& keepAlive() {
   static std::vector<std::shared_ptr<boost::dll::shared_library>> libs;
   return libs;
+}
+
+std::function<void(const std::string&)>& beforeDlopenHook() {
+  static std::function<void(const std::string&)> hook;
+  return hook;
 }
 
 std::string errnoText() { return std::strerror(errno); }
@@ -100,7 +107,14 @@ std::string sha256Hex(const std::string& path) {
   }
 }
 
-int openTrusted(const std::string& path, const std::optional<std::string>& sha256) {
+int openTrusted(const std::string& path, const std::optional<std::string>& sha256,
+                const std::optional<std::string>& pluginDir) {
+  namespace fs = std::filesystem;
+  const fs::path given(path);
+  const std::string name = given.filename().string();
+  if (name.empty() || name == "." || name == "..") throw PluginError(path, "does not name a file");
+  std::string dir = given.parent_path().empty() ? std::string(".") : given.parent_path().string();
+
   struct stat lst {};
   if (::lstat(path.c_str(), &lst) != 0)
     throw PluginError(path, "cannot access the file: " + errnoText());
@@ -108,20 +122,52 @@ int openTrusted(const std::string& path, const std::optional<std::string>& sha25
     throw PluginError(path,
                       "is a symbolic link; list the real file (symlinked plugins are refused)");
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) throw PluginError(path, "cannot open: " + errnoText());
+  if (pluginDir) {
+    // The allow-list: the directory that really holds the file must be plugin_dir itself.
+    std::error_code ec;
+    const fs::path allowed = fs::canonical(*pluginDir, ec);
+    if (ec) {
+      throw PluginError(
+          path, "the plugin directory " + *pluginDir + " cannot be resolved: " + ec.message());
+    }
+    const fs::path actual = fs::canonical(dir, ec);
+    if (ec) throw PluginError(path, "cannot resolve its directory " + dir + ": " + ec.message());
+    if (actual != allowed) {
+      throw PluginError(path, "is outside the plugin directory " + allowed.string() +
+                                  " (plugin_dir admits only file names directly in it)");
+    }
+    dir = allowed.string();
+  }
+
+  // Check the directory through a descriptor and open the file relative to it, so neither can be
+  // replaced by a rename between the checks and the open.
+  const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd < 0) throw PluginError(path, "cannot open its directory " + dir + ": " + errnoText());
+  int fd = -1;
+  try {
+    struct stat dst {};
+    if (::fstat(dirFd, &dst) != 0)
+      throw PluginError(path, "cannot stat its directory: " + errnoText());
+    checkOwnerAndMode(path, dst, "its directory " + dir);
+    // O_NONBLOCK: a FIFO planted under the plugin's name must not hang the host in open().
+    fd = ::openat(dirFd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+      if (errno == ELOOP) {
+        throw PluginError(path,
+                          "is a symbolic link; list the real file (symlinked plugins are refused)");
+      }
+      throw PluginError(path, "cannot open: " + errnoText());
+    }
+    ::close(dirFd);
+  } catch (...) {
+    ::close(dirFd);
+    throw;
+  }
   try {
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw PluginError(path, "cannot stat: " + errnoText());
     if (!S_ISREG(st.st_mode)) throw PluginError(path, "is not a regular file");
     checkOwnerAndMode(path, st, "the file");
-    const std::string dir = std::filesystem::path(path).parent_path().empty()
-                                ? std::string(".")
-                                : std::filesystem::path(path).parent_path().string();
-    struct stat dst {};
-    if (::stat(dir.c_str(), &dst) != 0)
-      throw PluginError(path, "cannot stat its directory: " + errnoText());
-    checkOwnerAndMode(path, dst, "its directory " + dir);
     if (sha256) {
       const std::string actual = hashFd(fd, path);
       if (actual != *sha256) {
@@ -135,9 +181,15 @@ int openTrusted(const std::string& path, const std::optional<std::string>& sha25
   }
 }
 
+void setBeforeDlopenHookForTesting(std::function<void(const std::string& path)> hook) {
+  beforeDlopenHook() = std::move(hook);
+}
+
 std::shared_ptr<LoadedPlugin> load(const std::string& path,
-                                   const std::optional<std::string>& sha256) {
-  const int fd = openTrusted(path, sha256);
+                                   const std::optional<std::string>& sha256,
+                                   const std::optional<std::string>& pluginDir) {
+  const int fd = openTrusted(path, sha256, pluginDir);
+  if (beforeDlopenHook()) beforeDlopenHook()(path);
   // Load the descriptor we checked, not whatever the path names now.
   const std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
   auto lib = std::make_shared<boost::dll::shared_library>();
@@ -171,7 +223,11 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path,
                                 " (not a Plexus plugin, or PLEXUS_PLUGIN(...) is missing)");
   }
   auto entry = lib->get<const plexus_plugin_desc*()>(PLEXUS_PLUGIN_ENTRY_SYMBOL);
-  const plexus_plugin_desc* raw = entry();
+  return validateDescriptor(path, entry());
+}
+
+std::shared_ptr<LoadedPlugin> validateDescriptor(const std::string& path,
+                                                 const plexus_plugin_desc* raw) {
   if (raw == nullptr) throw PluginError(path, "entry point returned no descriptor (null)");
 
   // The fields up to the version are the minimum every ABI 1 plugin has.

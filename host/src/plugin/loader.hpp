@@ -4,6 +4,7 @@
 
 #include <plexus/abi/plugin_abi.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -43,14 +44,32 @@ struct LoadedPlugin {
 // Lowercase hex SHA-256 of a file's content.
 std::string sha256Hex(const std::string& path);
 
-// Checks that may run before any code of the file runs: regular file (symlinks refused), owned by
-// the host's user or root, not writable by group or others, same for its directory; SHA-256 pin.
+// Checks that run before any code of the file runs (docs/security.md, "Plugin trust"):
+// - with `pluginDir` (the config's plugin_dir, the allow-list), the file must sit directly in that
+//   directory: no subdirectory, no `..`, no absolute path elsewhere;
+// - the file itself must not be a symbolic link (refused even when one is swapped in after the
+//   check: the file is opened with O_NOFOLLOW relative to the already opened directory);
+// - a regular file, owned by the host's user or root, not writable by group or others; the same
+//   owner and mode rules for the directory holding it;
+// - the SHA-256 pin, when given, over the opened descriptor.
 // Returns an open descriptor of the checked file, so the file that is loaded is the file that was
 // checked (no swap between check and load).
-int openTrusted(const std::string& path, const std::optional<std::string>& sha256);
+int openTrusted(const std::string& path, const std::optional<std::string>& sha256,
+                const std::optional<std::string>& pluginDir = std::nullopt);
+
+// Validates what a plugin's entry point returned (ABI version, names, component tables) and
+// copies it into host-sized structs. Throws PluginError naming `path`. Reads only what the
+// descriptor's struct_size and counts cover, so any descriptor a plugin can build is safe to pass.
+std::shared_ptr<LoadedPlugin> validateDescriptor(const std::string& path,
+                                                 const plexus_plugin_desc* raw);
 
 // Loads and validates. Throws PluginError.
 std::shared_ptr<LoadedPlugin> load(const std::string& path,
-                                   const std::optional<std::string>& sha256);
+                                   const std::optional<std::string>& sha256,
+                                   const std::optional<std::string>& pluginDir = std::nullopt);
+
+// Test seam: called with the path after the trust checks passed and before dlopen, so a test can
+// swap the file at that moment. Empty by default; not thread-safe (set it before loading).
+void setBeforeDlopenHookForTesting(std::function<void(const std::string& path)> hook);
 
 }  // namespace plexus::plugin

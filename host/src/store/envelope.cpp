@@ -51,8 +51,13 @@ std::optional<Envelope> decode(const std::string& text, std::string& error) {
     return std::nullopt;
   }
   auto v = j.find("v");
-  if (v != j.end() && v->is_number_integer() && v->get<int>() > Envelope::kVersion + 100) {
-    error = "envelope version " + std::to_string(v->get<int>()) + " is not understood";
+  // Compared as 64-bit (unsigned when the number is): get<int>() wrapped 2^32+1 around to 1.
+  const bool tooNew =
+      v != j.end() && v->is_number_integer() &&
+      (v->is_number_unsigned() ? v->get<uint64_t>() > uint64_t{Envelope::kVersion + 100}
+                               : v->get<int64_t>() > Envelope::kVersion + 100);
+  if (tooNew) {
+    error = "envelope version " + v->dump() + " is not understood";
     return std::nullopt;
   }
   e.kind = str("kind");
@@ -64,8 +69,14 @@ std::optional<Envelope> decode(const std::string& text, std::string& error) {
   if (ts != j.end() && ts->is_number_integer()) e.timestampMs = ts->get<int64_t>();
   auto src = j.find("source");
   if (src != j.end() && src->is_object()) {
-    e.sourceService = src->value("service", "");
-    e.sourceInstance = src->value("instance", "");
+    // Not value(): it throws on a non-string, and a throwing decode made the consumer requeue
+    // the message forever instead of dead-lettering it (found by tests/fuzz, envelope target).
+    auto field = [&](const char* key) -> std::string {
+      auto it = src->find(key);
+      return it != src->end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    e.sourceService = field("service");
+    e.sourceInstance = field("instance");
   }
   auto at = j.find("attempt");
   if (at != j.end() && at->is_number_unsigned()) e.attempt = at->get<uint32_t>();
