@@ -162,7 +162,16 @@ bool validSha256(const std::string& s) {
   return true;
 }
 
+// A key file: a regular file of bounded size (never a device or a FIFO that would block or
+// never end).
 std::string readFile(const Reader& r, const std::string& file, const std::string& path) {
+  constexpr std::uintmax_t kMaxBytes = 1 << 20;
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (ec || !std::filesystem::is_regular_file(status))
+    r.fail(path, "cannot read \"" + file + "\" (not a regular file)");
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec || size > kMaxBytes) r.fail(path, "\"" + file + "\" is larger than 1 MiB");
   std::ifstream in(file, std::ios::binary);
   if (!in) r.fail(path, "cannot read \"" + file + "\"");
   std::ostringstream buf;

@@ -89,6 +89,10 @@ TEST(SecurityConfig, AuthRefusals) {
   expectError(withHttp(R"({"auth": {"groups": [)" + grp +
                        R"("algorithms": ["RS256"], "rs256_public_key_file": "/nonexistent.pem"}]}})"),
               "/http/auth/groups/0/rs256_public_key_file", "cannot read");
+  // A device would block or never end: only regular files are read.
+  expectError(withHttp(R"({"auth": {"groups": [)" + grp +
+                       R"("algorithms": ["RS256"], "rs256_public_key_file": "/dev/zero"}]}})"),
+              "/http/auth/groups/0/rs256_public_key_file", "not a regular file");
   expectError(withHttp(R"({"auth": {"groups": [)" + grp + R"("algorithms": ["HS256"], "hs256_secret": ")" +
                        kSecret + R"(", "colour": 1}]}})"),
               "/http/auth/groups/0/colour", "unknown key");
