@@ -18,8 +18,8 @@
 #include <Poco/StreamCopier.h>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -49,7 +49,8 @@ double cpuSeconds(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const size_t close = stat.rfind(')');  // the command name may contain spaces
-  if (close == std::string::npos) throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+  if (close == std::string::npos)
+    throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
   std::istringstream fields(stat.substr(close + 2));
   std::string f;
   unsigned long long utime = 0, stime = 0;
@@ -68,16 +69,25 @@ class PoisonAndShutdown : public ::testing::Test {
     ASSERT_NE(pg, nullptr) << "PLEXUS_PG_URL not set (run through scripts/test)";
     ASSERT_NE(amqp, nullptr) << "PLEXUS_AMQP_URL not set";
     dir_ = new plexus::test::TempDir();
-    config_ = dir_->write("poison.json", json{
-        {"service", kService},
-        {"http", {{"host", "127.0.0.1"}, {"port", 0}, {"shutdown_delay_ms", kShutdownDelayMs},
-                  {"drain_seconds", kDrainSeconds}}},
-        {"store", {{"kind", "postgres"}, {"url", pg}, {"schema", kSchema}}},
-        {"transport", {{"kind", "rabbitmq"}, {"url", amqp}, {"max_attempts", kMaxAttempts},
-                       {"retry_initial_ms", 400}, {"retry_max_ms", 3000},
-                       {"poll_interval_ms", 500}}},
-        {"plugins", json::array({{{"library", plexus::test::testPlugin("testkit")}}})},
-        {"log", {{"level", "info"}}}}.dump(2));  // HostProcess reads "listening"
+    config_ = dir_->write(
+        "poison.json",
+        json{{"service", kService},
+             {"http",
+              {{"host", "127.0.0.1"},
+               {"port", 0},
+               {"shutdown_delay_ms", kShutdownDelayMs},
+               {"drain_seconds", kDrainSeconds}}},
+             {"store", {{"kind", "postgres"}, {"url", pg}, {"schema", kSchema}}},
+             {"transport",
+              {{"kind", "rabbitmq"},
+               {"url", amqp},
+               {"max_attempts", kMaxAttempts},
+               {"retry_initial_ms", 400},
+               {"retry_max_ms", 3000},
+               {"poll_interval_ms", 500}}},
+             {"plugins", json::array({{{"library", plexus::test::testPlugin("testkit")}}})},
+             {"log", {{"level", "info"}}}}
+            .dump(2));  // HostProcess reads "listening"
     plexus::config::Store sc;
     sc.kind = "postgres";
     sc.url = pg;
@@ -96,10 +106,13 @@ class PoisonAndShutdown : public ::testing::Test {
   static std::unique_ptr<HostProcess> startHost() {
     auto h = std::make_unique<HostProcess>(config_);
     const int port = h->port();
-    EXPECT_TRUE(eventually([port] {
-      auto r = http(port, "GET", "/health/ready");
-      return r.status == 200 && r.body.find("\"broker\":\"connected\"") != std::string::npos;
-    }, 60000)) << h->output();
+    EXPECT_TRUE(eventually(
+        [port] {
+          auto r = http(port, "GET", "/health/ready");
+          return r.status == 200 && r.body.find("\"broker\":\"connected\"") != std::string::npos;
+        },
+        60000))
+        << h->output();
     return h;
   }
 
@@ -144,7 +157,8 @@ class PoisonAndShutdown : public ::testing::Test {
 plexus::test::TempDir* PoisonAndShutdown::dir_ = nullptr;
 std::string PoisonAndShutdown::config_;
 
-TEST_F(PoisonAndShutdown, PoisonIsDeadLetteredAfterExactlyNAttemptsWhileGoodOnesFlowAndCpuStaysLow) {
+TEST_F(PoisonAndShutdown,
+       PoisonIsDeadLetteredAfterExactlyNAttemptsWhileGoodOnesFlowAndCpuStaysLow) {
   auto host = startHost();
   const int port = host->port();
   const int streams = 40, good = 1000;
@@ -153,13 +167,16 @@ TEST_F(PoisonAndShutdown, PoisonIsDeadLetteredAfterExactlyNAttemptsWhileGoodOnes
   // Baseline: 1,000 good commands alone.
   const double cpu0 = cpuSeconds(host->pid());
   ASSERT_EQ(sendGood(port, "base-" + run + "-", good, streams), good);
-  ASSERT_TRUE(eventually([&] { return counted(port, "base-" + run + "-", streams) == good; }, 120000))
+  ASSERT_TRUE(
+      eventually([&] { return counted(port, "base-" + run + "-", streams) == good; }, 120000))
       << counted(port, "base-" + run + "-", streams);
   const double baseline = cpuSeconds(host->pid()) - cpu0;
 
   // The same again with a poison command in the middle: "Work" with mode "retry" always fails.
   const double cpu1 = cpuSeconds(host->pid());
-  const std::string poisonId = "01a21900-0000-7000-8000-" + std::string(12 - std::min<size_t>(12, run.size()), '0') + run.substr(0, 12);
+  const std::string poisonId = "01a21900-0000-7000-8000-" +
+                               std::string(12 - std::min<size_t>(12, run.size()), '0') +
+                               run.substr(0, 12);
   plexus::store::Envelope e;
   e.id = poisonId;
   e.kind = "command";
@@ -177,14 +194,18 @@ TEST_F(PoisonAndShutdown, PoisonIsDeadLetteredAfterExactlyNAttemptsWhileGoodOnes
   amqp.close();
   goodLoad.join();
   json letters;
-  ASSERT_TRUE(eventually([&] {
-    letters = json::parse(http(port, "GET", "/admin/dead-letters").body);
-    for (const auto& l : letters) {
-      if (l.value("messageId", "") == poisonId) return true;
-    }
-    return false;
-  }, 120000)) << letters.dump();
-  ASSERT_TRUE(eventually([&] { return counted(port, "mix-" + run + "-", streams) == good; }, 120000))
+  ASSERT_TRUE(eventually(
+      [&] {
+        letters = json::parse(http(port, "GET", "/admin/dead-letters").body);
+        for (const auto& l : letters) {
+          if (l.value("messageId", "") == poisonId) return true;
+        }
+        return false;
+      },
+      120000))
+      << letters.dump();
+  ASSERT_TRUE(
+      eventually([&] { return counted(port, "mix-" + run + "-", streams) == good; }, 120000))
       << counted(port, "mix-" + run + "-", streams);
   const double withPoison = cpuSeconds(host->pid()) - cpu1;
 
@@ -201,12 +222,15 @@ TEST_F(PoisonAndShutdown, PoisonIsDeadLetteredAfterExactlyNAttemptsWhileGoodOnes
   EXPECT_EQ(metric(port, R"(plexus_messages_retried_total{handler="testkit/Work",type="Work"})"),
             kMaxAttempts - 1);
   EXPECT_EQ(
-      metric(port, R"(plexus_messages_dead_lettered_total{handler="testkit/Work",type="Work"})"), 1);
+      metric(port, R"(plexus_messages_dead_lettered_total{handler="testkit/Work",type="Work"})"),
+      1);
   // And it stays dead: nothing retries it behind the admin API's back.
-  EXPECT_FALSE(eventually([&] {
-    return metric(port, R"(plexus_messages_failed_total{handler="testkit/Work",type="Work"})") >
-           kMaxAttempts;
-  }, 2000));
+  EXPECT_FALSE(eventually(
+      [&] {
+        return metric(port, R"(plexus_messages_failed_total{handler="testkit/Work",type="Work"})") >
+               kMaxAttempts;
+      },
+      2000));
 
   const double ratio = baseline > 0 ? withPoison / baseline : 0;
   std::cout << "[poison] host CPU: " << baseline << " s for 1000 good, " << withPoison
@@ -217,9 +241,10 @@ TEST_F(PoisonAndShutdown, PoisonIsDeadLetteredAfterExactlyNAttemptsWhileGoodOnes
   EXPECT_LT(ratio, 1.6);
 }
 
-// One HTTP request on a fresh connection, telling "never accepted" (the connection was refused)
-// apart from "accepted, then failed" (connected, but no answer or an error status).
-enum class Outcome { Refused, Ok, Failed };
+// One HTTP request on a fresh connection. Refused: no connection at all. Dropped: connected, but
+// no answer (the kernel may complete a connection the host never reads; whether the host had
+// accepted the request shows in the count of processed messages). ServerError: a 5xx answer.
+enum class Outcome { Refused, Ok, ServerError, Dropped };
 Outcome request(int port, const std::string& method, const std::string& uri,
                 const std::string& body, int& status) {
   Poco::Net::StreamSocket socket;
@@ -240,10 +265,10 @@ Outcome request(int port, const std::string& method, const std::string& uri,
     std::string ignored;
     Poco::StreamCopier::copyToString(session.receiveResponse(resp), ignored);
     status = resp.getStatus();
-    return status < 500 ? Outcome::Ok : Outcome::Failed;
+    return status < 500 ? Outcome::Ok : Outcome::ServerError;
   } catch (const Poco::Exception&) {
     status = 0;
-    return Outcome::Failed;
+    return Outcome::Dropped;
   }
 }
 
@@ -254,7 +279,7 @@ TEST_F(PoisonAndShutdown, SigtermUnderLoadDrainsAcceptedRequestsAndLosesNoMessag
   const int streams = 20;
 
   std::atomic<bool> stop{false};
-  std::atomic<int> ok{0}, refused{0}, failed{0}, okAfterTerm{0};
+  std::atomic<int> ok{0}, refused{0}, serverErrors{0}, dropped{0}, okAfterTerm{0};
   std::atomic<bool> termSent{false};
   std::atomic<int> seq{0};
   std::vector<std::thread> clients;
@@ -274,8 +299,10 @@ TEST_F(PoisonAndShutdown, SigtermUnderLoadDrainsAcceptedRequestsAndLosesNoMessag
         if (o == Outcome::Refused) {
           ++refused;
           std::this_thread::sleep_for(std::chrono::milliseconds(20));  // client back-off
-        } else if (o == Outcome::Failed) {
-          ++failed;
+        } else if (o == Outcome::ServerError) {
+          ++serverErrors;
+        } else if (o == Outcome::Dropped) {
+          ++dropped;
         } else if (c != 0 && status == 202) {
           ++ok;
           if (termSent) ++okAfterTerm;
@@ -290,14 +317,16 @@ TEST_F(PoisonAndShutdown, SigtermUnderLoadDrainsAcceptedRequestsAndLosesNoMessag
   const auto termAt = std::chrono::steady_clock::now();
   // Readiness flips before anything else: the first probe after SIGTERM sees 503.
   int readyStatus = 0;
-  const bool notReady = eventually([&] {
-    try {
-      readyStatus = http(port, "GET", "/health/ready").status;
-    } catch (const std::exception&) {
-      readyStatus = -1;
-    }
-    return readyStatus == 503;
-  }, 1000, 10);
+  const bool notReady = eventually(
+      [&] {
+        try {
+          readyStatus = http(port, "GET", "/health/ready").status;
+        } catch (const std::exception&) {
+          readyStatus = -1;
+        }
+        return readyStatus == 503;
+      },
+      1000, 10);
   const auto notReadyAfter = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - termAt);
   EXPECT_TRUE(notReady) << "readiness answered " << readyStatus << " after SIGTERM";
@@ -310,17 +339,22 @@ TEST_F(PoisonAndShutdown, SigtermUnderLoadDrainsAcceptedRequestsAndLosesNoMessag
   ASSERT_TRUE(code.has_value()) << "the host did not exit within the drain budget";
   EXPECT_EQ(*code, 0) << host->output();
   std::cout << "[shutdown] accepted " << ok.load() << " (" << okAfterTerm.load()
-            << " after SIGTERM), failed " << failed.load() << ", refused " << refused.load()
-            << "; readiness 503 after " << notReadyAfter.count() << " ms; exit after "
-            << exitedAfter.count() << " ms (budget " << kShutdownDelayMs + kDrainSeconds * 1000
-            << " ms + stop)\n";
-  EXPECT_EQ(failed.load(), 0) << "requests the host accepted must get an answer";
+            << " after SIGTERM), 5xx " << serverErrors.load() << ", dropped unanswered "
+            << dropped.load() << ", refused " << refused.load() << "; readiness 503 after "
+            << notReadyAfter.count() << " ms; exit after " << exitedAfter.count() << " ms (budget "
+            << kShutdownDelayMs + kDrainSeconds * 1000 << " ms + stop)\n";
+  EXPECT_EQ(serverErrors.load(), 0) << "requests the host accepted must succeed";
   EXPECT_GT(okAfterTerm.load(), 0) << "the shutdown delay keeps serving while readiness is 503";
 
   // Nothing accepted is lost: a new process finds every Count in the outbox or on the broker.
+  // And no request the host accepted went unanswered: then more would be counted than answered.
   auto next = startHost();
-  EXPECT_TRUE(eventually([&] { return counted(next->port(), prefix, streams) == ok.load(); }, 120000))
-      << counted(next->port(), prefix, streams) << " counted of " << ok.load() << " accepted";
+  EXPECT_TRUE(
+      eventually([&] { return counted(next->port(), prefix, streams) >= ok.load(); }, 120000))
+      << counted(next->port(), prefix, streams) << " counted of " << ok.load() << " answered 202";
+  EXPECT_FALSE(eventually([&] { return counted(next->port(), prefix, streams) > ok.load(); }, 3000))
+      << counted(next->port(), prefix, streams) << " counted, but only " << ok.load()
+      << " answered 202: the host accepted requests and dropped their answers";
 }
 
 }  // namespace

@@ -104,7 +104,7 @@ bool System::exited(const std::string& service) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = hosts_.find(service);
   if (it == hosts_.end() || !it->second) return true;
-  if (!it->second->waitExit(0)) return false;
+  if (!it->second->waitExit(20)) return false;  // waitExit(0) would not look at all
   finished_.push_back(it->second->output());
   it->second.reset();
   return true;
@@ -123,8 +123,8 @@ bool System::ready(const std::string& service) const {
 
 void System::waitReady(const std::string& service, int timeoutMs) const {
   if (!test::eventually([&] { return ready(service); }, timeoutMs, 100)) {
-    throw std::runtime_error(service + " did not become ready within " +
-                             std::to_string(timeoutMs) + " ms");
+    throw std::runtime_error(service + " did not become ready within " + std::to_string(timeoutMs) +
+                             " ms");
   }
 }
 
@@ -142,7 +142,9 @@ void System::services(const std::string& cmd, const std::string& name,
                       const std::string& extraEnv) {
   // The test's environment carries PLEXUS_SERVICES_DIR / ports / node when a private pair of
   // servers is in use; scripts/services reads them.
-  const std::string line = extraEnv + (extraEnv.empty() ? "" : " ") + "'" + PLEXUS_SOURCE_DIR +
+  // A loaded machine restarts RabbitMQ slowly; the default 90 s start deadline is not enough.
+  const std::string line = "PLEXUS_SERVICES_TIMEOUT=300 " + extraEnv +
+                           (extraEnv.empty() ? "" : " ") + "'" + PLEXUS_SOURCE_DIR +
                            "/scripts/services' " + cmd + " " + name + " >&2";
   const int rc = std::system(line.c_str());
   if (rc != 0) throw std::runtime_error("'" + line + "' failed with status " + std::to_string(rc));

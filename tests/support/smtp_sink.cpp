@@ -39,7 +39,9 @@ void SmtpSink::serve() {
 }
 
 void SmtpSink::session(Poco::Net::StreamSocket& c) {
-  auto say = [&](const std::string& line) { c.sendBytes(line.data(), static_cast<int>(line.size())); };
+  auto say = [&](const std::string& line) {
+    c.sendBytes(line.data(), static_cast<int>(line.size()));
+  };
   std::string buffer, message;
   bool data = false;
   say("220 sink\r\n");
