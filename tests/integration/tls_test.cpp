@@ -47,7 +47,9 @@ class Servers {
       const size_t eq = line.find('=');
       if (eq != std::string::npos) values_[line.substr(0, eq)] = line.substr(eq + 1);
     }
-    if (rc != 0) throw std::runtime_error("tls_servers.sh start failed (" + std::to_string(rc) + "):\n" + errors);
+    if (rc != 0)
+      throw std::runtime_error("tls_servers.sh start failed (" + std::to_string(rc) + "):\n" +
+                               errors);
   }
   ~Servers() {
     if (!started_) return;
@@ -106,7 +108,9 @@ TEST_F(TlsPostgres, VerifyFullConnectsOverTls) {
   ASSERT_TRUE(store->ping(error)) << error;
   auto tx = store->begin();
   const auto rows = tx->query(
-      "SELECT CASE WHEN ssl THEN 1 ELSE 0 END, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()", {});
+      "SELECT CASE WHEN ssl THEN 1 ELSE 0 END, version FROM pg_stat_ssl WHERE pid = "
+      "pg_backend_pid()",
+      {});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0].asInt(), 1);
   tx->commit();
@@ -136,7 +140,8 @@ TEST_F(TlsPostgres, HostMigratesOverVerifyFullAndRefusesAWrongCa) {
                 {"plugins", json::array({json{{"library", plexus::test::testPlugin("testkit")}}})}}
         .dump();
   };
-  auto r = plexus::test::runHost({"migrate", "--config", dir.write("ok.json", config(pgUrl(s, "localhost", s["CA"])))});
+  auto r = plexus::test::runHost(
+      {"migrate", "--config", dir.write("ok.json", config(pgUrl(s, "localhost", s["CA"])))});
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
   r = plexus::test::runHost(
       {"migrate", "--config", dir.write("bad.json", config(pgUrl(s, "localhost", s["OTHER_CA"])))});
@@ -216,12 +221,14 @@ TEST_F(TlsRabbit, HostRunsWithTlsStoreAndAmqpsTransport) {
   const Servers& s = *servers_;
   TempDir dir;
   auto config = [&](const std::string& amqpCa) {
-    return json{{"service", "tls-e-run"},
-                {"http", {{"host", "127.0.0.1"}, {"port", 0}, {"shutdown_delay_ms", 0}}},
-                {"store", {{"kind", "postgres"}, {"url", pgUrl(s, "localhost", s["CA"])}, {"schema", "tls_e_run"}}},
-                {"transport",
-                 {{"kind", "rabbitmq"}, {"url", url("localhost")}, {"tls", {{"ca_file", amqpCa}}}}},
-                {"plugins", json::array({json{{"library", plexus::test::testPlugin("testkit")}}})}}
+    return json{
+        {"service", "tls-e-run"},
+        {"http", {{"host", "127.0.0.1"}, {"port", 0}, {"shutdown_delay_ms", 0}}},
+        {"store",
+         {{"kind", "postgres"}, {"url", pgUrl(s, "localhost", s["CA"])}, {"schema", "tls_e_run"}}},
+        {"transport",
+         {{"kind", "rabbitmq"}, {"url", url("localhost")}, {"tls", {{"ca_file", amqpCa}}}}},
+        {"plugins", json::array({json{{"library", plexus::test::testPlugin("testkit")}}})}}
         .dump();
   };
   const std::string ok = dir.write("ok.json", config(s["CA"]));
@@ -245,7 +252,8 @@ TEST_F(TlsRabbit, HostRunsWithTlsStoreAndAmqpsTransport) {
   };
   {
     plexus::test::HostProcess host(ok);
-    EXPECT_EQ(waitFor(host.port(), [](const std::string& st) { return st == "connected"; }), "connected");
+    EXPECT_EQ(waitFor(host.port(), [](const std::string& st) { return st == "connected"; }),
+              "connected");
     // The store side of readiness went over verify-full as well.
     const json ready = json::parse(plexus::test::http(host.port(), "GET", "/health/ready").body);
     EXPECT_EQ(ready["checks"]["store"], "ok") << ready.dump();

@@ -48,22 +48,21 @@ class AuthHost : public ::testing::Test {
     rsa_ = new jwt::Rsa(jwt::newRsa());
     const std::string pem = dir_->write("issuer.pem", rsa_->publicPem);
     // /t: HS256 or RS256; /t/config: RS256 only and the "config:read" scope.
-    const json auth{
-        {"enabled", true},
-        {"groups",
-         {{{"prefix", "/t"},
-           {"issuer", "https://issuer.test"},
-           {"audience", "plexus"},
-           {"algorithms", {"HS256", "RS256"}},
-           {"hs256_secret", "${TEST_JWT_SECRET}"},
-           {"rs256_public_key_file", pem},
-           {"clock_skew_seconds", 5}},
-          {{"prefix", "/t/config"},
-           {"issuer", "https://issuer.test"},
-           {"audience", "plexus"},
-           {"algorithms", {"RS256"}},
-           {"rs256_public_key_file", pem},
-           {"required_scopes", {"config:read"}}}}}};
+    const json auth{{"enabled", true},
+                    {"groups",
+                     {{{"prefix", "/t"},
+                       {"issuer", "https://issuer.test"},
+                       {"audience", "plexus"},
+                       {"algorithms", {"HS256", "RS256"}},
+                       {"hs256_secret", "${TEST_JWT_SECRET}"},
+                       {"rs256_public_key_file", pem},
+                       {"clock_skew_seconds", 5}},
+                      {{"prefix", "/t/config"},
+                       {"issuer", "https://issuer.test"},
+                       {"audience", "plexus"},
+                       {"algorithms", {"RS256"}},
+                       {"rs256_public_key_file", pem},
+                       {"required_scopes", {"config:read"}}}}}};
     const std::string cfg = dir_->write("host.json", hostConfig({{"auth", auth}}));
     host_ = new HostProcess(cfg, {{"TEST_JWT_SECRET", kSecret}});
   }
@@ -145,7 +144,8 @@ TEST_F(AuthHost, MissingScopeIs403Json) {
 
 TEST(RateLimitHost, BurstThen429WithRetryAfterHealthExempt) {
   TempDir dir;
-  HostProcess host(dir.write("host.json", hostConfig({{"limits", {{"rate_per_second", 1}, {"burst", 3}}}})));
+  HostProcess host(
+      dir.write("host.json", hostConfig({{"limits", {{"rate_per_second", 1}, {"burst", 3}}}})));
   int ok = 0;
   plexus::test::HttpResult refused;
   // 1 token/s with a burst of 3: of 6 quick requests at least 3 pass and at least 2 are refused,
@@ -163,13 +163,17 @@ TEST(RateLimitHost, BurstThen429WithRetryAfterHealthExempt) {
   EXPECT_GE(std::stoi(refused.headers["Retry-After"]), 1);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(http(host.port(), "GET", "/health").status, 200);
   // X-Forwarded-For is ignored by default: a new value is not a new client.
-  EXPECT_EQ(http(host.port(), "GET", "/t/echo-headers", "", {{"X-Forwarded-For", "9.9.9.9"}}).status, 429);
+  EXPECT_EQ(
+      http(host.port(), "GET", "/t/echo-headers", "", {{"X-Forwarded-For", "9.9.9.9"}}).status,
+      429);
 }
 
 TEST(RateLimitHost, ForwardedForKeysClientsWhenTrusted) {
   TempDir dir;
   HostProcess host(dir.write(
-      "host.json", hostConfig({{"limits", {{"rate_per_second", 1}, {"burst", 1}, {"trust_forwarded_for", true}}}})));
+      "host.json",
+      hostConfig(
+          {{"limits", {{"rate_per_second", 1}, {"burst", 1}, {"trust_forwarded_for", true}}}})));
   auto get = [&](const std::string& xff) {
     return http(host.port(), "GET", "/t/echo-headers", "", {{"X-Forwarded-For", xff}}).status;
   };
@@ -197,17 +201,26 @@ TEST(HeaderLimitHost, TooManyHeaderFieldsAre431JsonThenPocoCapIs400) {
 
 TEST(SecurityConfigCheck, BadKeyOrUnsetSecretIsRefusedByCheck) {
   TempDir dir;
-  const std::string bad = dir.write("bad.pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
-  json group{{"prefix", "/t"}, {"issuer", "i"}, {"audience", "a"}, {"algorithms", {"RS256"}},
+  const std::string bad =
+      dir.write("bad.pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  json group{{"prefix", "/t"},
+             {"issuer", "i"},
+             {"audience", "a"},
+             {"algorithms", {"RS256"}},
              {"rs256_public_key_file", bad}};
   auto r = plexus::test::runHost(
-      {"check", "--config", dir.write("a.json", hostConfig({{"auth", {{"enabled", true}, {"groups", {group}}}}}))});
+      {"check", "--config",
+       dir.write("a.json", hostConfig({{"auth", {{"enabled", true}, {"groups", {group}}}}}))});
   EXPECT_EQ(r.exitCode, 78) << r.out << r.err;
   EXPECT_NE(r.err.find("cannot read the RS256 public key"), std::string::npos) << r.err;
-  group = {{"prefix", "/t"}, {"issuer", "i"}, {"audience", "a"}, {"algorithms", {"HS256"}},
+  group = {{"prefix", "/t"},
+           {"issuer", "i"},
+           {"audience", "a"},
+           {"algorithms", {"HS256"}},
            {"hs256_secret", "${PLEXUS_TEST_UNSET_SECRET_E}"}};
   r = plexus::test::runHost(
-      {"check", "--config", dir.write("b.json", hostConfig({{"auth", {{"enabled", true}, {"groups", {group}}}}}))});
+      {"check", "--config",
+       dir.write("b.json", hostConfig({{"auth", {{"enabled", true}, {"groups", {group}}}}}))});
   EXPECT_EQ(r.exitCode, 78) << r.out << r.err;
   EXPECT_NE(r.err.find("/http/auth/groups/0/hs256_secret"), std::string::npos) << r.err;
 }
@@ -215,9 +228,11 @@ TEST(SecurityConfigCheck, BadKeyOrUnsetSecretIsRefusedByCheck) {
 // The shipped configs leave auth and rate limiting off (DESIGN.md §3: opt-in).
 TEST(SecurityConfigCheck, ShippedConfigsLeaveAuthAndRateLimitOff) {
   int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(PLEXUS_SOURCE_DIR) + "/config")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(PLEXUS_SOURCE_DIR) + "/config")) {
     if (e.path().extension() != ".json") continue;
-    const auto c = plexus::config::load(e.path().string(), [](const std::string&) { return std::nullopt; });
+    const auto c =
+        plexus::config::load(e.path().string(), [](const std::string&) { return std::nullopt; });
     EXPECT_FALSE(c.http.auth.enabled) << e.path();
     EXPECT_EQ(c.http.limits.ratePerSecond, 0) << e.path();
     ++n;

@@ -108,7 +108,8 @@ class Reader {
   std::vector<std::string> strings(const json& v, const std::string& path) const {
     if (!v.is_array()) fail(path, "expected an array, got " + describe(v));
     std::vector<std::string> out;
-    for (size_t i = 0; i < v.size(); ++i) out.push_back(string(v[i], path + "/" + std::to_string(i)));
+    for (size_t i = 0; i < v.size(); ++i)
+      out.push_back(string(v[i], path + "/" + std::to_string(i)));
     return out;
   }
 
@@ -189,8 +190,10 @@ Auth parseAuth(const Reader& r, const json& a) {
     return auth;
   }
   const json& groups = a["groups"];
-  if (!groups.is_array()) r.fail("/http/auth/groups", "expected an array, got " + Reader::describe(groups));
-  if (auth.enabled && groups.empty()) r.fail("/http/auth/groups", "must not be empty when auth is enabled");
+  if (!groups.is_array())
+    r.fail("/http/auth/groups", "expected an array, got " + Reader::describe(groups));
+  if (auth.enabled && groups.empty())
+    r.fail("/http/auth/groups", "must not be empty when auth is enabled");
   std::set<std::string> prefixes;
   for (size_t i = 0; i < groups.size(); ++i) {
     const std::string path = "/http/auth/groups/" + std::to_string(i);
@@ -224,9 +227,11 @@ Auth parseAuth(const Reader& r, const json& a) {
                "must be HS256 or RS256, got \"" + alg + "\"");
       }
     }
-    if (g.contains("hs256_secret")) grp.hs256Secret = r.string(g["hs256_secret"], path + "/hs256_secret");
+    if (g.contains("hs256_secret"))
+      grp.hs256Secret = r.string(g["hs256_secret"], path + "/hs256_secret");
     if (g.contains("rs256_public_key_file"))
-      grp.rs256PublicKeyFile = r.string(g["rs256_public_key_file"], path + "/rs256_public_key_file");
+      grp.rs256PublicKeyFile =
+          r.string(g["rs256_public_key_file"], path + "/rs256_public_key_file");
     if (hs && grp.hs256Secret.size() < 32)
       r.fail(path + "/hs256_secret", "HS256 needs a secret of at least 32 bytes");
     if (!hs && !grp.hs256Secret.empty())
@@ -244,8 +249,8 @@ Auth parseAuth(const Reader& r, const json& a) {
         r.fail(path + "/hs256_secret", "must not be (part of) the RS256 public key");
     }
     if (g.contains("clock_skew_seconds")) {
-      grp.clockSkewSeconds =
-          static_cast<int>(r.integer(g["clock_skew_seconds"], path + "/clock_skew_seconds", 0, 600));
+      grp.clockSkewSeconds = static_cast<int>(
+          r.integer(g["clock_skew_seconds"], path + "/clock_skew_seconds", 0, 600));
     }
     if (g.contains("required_scopes"))
       grp.requiredScopes = r.strings(g["required_scopes"], path + "/required_scopes");
@@ -256,13 +261,15 @@ Auth parseAuth(const Reader& r, const json& a) {
 
 Limits parseLimits(const Reader& r, const json& l) {
   r.expectObject(l, "/http/limits",
-                 {"max_headers", "rate_per_second", "burst", "max_clients", "trust_forwarded_for"}, {});
+                 {"max_headers", "rate_per_second", "burst", "max_clients", "trust_forwarded_for"},
+                 {});
   Limits out;
   if (l.contains("max_headers"))
-    out.maxHeaders = static_cast<int>(r.integer(l["max_headers"], "/http/limits/max_headers", 1, 100));
+    out.maxHeaders =
+        static_cast<int>(r.integer(l["max_headers"], "/http/limits/max_headers", 1, 100));
   if (l.contains("rate_per_second")) {
-    out.ratePerSecond =
-        static_cast<int>(r.integer(l["rate_per_second"], "/http/limits/rate_per_second", 0, 1000000));
+    out.ratePerSecond = static_cast<int>(
+        r.integer(l["rate_per_second"], "/http/limits/rate_per_second", 0, 1000000));
   }
   if (l.contains("burst"))
     out.burst = static_cast<int>(r.integer(l["burst"], "/http/limits/burst", 0, 1000000));
@@ -283,7 +290,8 @@ TransportTls parseTransportTls(const Reader& r, const json& t) {
   if (t.contains("ca_file")) tls.caFile = r.string(t["ca_file"], "/transport/tls/ca_file");
   if (t.contains("cert_file")) tls.certFile = r.string(t["cert_file"], "/transport/tls/cert_file");
   if (t.contains("key_file")) tls.keyFile = r.string(t["key_file"], "/transport/tls/key_file");
-  if (t.contains("verify_peer")) tls.verifyPeer = r.boolean(t["verify_peer"], "/transport/tls/verify_peer");
+  if (t.contains("verify_peer"))
+    tls.verifyPeer = r.boolean(t["verify_peer"], "/transport/tls/verify_peer");
   if (t.contains("verify_hostname"))
     tls.verifyHostname = r.boolean(t["verify_hostname"], "/transport/tls/verify_hostname");
   if (tls.certFile.empty() != tls.keyFile.empty()) {

@@ -100,7 +100,8 @@ bool startsWithPrefix(const std::string& path, const std::string& prefix) {
 
 }  // namespace
 
-Authenticator::Authenticator(const config::Auth& auth, std::string realm) : realm_(std::move(realm)) {
+Authenticator::Authenticator(const config::Auth& auth, std::string realm)
+    : realm_(std::move(realm)) {
   for (const auto& g : auth.groups) {
     auto group = std::make_unique<Group>();
     group->cfg = g;
@@ -117,8 +118,9 @@ Authenticator::Authenticator(const config::Auth& auth, std::string realm) : real
           group->rs256->setAlgorithms({Poco::JWT::Signer::ALGO_RS256});
           group->rs256->setRSAKey(key);
         } catch (const Poco::Exception& e) {
-          throw std::invalid_argument("http.auth group " + g.prefix + ": cannot read the RS256 public key " +
-                                      g.rs256PublicKeyFile + ": " + e.displayText());
+          throw std::invalid_argument("http.auth group " + g.prefix +
+                                      ": cannot read the RS256 public key " + g.rs256PublicKeyFile +
+                                      ": " + e.displayText());
         }
       }
     }

@@ -79,7 +79,8 @@ TEST_F(Auth, ValidHs256AndRs256TokensPass) {
   r = check("/api/orders/7", bearer(jwt::signRs256(claims(), rsa())));
   EXPECT_EQ(r.status, 0) << r.error;
   // The scheme is case-insensitive; an audience array works when it lists ours.
-  r = check("/api", "bearer " + jwt::signHs256(claims({{"aud", {"other", "plexus-api"}}}), kSecret));
+  r = check("/api",
+            "bearer " + jwt::signHs256(claims({{"aud", {"other", "plexus-api"}}}), kSecret));
   EXPECT_EQ(r.status, 0) << r.error;
 }
 
@@ -88,7 +89,8 @@ TEST_F(Auth, HealthAndMetricsAreExemptAndOtherPrefixesOpen) {
   cfg.enabled = true;
   cfg.groups.push_back(group("/", {"HS256"}));
   Authenticator all(cfg, "svc");
-  for (const char* p : {"/health", "/health/ready", "/metrics"}) EXPECT_EQ(all.check(p, "", kNow).status, 0) << p;
+  for (const char* p : {"/health", "/health/ready", "/metrics"})
+    EXPECT_EQ(all.check(p, "", kNow).status, 0) << p;
   EXPECT_EQ(all.check("/healthz", "", kNow).status, 401);
   EXPECT_EQ(all.check("/admin/dead-letters", "", kNow).status, 401);
   // Prefixes end at a segment boundary.
@@ -134,8 +136,8 @@ TEST_F(Auth, KeyConfusionIsRefused) {
   EXPECT_EQ(r.error, "token algorithm not allowed");
   // An RS256 header over an HMAC signature made with the public key fails too.
   const std::string hs = jwt::signHs256(claims(), rsa().publicPem);
-  const std::string relabelled = jwt::b64url(json{{"alg", "RS256"}, {"typ", "JWT"}}.dump()) +
-                                 hs.substr(hs.find('.'));
+  const std::string relabelled =
+      jwt::b64url(json{{"alg", "RS256"}, {"typ", "JWT"}}.dump()) + hs.substr(hs.find('.'));
   EXPECT_EQ(check("/api/orders", bearer(relabelled)).status, 401);
 }
 
@@ -147,11 +149,12 @@ TEST_F(Auth, WrongKeyOrTamperedTokenIsRefused) {
   // Swap the claims of a valid token for others (sub changed): the signature no longer matches.
   const std::string good = jwt::signHs256(claims(), kSecret);
   const size_t d1 = good.find('.'), d2 = good.rfind('.');
-  const std::string tampered = good.substr(0, d1 + 1) +
-                               jwt::b64url(claims({{"sub", "admin"}}).dump()) + good.substr(d2);
+  const std::string tampered =
+      good.substr(0, d1 + 1) + jwt::b64url(claims({{"sub", "admin"}}).dump()) + good.substr(d2);
   EXPECT_EQ(check("/api/x", bearer(tampered)).error, "bad token signature");
   // Unknown critical header extensions are refused (RFC 7515 4.1.11).
-  const std::string crit = jwt::unsignedToken({{"alg", "HS256"}, {"crit", {"x"}}}, claims()) + "c2ln";
+  const std::string crit =
+      jwt::unsignedToken({{"alg", "HS256"}, {"crit", {"x"}}}, claims()) + "c2ln";
   EXPECT_EQ(check("/api/x", bearer(crit)).status, 401);
 }
 

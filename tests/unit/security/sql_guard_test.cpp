@@ -45,8 +45,8 @@ const std::regex kSqlWords(
 // Source with comments removed (same length, newlines kept, so offsets keep their line) and a
 // second copy with string-literal contents blanked, to look at the code around the literals.
 struct Masked {
-  std::string code;     // comments blanked
-  std::string shape;    // comments and literal contents blanked (quotes kept)
+  std::string code;   // comments blanked
+  std::string shape;  // comments and literal contents blanked (quotes kept)
   std::vector<std::pair<size_t, size_t>> literals;  // [begin, end) of each literal's content
 };
 
@@ -71,7 +71,8 @@ Masked mask(const std::string& src) {
       blank(i, e == std::string::npos ? n : e + 2, true);
       i = e == std::string::npos ? n : e + 2;
     } else if (src[i] == 'R' && i + 1 < n && src[i + 1] == '"' &&
-               (i == 0 || !(std::isalnum(static_cast<unsigned char>(src[i - 1])) || src[i - 1] == '_'))) {
+               (i == 0 ||
+                !(std::isalnum(static_cast<unsigned char>(src[i - 1])) || src[i - 1] == '_'))) {
       const size_t open = src.find('(', i + 2);
       if (open == std::string::npos) break;
       const std::string close = ")" + src.substr(i + 2, open - i - 2) + "\"";
@@ -117,7 +118,8 @@ std::vector<Finding> scan(const std::string& file, const std::string& src) {
     while (lit < m.literals.size() && m.literals[lit].first < b) ++lit;
     size_t firstSql = std::string::npos;
     for (size_t k = lit; k < m.literals.size() && m.literals[k].first < e; ++k) {
-      const std::string text = src.substr(m.literals[k].first, m.literals[k].second - m.literals[k].first);
+      const std::string text =
+          src.substr(m.literals[k].first, m.literals[k].second - m.literals[k].first);
       if (std::regex_search(text, kSqlWords)) {
         firstSql = m.literals[k].first;
         break;
@@ -129,9 +131,12 @@ std::vector<Finding> scan(const std::string& file, const std::string& src) {
     static const std::regex concat(R"(\"\s*\+[^+=]|[^+]\+\s*\"|\+=\s*\")");
     static const std::regex convert(R"(\b(format|s?n?printf|strcat|append)\s*\()");
     static const std::regex stream(R"(\"\s*<<\s*[^\s\"])");
-    if (std::regex_search(shape, concat)) why = "SQL text concatenated with a value";
-    else if (std::regex_search(shape, convert)) why = "a value formatted into SQL text";
-    else if (std::regex_search(shape, stream)) why = "SQL text streamed together with a value";
+    if (std::regex_search(shape, concat))
+      why = "SQL text concatenated with a value";
+    else if (std::regex_search(shape, convert))
+      why = "a value formatted into SQL text";
+    else if (std::regex_search(shape, stream))
+      why = "SQL text streamed together with a value";
     if (why.empty()) continue;
     const std::string stmt = std::regex_replace(m.code.substr(b, e - b), std::regex(R"(\s+)"), " ");
     bool allowed = false;
@@ -142,7 +147,8 @@ std::vector<Finding> scan(const std::string& file, const std::string& src) {
         allowed = true;
     }
     if (allowed) continue;
-    const int line = 1 + static_cast<int>(std::count(src.begin(), src.begin() + static_cast<long>(firstSql), '\n'));
+    const int line = 1 + static_cast<int>(std::count(
+                             src.begin(), src.begin() + static_cast<long>(firstSql), '\n'));
     out.push_back({file, line, why, stmt});
   }
   return out;
@@ -150,7 +156,8 @@ std::vector<Finding> scan(const std::string& file, const std::string& src) {
 
 std::string report(const std::vector<Finding>& fs) {
   std::string out;
-  for (const auto& f : fs) out += f.file + ":" + std::to_string(f.line) + ": " + f.why + ": " + f.statement + "\n";
+  for (const auto& f : fs)
+    out += f.file + ":" + std::to_string(f.line) + ": " + f.why + ": " + f.statement + "\n";
   return out;
 }
 
@@ -158,8 +165,9 @@ TEST(SqlGuard, ParameterisedSqlPasses) {
   const auto found = scan("x.cpp", R"cpp(
     ctx.sql("SELECT a FROM t WHERE id = $1 AND n > $2", id, std::to_string(n));  // bound values
     ctx.exec("UPDATE t SET n = n + 1 WHERE id = $1", id);
-    const char* kQ = "SELECT x "
-                     "FROM t WHERE y = $1";
+    const char* kQ =
+        "SELECT x "
+        "FROM t WHERE y = $1";
     session << "SELECT 1", into(one), now;
     log("cannot reach " + host);
   )cpp");
@@ -167,15 +175,16 @@ TEST(SqlGuard, ParameterisedSqlPasses) {
 }
 
 TEST(SqlGuard, InjectedExamplesFailWithFileAndLine) {
-  const std::string src = "void f(Ctx& ctx, const std::string& id, int n) {\n"
-                          "  ctx.sql(\"SELECT * FROM orders WHERE id = '\" + id + \"'\");\n"
-                          "  ctx.exec(\"DELETE FROM t WHERE n = \" + std::to_string(n));\n"
-                          "  std::string q = \"SELECT a FROM t\";\n"
-                          "  q += \" WHERE id = \" ;\n"
-                          "  ctx.sql(fmt::format(\"SELECT a FROM t WHERE id = {}\", id));\n"
-                          "  os << \"UPDATE t SET a = 1 WHERE id = \" << id;\n"
-                          "  ctx.sql(R\"(SELECT a FROM t WHERE b = )\" + id);\n"
-                          "}\n";
+  const std::string src =
+      "void f(Ctx& ctx, const std::string& id, int n) {\n"
+      "  ctx.sql(\"SELECT * FROM orders WHERE id = '\" + id + \"'\");\n"
+      "  ctx.exec(\"DELETE FROM t WHERE n = \" + std::to_string(n));\n"
+      "  std::string q = \"SELECT a FROM t\";\n"
+      "  q += \" WHERE id = \" ;\n"
+      "  ctx.sql(fmt::format(\"SELECT a FROM t WHERE id = {}\", id));\n"
+      "  os << \"UPDATE t SET a = 1 WHERE id = \" << id;\n"
+      "  ctx.sql(R\"(SELECT a FROM t WHERE b = )\" + id);\n"
+      "}\n";
   const auto found = scan("plugins/evil/src/evil.cpp", src);
   ASSERT_EQ(found.size(), 6u) << report(found);
   EXPECT_EQ(found[0].line, 2);
@@ -190,7 +199,8 @@ TEST(SqlGuard, InjectedExamplesFailWithFileAndLine) {
 }
 
 TEST(SqlGuard, CommentsDoNotCount) {
-  EXPECT_TRUE(scan("x.cpp", "// ctx.sql(\"SELECT \" + id);\n/* \"WHERE \" + x */\nint a = 1 + 2;\n").empty());
+  EXPECT_TRUE(scan("x.cpp", "// ctx.sql(\"SELECT \" + id);\n/* \"WHERE \" + x */\nint a = 1 + 2;\n")
+                  .empty());
 }
 
 // The real tree: host and plugin sources. PLEXUS_SQL_GUARD_EXTRA_DIR adds a directory (used to
@@ -205,7 +215,8 @@ TEST(SqlGuard, SourceTreeHasNoStringBuiltSql) {
     ASSERT_TRUE(fs::is_directory(root)) << root;
     for (const auto& entry : fs::recursive_directory_iterator(root)) {
       const auto ext = entry.path().extension();
-      if (!entry.is_regular_file() || (ext != ".cpp" && ext != ".hpp" && ext != ".h" && ext != ".cc"))
+      if (!entry.is_regular_file() ||
+          (ext != ".cpp" && ext != ".hpp" && ext != ".h" && ext != ".cc"))
         continue;
       std::ifstream in(entry.path(), std::ios::binary);
       std::ostringstream buf;
