@@ -149,6 +149,176 @@ TEST_F(Trust, SymlinkNeverRuns) {
   EXPECT_FALSE(constructorRan());
 }
 
+TEST_F(Trust, ReplacedFileNeverRuns) {
+  // The operator pinned the good plugin; someone renames another library over it.
+  const std::string p = sub_ + "/plexus_testkit.so";
+  std::filesystem::copy_file(testPlugin("testkit"), p);
+  const std::string pin = plexus::plugin::sha256Hex(p);
+  const std::string other = freshCopy("plexus_marker_new.so");
+  std::filesystem::rename(other, p);
+  expectRefused(p, "sha256 mismatch", pin);
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(Trust, SymlinkSwappedInAfterTheCheckNeverRuns) {
+  // A pinned, checked file replaced by a symlink to the marker plugin right before dlopen: the
+  // host loads the descriptor it checked, so the checked plugin runs and the marker does not.
+  const std::string p = sub_ + "/plexus_testkit.so";
+  std::filesystem::copy_file(testPlugin("testkit"), p);
+  const std::string marker = freshCopy("plexus_marker_swap.so");
+  bool swapped = false;
+  plexus::plugin::setBeforeDlopenHookForTesting([&](const std::string& path) {
+    std::filesystem::remove(path);
+    std::filesystem::create_symlink(marker, path);
+    swapped = true;
+  });
+  std::shared_ptr<plexus::plugin::LoadedPlugin> loaded;
+  try {
+    loaded = plexus::plugin::load(p, plexus::plugin::sha256Hex(p));
+  } catch (...) {
+    plexus::plugin::setBeforeDlopenHookForTesting(nullptr);
+    throw;
+  }
+  plexus::plugin::setBeforeDlopenHookForTesting(nullptr);
+  ASSERT_TRUE(swapped);
+  ASSERT_TRUE(std::filesystem::is_symlink(p));  // the path now names the marker plugin
+  EXPECT_EQ(loaded->name, "testkit");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(Trust, SwapBetweenCheckAndLoadLoadsTheCheckedFile) {
+  const std::string p = sub_ + "/plexus_testkit.so";
+  std::filesystem::copy_file(testPlugin("testkit"), p);
+  const std::string marker = freshCopy("plexus_marker_rename.so");
+  plexus::plugin::setBeforeDlopenHookForTesting(
+      [&](const std::string& path) { std::filesystem::rename(marker, path); });
+  std::shared_ptr<plexus::plugin::LoadedPlugin> loaded;
+  try {
+    loaded = plexus::plugin::load(p, std::nullopt);  // no pin: the fd alone must hold
+  } catch (...) {
+    plexus::plugin::setBeforeDlopenHookForTesting(nullptr);
+    throw;
+  }
+  plexus::plugin::setBeforeDlopenHookForTesting(nullptr);
+  EXPECT_EQ(plexus::plugin::sha256Hex(p), plexus::plugin::sha256Hex(testPlugin("test_marker")));
+  EXPECT_EQ(loaded->name, "testkit");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(Trust, GroupWritableFileWithAMatchingPinNeverRuns) {
+  // A pin does not excuse a writable file: it could change after the hash.
+  const std::string p = freshCopy("plexus_marker_gwpin.so");
+  ::chmod(p.c_str(), 0662);
+  expectRefused(p, "writable by group or others", plexus::plugin::sha256Hex(p));
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(Trust, DirectoryOwnedBySomeoneElseNeverRuns) {
+  const std::string p = freshCopy("plexus_marker_downer.so");
+  if (geteuid() != 0) GTEST_SKIP() << "changing a directory's owner needs root";
+  ASSERT_EQ(::chown(sub_.c_str(), 4242, 4242), 0);
+  expectRefused(p, "its directory");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(Trust, FifoUnderAPluginNameIsRefusedWithoutHanging) {
+  const std::string p = sub_ + "/plexus_fifo.so";
+  ASSERT_EQ(::mkfifo(p.c_str(), 0644), 0);
+  expectRefused(p, "not a regular file");
+}
+
+// plugin_dir, when the config has it, is the allow-list: through config + runtime as deployed.
+class AllowList : public Trust {
+ protected:
+  // Starts a runtime with `plugin_dir` = the plugins subdirectory and the given library values.
+  void start(const std::vector<std::string>& libraries, const std::string& pluginDir = "") {
+    std::string list;
+    for (const auto& l : libraries)
+      list += (list.empty() ? "" : ", ") + ("{\"library\": \"" + l + "\"}");
+    const auto cfg = plexus::config::parse(
+        R"({"service": "t", "plugin_dir": ")" + (pluginDir.empty() ? sub_ : pluginDir) +
+            R"(", "plugins": [)" + list + "]}",
+        "inline.json", [](const std::string&) { return std::nullopt; });
+    plexus::Metrics metrics;
+    plexus::plugin::Runtime rt(metrics);
+    rt.start(cfg);
+  }
+  void expectStartRefused(const std::vector<std::string>& libraries, const std::string& fragment) {
+    try {
+      start(libraries);
+      FAIL() << "expected the start to be refused (" << fragment << ")";
+    } catch (const PluginError& e) {
+      EXPECT_NE(e.reason().find(fragment), std::string::npos) << e.what();
+    }
+  }
+};
+
+TEST_F(AllowList, PlainFileNameInPluginDirLoads) {
+  freshCopy("plexus_marker_plain.so");
+  start({"plexus_marker_plain.so"});
+  EXPECT_TRUE(constructorRan());
+}
+
+TEST_F(AllowList, AbsolutePathInsidePluginDirLoads) {
+  const std::string p = freshCopy("plexus_marker_abs.so");
+  start({p});
+  EXPECT_TRUE(constructorRan());
+}
+
+TEST_F(AllowList, UnlistedLibraryInPluginDirNeverRuns) {
+  std::filesystem::copy_file(testPlugin("testkit"), sub_ + "/plexus_testkit.so");
+  freshCopy("plexus_marker_unlisted.so");
+  start({"plexus_testkit.so"});
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(AllowList, DotDotOutOfPluginDirNeverRuns) {
+  std::filesystem::copy_file(testPlugin("test_marker"), dir_.path() + "/plexus_marker_up.so");
+  // A library with '/' is a path; "<plugin_dir>/../x.so" climbs out of the allow-list.
+  expectStartRefused({sub_ + "/../plexus_marker_up.so"}, "outside the plugin directory");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(AllowList, AbsolutePathOutsidePluginDirNeverRuns) {
+  const std::string outside = dir_.path() + "/plexus_marker_out.so";
+  std::filesystem::copy_file(testPlugin("test_marker"), outside);
+  expectStartRefused({outside}, "outside the plugin directory");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(AllowList, SubdirectoryOfPluginDirNeverRuns) {
+  std::filesystem::create_directory(sub_ + "/nested");
+  ::chmod((sub_ + "/nested").c_str(), 0755);
+  std::filesystem::copy_file(testPlugin("test_marker"), sub_ + "/nested/plexus_marker_sub.so");
+  expectStartRefused({sub_ + "/nested/plexus_marker_sub.so"}, "outside the plugin directory");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(AllowList, SymlinkedFileInPluginDirNeverRuns) {
+  const std::string outside = dir_.path() + "/plexus_marker_target.so";
+  std::filesystem::copy_file(testPlugin("test_marker"), outside);
+  std::filesystem::create_symlink(outside, sub_ + "/plexus_marker_link.so");
+  expectStartRefused({"plexus_marker_link.so"}, "symbolic link");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(AllowList, WorldWritablePluginDirNeverRuns) {
+  freshCopy("plexus_marker_ww.so");
+  ::chmod(sub_.c_str(), 0777);
+  expectStartRefused({"plexus_marker_ww.so"}, "writable by group or others (mode 0777)");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(AllowList, SymlinkedPluginDirIsResolvedAndChecked) {
+  // Documented policy: plugin_dir itself may be a symlink (e.g. /opt/plexus/current); the real
+  // directory it names is the allow-list and gets the owner and mode checks.
+  freshCopy("plexus_marker_viadir.so");
+  const std::string link = dir_.path() + "/current";
+  std::filesystem::create_directory_symlink(sub_, link);
+  start({"plexus_marker_viadir.so"}, link);
+  EXPECT_TRUE(constructorRan());
+}
+
 // The whole set: a plugin's components filter and cross-plugin conflicts.
 plexus::config::Config configWith(const std::string& json) {
   return plexus::config::parse(json, "inline.json",

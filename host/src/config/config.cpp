@@ -465,6 +465,7 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   c.pluginDir =
       doc.contains("plugin_dir") ? r.string(doc["plugin_dir"], "/plugin_dir") : std::string(".");
   if (c.pluginDir.empty()) r.fail("/plugin_dir", "must not be empty");
+  c.pluginDirGiven = doc.contains("plugin_dir");
 
   const json& plugins = doc["plugins"];
   if (!plugins.is_array())

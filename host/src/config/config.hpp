@@ -115,6 +115,7 @@ struct Config {
   Store store;
   Transport transport;
   std::string pluginDir;
+  bool pluginDirGiven = false;  // plugin_dir is in the file: the only directory plugins load from
   std::vector<Plugin> plugins;
   std::string logLevel = "info";
 };

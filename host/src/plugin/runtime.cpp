@@ -390,7 +390,10 @@ void Runtime::start(const config::Config& config) {
   instance_ = Poco::Environment::nodeName() + "-" + std::to_string(Poco::Process::id());
   std::map<std::string, std::string> routeOwners;
   for (const auto& pc : config.plugins) {
-    auto lp = load(pc.path, pc.sha256);
+    // A plugin_dir written in the config is the allow-list: libraries must sit directly in it.
+    auto lp = load(pc.path, pc.sha256,
+                   config.pluginDirGiven ? std::optional<std::string>(config.pluginDir)
+                                         : std::nullopt);
     for (const auto& other : plugins_) {
       if (other->name == lp->name)
         throw PluginError(pc.path,
