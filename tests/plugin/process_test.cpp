@@ -163,3 +163,54 @@ TEST(HostBinary, BusyPortIsAClearError) {
 }
 
 }  // namespace
+
+namespace {
+
+// The real /metrics of the host binary: the process metrics and info gauges are there, and
+// promtool (Debian package prometheus) accepts the whole exposition.
+TEST(HostBinary, MetricsCarryProcessAndBuildInfoAndPassPromtool) {
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.json", configText(R"([{"library": ")" + plexus::test::plugin("echo") + R"("}])"));
+  // An exporter whose endpoint is down: its counters are part of the exposition too.
+  HostProcess host(file, {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"}});
+  const std::string text = http(host.port(), "GET", "/metrics").body;
+  for (const char* family :
+       {"# TYPE process_cpu_seconds_total counter", "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE process_virtual_memory_bytes gauge", "# TYPE process_open_fds gauge",
+        "# TYPE process_max_fds gauge", "# TYPE process_threads gauge",
+        "# TYPE process_start_time_seconds gauge", "# TYPE plexus_trace_spans_dropped_total counter",
+        "# TYPE plexus_trace_spans_exported_total counter",
+        "plexus_plugin_info{plugin=\"echo\",version=\"1.0.0\"} 1", "plexus_build_info{abi_version=\""}) {
+    EXPECT_NE(text.find(family), std::string::npos) << family;
+  }
+  const std::string metricsFile = dir.write("metrics.txt", text);
+  FILE* p = popen(("promtool check metrics < " + metricsFile + " 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  EXPECT_EQ(pclose(p), 0) << "promtool said:\n" << out;
+}
+
+// A bad OTEL_* value stops the start with the variable named (exit 78), also for `check`.
+TEST(HostBinary, BadTracingEnvironmentIsNamed) {
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.json", configText(R"([{"library": ")" + plexus::test::plugin("echo") + R"("}])"));
+  auto r = runHost({"check", "--config", file}, {{"OTEL_TRACES_SAMPLER", "sometimes"}});
+  EXPECT_EQ(r.exitCode, 78);
+  EXPECT_NE(r.err.find("OTEL_TRACES_SAMPLER: unknown sampler 'sometimes'"), std::string::npos)
+      << r.err;
+  r = runHost({"check", "--config", file},
+              {{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"}});
+  EXPECT_EQ(r.exitCode, 78);
+  EXPECT_NE(r.err.find("OTEL_EXPORTER_OTLP_ENDPOINT"), std::string::npos) << r.err;
+  r = runHost({"check", "--config", file},
+              {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"},
+               {"OTEL_TRACES_SAMPLER", "parentbased_traceidratio"},
+               {"OTEL_TRACES_SAMPLER_ARG", "0.1"}});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+}
+
+}  // namespace
