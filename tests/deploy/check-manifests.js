@@ -510,8 +510,9 @@ function checkBlueGreen(r, o, docs) {
 // ---- network policies ----
 
 function policiesFor(docs, labels, type) {
+  // An empty podSelector ({}) selects every pod.
   return byKind(docs, 'NetworkPolicy').filter((p) => (p.spec.policyTypes || []).includes(type) &&
-      c.selects(p.spec.podSelector, labels) || (Object.keys(p.spec.podSelector).length === 0 && (p.spec.policyTypes || []).includes(type)));
+      c.selects(p.spec.podSelector, labels));
 }
 
 function portMatches(rulePorts, port, named) {
