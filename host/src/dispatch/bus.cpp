@@ -427,14 +427,16 @@ void Bus::workerLoop() {
 }
 
 // Claims a delivery for this instance (replicas of a deployment share its store).
+// A job read before its previous attempt's failure was recorded is stale (older attempt, backoff
+// not yet due): it must not run, or a failing message gets extra attempts without backoff.
 bool Bus::claim(const Job& job) {
   const int64_t now = nowMs();
   auto tx = store_.begin();
   const int64_t n = tx->exec(
       "UPDATE plexus_deliveries SET claimed_by = $1, claimed_until = $2 WHERE seq = $3 AND "
-      "(claimed_by IS NULL OR "
+      "attempt = $5 AND due_at <= $4 AND (claimed_by IS NULL OR "
       "claimed_by = $1 OR claimed_until < $4)",
-      {options_.instance, ll(now + options_.leaseMs), ll(job.seq), ll(now)});
+      {options_.instance, ll(now + options_.leaseMs), ll(job.seq), ll(now), ll(job.attempt)});
   tx->commit();
   return n == 1;
 }
