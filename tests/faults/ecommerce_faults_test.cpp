@@ -173,8 +173,8 @@ TEST(Faults, NothingLostNothingDuplicatedUnderKillsAndServerRestarts) {
     }
   }
 
-  // The load: a closed-loop client, one order every 200 ms, each retried (same Idempotency-Key)
-  // until the order service accepts it.
+  // The load: a closed-loop client, about two orders a second until the schedule is done, each
+  // retried (same Idempotency-Key) until the order service accepts it.
   std::atomic<bool> stopLoad{false};
   std::atomic<int> placed{0}, retried{0}, notAccepted{0};
   std::string loadError;
@@ -205,7 +205,7 @@ TEST(Faults, NothingLostNothingDuplicatedUnderKillsAndServerRestarts) {
       if (o.attempts > 1) ++retried;
       if (o.id.empty()) ++notAccepted;
       ++placed;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // load pace, not a sync
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));  // load pace, not a sync
     }
   });
 
