@@ -2,18 +2,17 @@
 // "Behaviour that tests must pin down"). Built twice: embedded (the all-in-one host: SQLite and
 // the in-process bus, tier plugin) and, with PLEXUS_TEST_DISTRIBUTED, seven hosts from the seven
 // deployment configs on the real PostgreSQL and RabbitMQ of scripts/services (tier e2e).
+#include "smtp_sink.hpp"
 #include "store/envelope.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
+#include "wait.hpp"
 #ifdef PLEXUS_TEST_DISTRIBUTED
 #include "transport/amqp.hpp"
 #endif
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/StreamSocket.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,95 +27,8 @@ using nlohmann::json;
 using plexus::test::HostProcess;
 using plexus::test::http;
 
-bool eventually(const std::function<bool()>& condition, int timeoutMs = 30000) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling a bounded condition
-  }
-  return condition();
-}
-
-// A local SMTP sink: speaks just enough SMTP for Poco's client and keeps every message it receives.
-class SmtpSink {
- public:
-  SmtpSink() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~SmtpSink() {
-    stop_ = true;
-    thread_.join();
-  }
-  int port() const { return socket_.address().port(); }
-  // How many received messages contain `text`.
-  int count(const std::string& text) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    int n = 0;
-    for (const auto& m : messages_) n += m.find(text) != std::string::npos;
-    return n;
-  }
-
- private:
-  void serve() {
-    while (!stop_) {
-      if (!socket_.poll(Poco::Timespan(0, 100000), Poco::Net::Socket::SELECT_READ)) continue;
-      Poco::Net::StreamSocket c = socket_.acceptConnection();
-      c.setReceiveTimeout(Poco::Timespan(5, 0));
-      try {
-        session(c);
-      } catch (const std::exception&) {
-        // A broken client session loses only its own message.
-      }
-    }
-  }
-  void session(Poco::Net::StreamSocket& c) {
-    auto say = [&](const std::string& line) {
-      c.sendBytes(line.data(), static_cast<int>(line.size()));
-    };
-    std::string buffer, message;
-    bool data = false;
-    say("220 sink\r\n");
-    char chunk[4096];
-    for (;;) {
-      const int n = c.receiveBytes(chunk, sizeof chunk);
-      if (n <= 0) return;
-      buffer.append(chunk, static_cast<size_t>(n));
-      size_t eol;
-      while ((eol = buffer.find("\r\n")) != std::string::npos) {
-        const std::string line = buffer.substr(0, eol);
-        buffer.erase(0, eol + 2);
-        if (data) {
-          if (line == ".") {
-            data = false;
-            {
-              std::lock_guard<std::mutex> lock(mu_);
-              messages_.push_back(message);
-            }
-            message.clear();
-            say("250 queued\r\n");
-          } else {
-            message += line + "\n";
-          }
-        } else if (line.rfind("DATA", 0) == 0) {
-          data = true;
-          say("354 go on\r\n");
-        } else if (line.rfind("QUIT", 0) == 0) {
-          say("221 bye\r\n");
-          return;
-        } else {
-          if (line.rfind("RCPT", 0) == 0) message += line + "\n";
-          say("250 ok\r\n");
-        }
-      }
-    }
-  }
-
-  Poco::Net::ServerSocket socket_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::vector<std::string> messages_;
-};
+using plexus::test::eventually;
+using plexus::test::SmtpSink;
 
 SmtpSink& smtp() {
   static SmtpSink sink;
