@@ -98,8 +98,7 @@ class OtlpReceiver {
       if (req.getMethod() != "POST" || req.getURI() != "/v1/traces" ||
           req.getContentType().find("application/json") != 0) {
         status = 404;
-        r_.error("unexpected " + req.getMethod() + " " + req.getURI() + " " +
-                 req.getContentType());
+        r_.error("unexpected " + req.getMethod() + " " + req.getURI() + " " + req.getContentType());
       } else {
         r_.accept(body);
       }
@@ -182,7 +181,8 @@ class OtlpReceiver {
 std::string randomHex(size_t bytes) {
   static std::mt19937_64 rng{std::random_device{}()};
   std::ostringstream out;
-  for (size_t i = 0; i < bytes; ++i) out << std::hex << std::setw(2) << std::setfill('0') << (rng() & 0xff);
+  for (size_t i = 0; i < bytes; ++i)
+    out << std::hex << std::setw(2) << std::setfill('0') << (rng() & 0xff);
   return out.str();
 }
 
@@ -223,7 +223,8 @@ std::string tree(const std::vector<Span>& spans, const std::string& clientSpan) 
         << std::fixed << std::setprecision(1) << "  +" << static_cast<double>(s.start - t0) / 1e6
         << " ms  " << static_cast<double>(s.end - s.start) / 1e6 << " ms";
     auto c = s.attributes.find("plexus.component");
-    if (c != s.attributes.end()) out << "  " << s.attributes.at("plexus.plugin") << "/" << c->second;
+    if (c != s.attributes.end())
+      out << "  " << s.attributes.at("plexus.plugin") << "/" << c->second;
     auto o = s.attributes.find("plexus.outcome");
     if (o != s.attributes.end()) out << "  outcome=" << o->second;
     auto st = s.attributes.find("http.response.status_code");
@@ -255,17 +256,17 @@ class DistributedTrace : public ::testing::Test {
     sc.kind = "postgres";
     sc.url = pg;
     auto db = plexus::store::Store::open(sc, 1);
-    std::map<std::string, std::string> env{{"PLEXUS_HTTP_PORT", "0"},
-                                           {"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR},
-                                           {"PLEXUS_PG_URL", pg},
-                                           {"PLEXUS_AMQP_URL", amqp},
-                                           {"PLEXUS_LOG_LEVEL", "info"},
-                                           {"PLEXUS_SMTP_HOST", "127.0.0.1"},
-                                           {"PLEXUS_SMTP_PORT", "9"},  // nothing listens: logged
-                                           {"OTEL_EXPORTER_OTLP_ENDPOINT", receiver_->endpoint()},
-                                           {"OTEL_BSP_SCHEDULE_DELAY", "100"},
-                                           {"OTEL_RESOURCE_ATTRIBUTES",
-                                            "deployment.environment=test"}};
+    std::map<std::string, std::string> env{
+        {"PLEXUS_HTTP_PORT", "0"},
+        {"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR},
+        {"PLEXUS_PG_URL", pg},
+        {"PLEXUS_AMQP_URL", amqp},
+        {"PLEXUS_LOG_LEVEL", "info"},
+        {"PLEXUS_SMTP_HOST", "127.0.0.1"},
+        {"PLEXUS_SMTP_PORT", "9"},  // nothing listens: logged
+        {"OTEL_EXPORTER_OTLP_ENDPOINT", receiver_->endpoint()},
+        {"OTEL_BSP_SCHEDULE_DELAY", "100"},
+        {"OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"}};
     for (const auto& s : kServices) {
       std::ifstream in(std::string(PLEXUS_SOURCE_DIR) + "/config/" + s + ".json");
       json cfg = json::parse(in);
@@ -354,9 +355,8 @@ TEST_F(DistributedTrace, OneOrderIsOneTraceAcrossServicesWithValidLinks) {
   };
   auto has = [](const std::vector<Span>& spans, const std::string& service,
                 const std::string& name) {
-    return std::any_of(spans.begin(), spans.end(), [&](const Span& s) {
-      return s.service == service && s.name == name;
-    });
+    return std::any_of(spans.begin(), spans.end(),
+                       [&](const Span& s) { return s.service == service && s.name == name; });
   };
   // Done when the saga completed, every span's parent has arrived and every consume span has
   // its handlers (spans are exported in batches after they end: the tree fills in over time).
@@ -430,7 +430,9 @@ TEST_F(DistributedTrace, OneOrderIsOneTraceAcrossServicesWithValidLinks) {
     int hops = 0;
     while (p != root && p != nullptr && hops++ < 100) p = parentOf(*p);
     EXPECT_EQ(p, root) << s.name << " [" << s.service << "] does not descend from the root";
-    if (const Span* parent = parentOf(s)) EXPECT_GE(s.start, parent->start) << s.name;
+    if (const Span* parent = parentOf(s)) {
+      EXPECT_GE(s.start, parent->start) << s.name;
+    }
   }
 
   for (const auto& s : spans) {
@@ -476,10 +478,10 @@ TEST_F(DistributedTrace, OneOrderIsOneTraceAcrossServicesWithValidLinks) {
   ASSERT_NE(parentOf(*create), nullptr);
   EXPECT_EQ(parentOf(*create)->name, "db.transaction");  // the route's transaction
   EXPECT_EQ(parentOf(*parentOf(*create)), root);
-  for (const auto& [service, type] : std::vector<std::pair<std::string, std::string>>{
-           {"inventory-worker", "ReserveInventory"},
-           {"payment-worker", "ProcessPayment"},
-           {"shipping-worker", "CreateShipment"}}) {
+  for (const auto& [service, type] :
+       std::vector<std::pair<std::string, std::string>>{{"inventory-worker", "ReserveInventory"},
+                                                        {"payment-worker", "ProcessPayment"},
+                                                        {"shipping-worker", "CreateShipment"}}) {
     const Span* h = find(service, "handle " + type);
     ASSERT_NE(h, nullptr) << type;
     EXPECT_EQ(h->attributes.at("plexus.outcome"), "ok") << type;
@@ -491,7 +493,8 @@ TEST_F(DistributedTrace, OneOrderIsOneTraceAcrossServicesWithValidLinks) {
     ASSERT_NE(publish, nullptr) << type;
     EXPECT_EQ(publish->service, "order-service") << type << " is sent by the saga";
     bool txChild = false;
-    for (const auto& s : spans) txChild |= s.parentSpanId == h->spanId && s.name == "db.transaction";
+    for (const auto& s : spans)
+      txChild |= s.parentSpanId == h->spanId && s.name == "db.transaction";
     EXPECT_TRUE(txChild) << "handle " << type << " has its db.transaction";
   }
 
@@ -526,12 +529,12 @@ TEST_F(DistributedTrace, MetricsOfATracingHostPassPromtool) {
 
 TEST(TracingBackPressure, ADownOrSlowCollectorNeverHoldsUpRequests) {
   plexus::test::TempDir dir;
-  const std::string config = dir.write(
-      "echo.json", json{{"service", "trace-echo"},
-                        {"http", {{"port", "${PLEXUS_HTTP_PORT:-0}"}}},
-                        {"plugin_dir", PLEXUS_PLUGIN_DIR},
-                        {"plugins", json::array({json{{"library", "plexus_echo.so"}}})}}
-                        .dump());
+  const std::string config =
+      dir.write("echo.json", json{{"service", "trace-echo"},
+                                  {"http", {{"port", "${PLEXUS_HTTP_PORT:-0}"}}},
+                                  {"plugin_dir", PLEXUS_PLUGIN_DIR},
+                                  {"plugins", json::array({json{{"library", "plexus_echo.so"}}})}}
+                                 .dump());
   int downPort = 0;
   {
     Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
@@ -549,8 +552,9 @@ TEST(TracingBackPressure, ADownOrSlowCollectorNeverHoldsUpRequests) {
     return extra;
   };
   HostProcess none(config, with({{"OTEL_SDK_DISABLED", "true"}}));
-  HostProcess down(config, with({{"OTEL_EXPORTER_OTLP_ENDPOINT",
-                                  "http://127.0.0.1:" + std::to_string(downPort)}}));
+  HostProcess down(
+      config,
+      with({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + std::to_string(downPort)}}));
   HostProcess slowHost(config, with({{"OTEL_EXPORTER_OTLP_ENDPOINT", slow.endpoint()}}));
 
   std::vector<HostProcess*> hosts{&none, &down, &slowHost};
@@ -588,7 +592,7 @@ TEST(TracingBackPressure, ADownOrSlowCollectorNeverHoldsUpRequests) {
   EXPECT_TRUE(eventually([&] { return dropped(down.port(), "export_failed") > 0; }, 10000));
   EXPECT_GT(dropped(slowHost.port(), "queue_full"), 0);
   EXPECT_LT(metric(http(none.port(), "GET", "/metrics").body, "plexus_trace_spans_dropped_total"),
-            0);  // no exporter, no exporter metrics
+            0);                   // no exporter, no exporter metrics
   EXPECT_GT(slow.requests(), 0);  // the slow receiver did get batches
 }
 

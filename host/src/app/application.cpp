@@ -71,11 +71,10 @@ class Tracing {
     auto sampler = trace::Sampler::parse(std::getenv("OTEL_TRACES_SAMPLER"),
                                          std::getenv("OTEL_TRACES_SAMPLER_ARG"), error);
     if (!sampler) return false;
-    const std::vector<trace::Attribute> defaults{
-        {"service.version", std::string(PLEXUS_VERSION)},
-        {"service.instance.id", runtime.instance()},
-        {"telemetry.sdk.name", std::string("plexus")},
-        {"telemetry.sdk.language", std::string("cpp")}};
+    const std::vector<trace::Attribute> defaults{{"service.version", std::string(PLEXUS_VERSION)},
+                                                 {"service.instance.id", runtime.instance()},
+                                                 {"telemetry.sdk.name", std::string("plexus")},
+                                                 {"telemetry.sdk.language", std::string("cpp")}};
     auto otlp = otlp::fromEnvironment([](const char* n) { return std::getenv(n); }, cfg.service,
                                       defaults, error);
     if (!error.empty()) return false;
@@ -213,9 +212,9 @@ int HostApplication::start(bool serve) {
   }
   std::vector<std::pair<std::string, std::string>> pluginVersions;
   for (const auto& p : runtime.plugins()) pluginVersions.emplace_back(p->name, p->version);
-  process::registerMetrics(metrics, PLEXUS_VERSION,
-                           std::to_string(PLEXUS_ABI_MAJOR) + "." + std::to_string(PLEXUS_ABI_MINOR),
-                           pluginVersions);
+  process::registerMetrics(
+      metrics, PLEXUS_VERSION,
+      std::to_string(PLEXUS_ABI_MAJOR) + "." + std::to_string(PLEXUS_ABI_MINOR), pluginVersions);
   Tracing tracing;
   {
     std::string error;

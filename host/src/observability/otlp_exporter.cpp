@@ -73,7 +73,8 @@ json attributeValue(const trace::AttributeValue& v) {
 
 json attributes(const std::vector<trace::Attribute>& attrs) {
   json out = json::array();
-  for (const auto& a : attrs) out.push_back(json{{"key", a.key}, {"value", attributeValue(a.value)}});
+  for (const auto& a : attrs)
+    out.push_back(json{{"key", a.key}, {"value", attributeValue(a.value)}});
   return out;
 }
 
@@ -341,6 +342,7 @@ bool Exporter::post(const std::string& body, std::string& error) {
 void Exporter::loop() {
   using Clock = std::chrono::steady_clock;
   auto next = Clock::now() + std::chrono::milliseconds(config_.scheduleDelayMs);
+  auto flushUntil = Clock::time_point::max();  // set at stop: the final flush is bounded
   bool last = false;
   while (!last) {
     std::vector<trace::SpanData> batch;
@@ -362,9 +364,12 @@ void Exporter::loop() {
       if (last && !queue_.empty()) last = false;  // drain before leaving
     }
     if (!more) next = Clock::now() + std::chrono::milliseconds(config_.scheduleDelayMs);
+    if (shuttingDown && flushUntil == Clock::time_point::max())
+      flushUntil = Clock::now() + std::chrono::milliseconds(config_.timeoutMs);
     if (batch.empty()) continue;
     std::string error;
-    if (post(encode(batch, config_.resource), error)) {
+    const bool sent = post(encode(batch, config_.resource), error);
+    if (sent) {
       exported_ += batch.size();
       if (metrics_ != nullptr)
         metrics_->update(exportedMetric_, {}, static_cast<double>(batch.size()));
@@ -378,13 +383,13 @@ void Exporter::loop() {
                    json{{"endpoint", config_.url}, {"error", error}, {"spans", batch.size()}});
       }
       lastError_ = error;
-      if (shuttingDown) {
-        // Shutting down with the endpoint away: count the rest as dropped instead of waiting.
-        std::lock_guard<std::mutex> lock(mu_);
-        countDropped("export_failed", queue_.size());
-        queue_.clear();
-        last = true;
-      }
+    }
+    if (shuttingDown && (!sent || Clock::now() >= flushUntil)) {
+      // Shutting down with the endpoint away or slow: count the rest as dropped, don't wait.
+      std::lock_guard<std::mutex> lock(mu_);
+      countDropped("export_failed", queue_.size());
+      queue_.clear();
+      last = true;
     }
   }
 }

@@ -133,10 +133,9 @@ void registerMetrics(Metrics& metrics, const std::string& version, const std::st
       "Always 1; the labels name the host version and the plugin ABI version it speaks.",
       {"version", "abi_version"}, {}, error, true);
   if (build > 0) metrics.update(build, {version, abiVersion}, 1);
-  const int64_t plugin =
-      metrics.define(Metrics::Kind::Gauge, "plexus_plugin_info",
-                     "Always 1; one series per loaded plugin with its version.",
-                     {"plugin", "version"}, {}, error, true);
+  const int64_t plugin = metrics.define(Metrics::Kind::Gauge, "plexus_plugin_info",
+                                        "Always 1; one series per loaded plugin with its version.",
+                                        {"plugin", "version"}, {}, error, true);
   for (const auto& [name, v] : plugins) {
     if (plugin > 0) metrics.update(plugin, {name, v}, 1);
   }

@@ -1,7 +1,8 @@
 #pragma once
-// The standard Prometheus process metrics (the names client libraries use: process_cpu_seconds_total,
-// process_resident_memory_bytes, ...), read from /proc on every scrape, and the host's info
-// gauges: plexus_build_info{version,abi_version} and plexus_plugin_info{plugin,version}.
+// The standard Prometheus process metrics (the names client libraries use:
+// process_cpu_seconds_total, process_resident_memory_bytes, ...), read from /proc on every scrape,
+// and the host's info gauges: plexus_build_info{version,abi_version} and
+// plexus_plugin_info{plugin,version}.
 
 #include <cstdint>
 #include <optional>

@@ -50,10 +50,14 @@ bool allZero(const std::array<uint8_t, N>& bytes) {
 std::mt19937_64& rng() {
   thread_local std::mt19937_64 engine{[] {
     std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(),
-                      static_cast<unsigned>(std::hash<std::thread::id>{}(std::this_thread::get_id())),
-                      static_cast<unsigned>(
-                          std::chrono::high_resolution_clock::now().time_since_epoch().count())};
+    std::seed_seq seq{
+        rd(),
+        rd(),
+        rd(),
+        rd(),
+        static_cast<unsigned>(std::hash<std::thread::id>{}(std::this_thread::get_id())),
+        static_cast<unsigned>(
+            std::chrono::high_resolution_clock::now().time_since_epoch().count())};
     return std::mt19937_64(seq);
   }()};
   return engine;
@@ -159,7 +163,8 @@ std::optional<Sampler> Sampler::parse(const char* sampler, const char* arg, std:
   return std::nullopt;
 }
 
-bool Sampler::shouldSample(const SpanContext* parent, const std::array<uint8_t, 16>& traceId) const {
+bool Sampler::shouldSample(const SpanContext* parent,
+                           const std::array<uint8_t, 16>& traceId) const {
   if (parentBased_ && parent != nullptr && parent->valid()) return parent->sampled();
   switch (mode_) {
     case Mode::AlwaysOn:

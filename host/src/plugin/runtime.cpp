@@ -729,8 +729,9 @@ void setOutcome(trace::Span& span, plexus_status status, const std::string& reas
 
 trace::Span startTransactionSpan(const store::Store& store) {
   trace::Span span = trace::startSpan("db.transaction", trace::SpanKind::Internal);
-  span.setAttribute("db.system",
-                    std::string(store.dialect() == store::Dialect::Postgres ? "postgresql" : "sqlite"));
+  span.setAttribute(
+      "db.system",
+      std::string(store.dialect() == store::Dialect::Postgres ? "postgresql" : "sqlite"));
   return span;
 }
 

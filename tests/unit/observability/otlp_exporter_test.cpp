@@ -91,16 +91,18 @@ TEST(OtlpConfig, BadValuesAreNamed) {
     m[k] = v;
     return env(m);
   };
-  EXPECT_FALSE(otlp::fromEnvironment(with("OTEL_EXPORTER_OTLP_HEADERS", "novalue"), "s", {}, error));
-  EXPECT_NE(error.find("OTEL_EXPORTER_OTLP_HEADERS: 'novalue' is not key=value"), std::string::npos);
+  EXPECT_FALSE(
+      otlp::fromEnvironment(with("OTEL_EXPORTER_OTLP_HEADERS", "novalue"), "s", {}, error));
+  EXPECT_NE(error.find("OTEL_EXPORTER_OTLP_HEADERS: 'novalue' is not key=value"),
+            std::string::npos);
   EXPECT_FALSE(otlp::fromEnvironment(with("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"), "s", {}, error));
   EXPECT_NE(error.find("OTEL_RESOURCE_ATTRIBUTES"), std::string::npos);
   EXPECT_FALSE(otlp::fromEnvironment(with("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), "s", {}, error));
   EXPECT_NE(error.find("http/json"), std::string::npos);
   EXPECT_FALSE(otlp::fromEnvironment(with("OTEL_BSP_MAX_QUEUE_SIZE", "-3"), "s", {}, error));
   EXPECT_NE(error.find("OTEL_BSP_MAX_QUEUE_SIZE"), std::string::npos);
-  EXPECT_FALSE(otlp::fromEnvironment(env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://c"}}), "s", {},
-                                     error));
+  EXPECT_FALSE(
+      otlp::fromEnvironment(env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://c"}}), "s", {}, error));
   EXPECT_NE(error.find("must be an http:// URL"), std::string::npos);
   EXPECT_FALSE(otlp::fromEnvironment(with("OTEL_TRACES_EXPORTER", "zipkin"), "s", {}, error));
 }
@@ -120,7 +122,8 @@ TEST(OtlpJson, FollowsTheProtobufJsonMapping) {
   s.statusMessage = "no stock";
   trace::SpanData root;
   root.name = "root";
-  root.context = *trace::parseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01");
+  root.context =
+      *trace::parseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01");
 
   const json body = json::parse(otlp::encode({s, root}, {{"service.name", std::string("svc")}}));
   const json& rs = body["resourceSpans"][0];

@@ -42,14 +42,14 @@ TEST(Traceparent, ParsesAndFormatsTheW3CExample) {
 TEST(Traceparent, RefusesMalformedValues) {
   for (const char* bad : {
            "",
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",            // no flags
-           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",         // zero trace id
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",         // zero span id
-           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",         // upper case
-           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",         // forbidden version
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",   // v00 has 4 fields
-           "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",         // separators
-           "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",         // not hex
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",           // no flags
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",        // zero trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",        // zero span id
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",        // upper case
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // forbidden version
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",  // v00 has 4 fields
+           "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",        // separators
+           "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",        // not hex
        }) {
     EXPECT_FALSE(parseTraceparent(bad)) << bad;
   }
@@ -83,7 +83,8 @@ TEST(Sampler, RatioSamplesAboutThatShareAndParentBasedFollowsTheParent) {
   EXPECT_GT(sampled, 800);
   EXPECT_LT(sampled, 1200);
 
-  const auto parentOff = parseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  const auto parentOff =
+      parseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
   const auto parentOn = parseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   const Sampler on = *Sampler::parse("parentbased_always_on", nullptr, error);
   EXPECT_FALSE(on.shouldSample(&*parentOff, parentOff->traceId));
