@@ -107,6 +107,7 @@ CONF
   echo "[rabbitmq_consistent_hash_exchange]." >"$d/enabled_plugins"  # the host declares such exchanges
   chown -R "$RMQ_USER": "$d"
   home=$(getent passwd "$RMQ_USER" | cut -d: -f6)
+  echo "$epmd" >"$DIR/epmd.port"
   # Its own epmd on its own port, so the shared node's epmd is never involved.
   (cd "$d" && as "$RMQ_USER" env -i HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$port" \
@@ -117,7 +118,6 @@ CONF
     RABBITMQ_MNESIA_BASE="$d/mnesia" RABBITMQ_LOG_BASE="$d/log" RABBITMQ_PID_FILE="$d/node.pid" \
     ERL_CRASH_DUMP="$d/log/erl_crash.dump" \
     "$RMQ_BIN/rabbitmq-server" -detached >/dev/null 9>&-)
-  echo "$epmd" >"$DIR/epmd.port"
   wait_for "the RabbitMQ pid file" "$TIMEOUT" test -s "$d/node.pid"
   cp "$d/node.pid" "$DIR/rmq.pid"
   wait_for "RabbitMQ TLS port $tls" "$TIMEOUT" accepts "$tls"
@@ -151,6 +151,19 @@ case $cmd in
     case $what in all | rabbitmq) start_rmq ;; esac
     ;;
   stop)
+    # A start that failed half-way may have left no pid files: find our node by its data dir and
+    # our epmd by its port.
+    if [[ ! -s $DIR/rmq.pid ]]; then
+      for pid in $(pgrep -x beam.smp 2>/dev/null || true); do
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "RABBITMQ_MNESIA_BASE=$DIR/rabbitmq/mnesia"; then
+          echo "$pid" >"$DIR/rmq.pid"
+        fi
+      done
+    fi
+    if [[ ! -s $DIR/epmd.pid && -s $DIR/epmd.port ]]; then
+      ss -ltnpH "sport = :$(cat "$DIR/epmd.port")" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 |
+        cut -d= -f2 >"$DIR/epmd.pid" || true
+    fi
     # PostgreSQL: SIGTERM to the postmaster is a smart shutdown; SIGINT is fast.
     if [[ -s $DIR/pg.pid ]] && alive "$(head -n 1 "$DIR/pg.pid")"; then kill -INT "$(head -n 1 "$DIR/pg.pid")" || true; fi
     stop_pid "$DIR/pg.pid" postgres

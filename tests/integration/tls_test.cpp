@@ -40,28 +40,28 @@ class Servers {
     Poco::StreamCopier::copyToString(os, text);
     Poco::StreamCopier::copyToString(es, errors);
     const int rc = h.wait();
-    started_ = true;
     std::istringstream lines(text);
     std::string line;
     while (std::getline(lines, line)) {
       const size_t eq = line.find('=');
       if (eq != std::string::npos) values_[line.substr(0, eq)] = line.substr(eq + 1);
     }
-    if (rc != 0)
+    if (rc != 0) {
+      stop();  // whatever did start before the failure
       throw std::runtime_error("tls_servers.sh start failed (" + std::to_string(rc) + "):\n" +
                                errors);
+    }
   }
-  ~Servers() {
-    if (!started_) return;
-    Poco::ProcessHandle h = Poco::Process::launch("bash", {kScript, "stop", dir_.path()});
-    h.wait();
-  }
+  ~Servers() { stop(); }
   const std::string& operator[](const std::string& key) const { return values_.at(key); }
   const TempDir& dir() const { return dir_; }
 
  private:
+  void stop() {
+    Poco::ProcessHandle h = Poco::Process::launch("bash", {kScript, "stop", dir_.path()});
+    h.wait();
+  }
   TempDir dir_;
-  bool started_ = false;
   std::map<std::string, std::string> values_;
 };
 
@@ -92,14 +92,23 @@ std::string storeError(const std::string& url) {
 
 class TlsPostgres : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { servers_ = new Servers("postgres"); }
+  static void SetUpTestSuite() {
+    try {
+      servers_ = new Servers("postgres");
+    } catch (const std::exception& e) {
+      startError_ = e.what();
+    }
+  }
+  void SetUp() override { ASSERT_NE(servers_, nullptr) << startError_; }
   static void TearDownTestSuite() {
     delete servers_;
     servers_ = nullptr;
   }
   static Servers* servers_;
+  static std::string startError_;
 };
 Servers* TlsPostgres::servers_ = nullptr;
+std::string TlsPostgres::startError_;
 
 TEST_F(TlsPostgres, VerifyFullConnectsOverTls) {
   const Servers& s = *servers_;
@@ -151,7 +160,14 @@ TEST_F(TlsPostgres, HostMigratesOverVerifyFullAndRefusesAWrongCa) {
 
 class TlsRabbit : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { servers_ = new Servers("all"); }
+  static void SetUpTestSuite() {
+    try {
+      servers_ = new Servers("all");
+    } catch (const std::exception& e) {
+      startError_ = e.what();
+    }
+  }
+  void SetUp() override { ASSERT_NE(servers_, nullptr) << startError_; }
   static void TearDownTestSuite() {
     delete servers_;
     servers_ = nullptr;
@@ -175,8 +191,10 @@ class TlsRabbit : public ::testing::Test {
     return "";
   }
   static Servers* servers_;
+  static std::string startError_;
 };
 Servers* TlsRabbit::servers_ = nullptr;
+std::string TlsRabbit::startError_;
 
 TEST_F(TlsRabbit, VerifiedConnectionPublishesAndConsumes) {
   plexus::transport::Amqp amqp(url("localhost"), tls((*servers_)["CA"]));
