@@ -36,7 +36,8 @@ using plexus::test::eventually;
 using plexus::test::HostProcess;
 using plexus::test::http;
 
-constexpr int kMaxAttempts = 5;
+// With 400 ms doubling up to 3 s, 8 attempts keep the poison alive for about 15 s of the run.
+constexpr int kMaxAttempts = 8;
 constexpr int kShutdownDelayMs = 1500;
 constexpr int kDrainSeconds = 10;
 // One fixed deployment name, so repeated runs reuse one set of broker queues instead of leaving
@@ -238,8 +239,9 @@ TEST_F(PoisonAndShutdown,
             << " s for 1000 good + 1 poison (ratio " << ratio << ", " << kMaxAttempts
             << " attempts)\n";
   EXPECT_GT(baseline, 0);
-  // A hot retry loop would burn CPU for as long as the poison lives; backoff keeps it near 1.
-  EXPECT_LT(ratio, 1.6);
+  // A hot retry loop would burn a core for the ~15 s the poison lives, more than the whole
+  // baseline; with backoff the ratio stays near 1 (1.0-1.6 measured on a busy 2-core machine).
+  EXPECT_LT(ratio, 2.0);
 }
 
 // One HTTP request on a fresh connection. Refused: no connection at all. Dropped: connected, but
