@@ -360,7 +360,8 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number too large for a double is out_of_range (found by tests/fuzz).
     throw ConfigError(file, "", std::string("malformed JSON: ") + e.what());
   }
   Reader r(file, env);

@@ -257,8 +257,11 @@ struct Response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
 
+  // Invalid UTF-8 (e.g. echoed from a request) is replaced, not thrown: a throwing dump() turned
+  // the 400 for a body with invalid UTF-8 into a 500 (found by tests/fuzz, route_bodies).
   static Response json(int status, const Json& body) {
-    return Response{status, "application/json", body.dump(), {}};
+    return Response{status, "application/json",
+                    body.dump(-1, ' ', false, Json::error_handler_t::replace), {}};
   }
   static Response error(int status, std::string_view message) {
     return json(status, Json{{"error", message}});
