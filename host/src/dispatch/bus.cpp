@@ -30,11 +30,10 @@ std::vector<trace::Span> publishSpans(std::vector<Outbound>& out) {
   std::vector<trace::Span> spans;
   spans.reserve(out.size());
   for (auto& o : out) {
-    std::string parent;
-    if (o.kind != "dead-letter") {
-      const json env = json::parse(o.envelope, nullptr, false);
-      if (env.is_object()) parent = env.value("traceparent", "");
-    }
+    std::string parent;  // a dead letter carries the envelope of the message that failed
+    const json env = json::parse(o.envelope, nullptr, false);
+    if (env.is_object() && env.contains("traceparent") && env["traceparent"].is_string())
+      parent = env["traceparent"].get<std::string>();
     trace::Span span =
         trace::startSpan("outbox publish " + o.type, trace::SpanKind::Producer, parent);
     if (span.recording()) {

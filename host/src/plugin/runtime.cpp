@@ -651,6 +651,7 @@ plexus_status Runtime::post(plexus_host& h, int32_t kind, const std::string& typ
   e.timestampMs = nowMs();
   e.sourceService = service_;
   e.sourceInstance = instance_;
+  e.traceparent = trace::current().traceparent();  // after-commit work of a traced handler
   e.payload = payload;
   try {
     auto tx = store_->begin();
