@@ -8,6 +8,7 @@
 #include "store/envelope.hpp"
 #include "store/outbox.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -224,10 +225,14 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
     }
     spans.clear();  // ends them: confirmed by the broker
     fault::reach(fault::Point::AfterPublishBeforeMark);
-    for (const Row& r : rows) {
-      tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq = $2",
-               {ll(now), r[0].asInt()});
+    // One statement for the whole batch instead of a round trip per row.
+    std::string sql = "UPDATE plexus_outbox SET published_at = $1 WHERE seq IN (";
+    std::vector<Value> params{ll(now)};
+    for (size_t i = 0; i < rows.size(); ++i) {
+      sql += (i == 0 ? "$" : ", $") + std::to_string(i + 2);
+      params.emplace_back(rows[i][0].asInt());
     }
+    tx->exec(sql + ")", params);
   }
   for (const Row& r : publisher_ != nullptr ? Rows{} : rows) {
     const std::string id = r[1].asText(), kind = r[2].asText(), type = r[3].asText(),
@@ -302,22 +307,38 @@ void Bus::relayLoop() {
 }
 
 bool Bus::accept(const std::string& received, std::string& error, const std::string& traceparent) {
-  auto env = store::decode(received, error);
-  if (!env) return false;
-  const std::string kind = env->kind.empty() ? "event" : env->kind;
-  const auto handlers = handlersFor(kind, env->type);
-  trace::Span span = trace::startSpan("consume " + env->type, trace::SpanKind::Consumer,
-                                      traceparent.empty() ? env->traceparent : traceparent);
-  span.setAttribute("messaging.system", std::string("rabbitmq"));
-  span.setAttribute("messaging.operation", std::string("receive"));
-  span.setAttribute("messaging.message.id", env->id);
-  span.setAttribute("messaging.message.type", env->type);
-  span.setAttribute("plexus.handlers", static_cast<int64_t>(handlers.size()));
-  const std::string text = withTraceparent(received, span.traceparent());
-  if (!handlers.empty()) {
-    const int64_t now = nowMs();
-    auto tx = store_.begin();
+  std::vector<std::string> errors;
+  const bool ok = acceptBatch({received}, {traceparent}, errors).front();
+  if (!ok) error = errors.front();
+  return ok;
+}
+
+std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
+                                   const std::vector<std::string>& traceparents,
+                                   std::vector<std::string>& errors) {
+  std::vector<bool> ok(received.size(), false);
+  errors.assign(received.size(), "");
+  std::vector<trace::Span> spans;  // ended once the batch is committed
+  std::unique_ptr<store::Transaction> tx;
+  const int64_t now = nowMs();
+  for (size_t i = 0; i < received.size(); ++i) {
+    auto env = store::decode(received[i], errors[i]);
+    if (!env) continue;
+    ok[i] = true;
+    const std::string kind = env->kind.empty() ? "event" : env->kind;
+    const auto handlers = handlersFor(kind, env->type);
+    const std::string traceparent = i < traceparents.size() ? traceparents[i] : std::string();
+    trace::Span span = trace::startSpan("consume " + env->type, trace::SpanKind::Consumer,
+                                        traceparent.empty() ? env->traceparent : traceparent);
+    span.setAttribute("messaging.system", std::string("rabbitmq"));
+    span.setAttribute("messaging.operation", std::string("receive"));
+    span.setAttribute("messaging.message.id", env->id);
+    span.setAttribute("messaging.message.type", env->type);
+    span.setAttribute("plexus.handlers", static_cast<int64_t>(handlers.size()));
+    const std::string text = withTraceparent(received[i], span.traceparent());
+    spans.push_back(std::move(span));
     for (const auto& h : handlers) {
+      if (!tx) tx = store_.begin();
       // ON CONFLICT: a broker redelivery of a message not yet handled is the same delivery.
       tx->exec(
           "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, "
@@ -325,6 +346,8 @@ bool Bus::accept(const std::string& received, std::string& error, const std::str
           "$3, $4, 1, $5) ON CONFLICT DO NOTHING",
           {env->id, h, env->stream, text, ll(now)});
     }
+  }
+  if (tx) {
     tx->commit();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -332,7 +355,7 @@ bool Bus::accept(const std::string& received, std::string& error, const std::str
     }
     schedulerCv_.notify_one();
   }
-  return true;
+  return ok;
 }
 
 // ---- scheduler: due deliveries -> workers, one per (stream, handler) ----
@@ -398,26 +421,32 @@ void Bus::schedulerLoop() {
 
 void Bus::workerLoop() {
   for (;;) {
-    Job job;
+    std::vector<Job> jobs;
     {
       std::unique_lock<std::mutex> lock(mu_);
       workerCv_.wait(lock, [&] { return stopping_.load() || !queue_.empty(); });
       if (stopping_ && queue_.empty()) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      // Take a share of what is queued (the other workers get the rest), up to runBatch.
+      const size_t share =
+          std::max<size_t>(1, (queue_.size() + static_cast<size_t>(options_.workers) - 1) /
+                                  static_cast<size_t>(options_.workers));
+      const size_t n = std::min({queue_.size(), share, static_cast<size_t>(options_.runBatch)});
+      for (size_t i = 0; i < n; ++i) {
+        jobs.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
       ++running_;
     }
     try {
-      if (claim(job)) run(job);
+      runAll(jobs);
     } catch (const std::exception& e) {
-      // The store failed around the handler: the delivery row is still there; it runs again.
-      log::write(
-          log::Level::Warn, "delivery could not be recorded; it will run again",
-          json{{"message_id", job.messageId}, {"handler", job.handler}, {"error", e.what()}});
+      // The store failed around the handlers: the delivery rows are still there; they run again.
+      log::write(log::Level::Warn, "deliveries could not be recorded; they will run again",
+                 json{{"deliveries", jobs.size()}, {"error", e.what()}});
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      busy_.erase({job.stream, job.handler});
+      for (const Job& job : jobs) busy_.erase({job.stream, job.handler});
       --running_;
       schedulerWake_ = true;
     }
@@ -425,103 +454,179 @@ void Bus::workerLoop() {
   }
 }
 
-// Claims a delivery for this instance (replicas of a deployment share its store).
-// A job read before its previous attempt's failure was recorded is stale (older attempt, backoff
-// not yet due): it must not run, or a failing message gets extra attempts without backoff.
-bool Bus::claim(const Job& job) {
-  const int64_t now = nowMs();
-  auto tx = store_.begin();
-  const int64_t n = tx->exec(
-      "UPDATE plexus_deliveries SET claimed_by = $1, claimed_until = $2 WHERE seq = $3 AND "
-      "attempt = $5 AND due_at <= $4 AND (claimed_by IS NULL OR "
-      "claimed_by = $1 OR claimed_until < $4)",
-      {options_.instance, ll(now + options_.leaseMs), ll(job.seq), ll(now), ll(job.attempt)});
-  tx->commit();
-  return n == 1;
-}
-
-void Bus::run(const Job& job) {
+// Group commit: the deliveries a worker took run in ONE transaction, each under its own savepoint
+// (a failing handler undoes only its own effects and records its retry or dead letter), and one
+// commit covers them all. The claim is taken inside the same transaction: its row lock keeps
+// another replica off the delivery until the commit, after which the row is gone (or, after a
+// failure, carries its backoff). Rows are claimed in seq order, one lock order for every batch.
+void Bus::runAll(std::vector<Job>& jobs) {
+  struct Done {
+    const Job* job;
+    std::string type;
+    plugin::Delivery delivery;
+    bool duplicate;
+    trace::Span span;  // the handler span, ended with the outcome after the commit
+  };
+  struct Failed {
+    const Job* job;
+    plexus_status status;
+    std::string reason;
+  };
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.seq < b.seq; });
   const auto started = std::chrono::steady_clock::now();
-  std::string error;
-  auto env = store::decode(job.envelope, error);
-  auto it = components_.find(job.handler);
-  if (!env || it == components_.end()) {
-    auto tx = store_.begin();
-    deadLetter(
-        *tx, job, env ? env->type : "?",
-        env ? "handler " + job.handler + " is not loaded" : "undecodable envelope: " + error);
-    tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
-    tx->commit();
-    return;
-  }
-  env->attempt = static_cast<uint32_t>(job.attempt);
-  const std::string type = env->type;
-  trace::Span span = plugin::startHandlerSpan(*it->second, *env);
-  trace::Scope spanScope(span);
+  std::vector<Done> done;
+  std::vector<Failed> failed;
+  std::vector<std::pair<Failed, int64_t>> recorded;  // failures written in this transaction
   trace::Span txSpan = plugin::startTransactionSpan(store_);
-
   auto tx = store_.begin();
-  if (!tx->query("SELECT 1 FROM plexus_inbox WHERE message_id = $1 AND handler = $2",
-                 {job.messageId, job.handler})
-           .empty()) {
-    tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
-    tx->commit();
-    metrics_.update(duplicateMetric_, {job.handler}, 1);
-    span.setAttribute("plexus.outcome", std::string("duplicate"));
-    return;
-  }
-  plugin::Delivery d = runtime_.deliver(*it->second, *env, tx.get());
-  if (d.status == PLEXUS_OK) {
+  for (const Job& job : jobs) {
+    const int64_t now = nowMs();
+    tx->savepoint("plexus_delivery");
+    plugin::Delivery d;
+    std::string type = "?";
     try {
-      const int64_t now = nowMs();
-      store::appendOutgoing(*tx, d.outgoing, now);
-      tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
-               {job.messageId, job.handler, ll(now)});
-      tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
-      fault::reach(fault::Point::BeforeCommit);
-      tx->commit();
-      tx.reset();  // free the connection before after-commit work (it may open its own)
-      txSpan.end();
-    } catch (const store::SqlError& e) {
-      tx.reset();
-      txSpan.setStatus(trace::StatusCode::Error, e.what());
-      plugin::setOutcome(span, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, e.what());
+      // A job read before its previous attempt's failure was recorded is stale (older attempt,
+      // backoff not yet due): it must not run.
+      if (tx->exec("UPDATE plexus_deliveries SET claimed_by = $1, claimed_until = $2 WHERE seq = "
+                   "$3 AND attempt = $5 AND due_at <= $4 AND (claimed_by IS NULL OR "
+                   "claimed_by = $1 OR claimed_until < $4)",
+                   {options_.instance, ll(now + options_.leaseMs), ll(job.seq), ll(now),
+                    ll(job.attempt)}) != 1) {
+        tx->rollbackTo("plexus_delivery");  // handled, or held by another replica
+        tx->release("plexus_delivery");
+        continue;
+      }
+      std::string error;
+      auto env = store::decode(job.envelope, error);
+      auto it = components_.find(job.handler);
+      if (!env || it == components_.end()) {
+        deadLetter(*tx, job, env ? env->type : "?",
+                   env ? "handler " + job.handler + " is not loaded"
+                       : "undecodable envelope: " + error);
+        tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+        tx->release("plexus_delivery");
+        continue;
+      }
+      env->attempt = static_cast<uint32_t>(job.attempt);
+      type = env->type;
+      if (!tx->query("SELECT 1 FROM plexus_inbox WHERE message_id = $1 AND handler = $2",
+                     {job.messageId, job.handler})
+               .empty()) {
+        tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+        tx->release("plexus_delivery");
+        trace::Span span = plugin::startHandlerSpan(*it->second, *env);
+        span.setAttribute("plexus.outcome", std::string("duplicate"));
+        done.push_back(Done{&job, type, {}, true, std::move(span)});
+        continue;
+      }
+      trace::Span span = plugin::startHandlerSpan(*it->second, *env);
+      {
+        trace::Scope spanScope(span);
+        d = runtime_.deliver(*it->second, *env, tx.get());
+      }
+      if (d.status == PLEXUS_OK) {
+        store::appendOutgoing(*tx, d.outgoing, now);
+        tx->exec(
+            "INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
+            {job.messageId, job.handler, ll(now)});
+        tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+        tx->release("plexus_delivery");
+        done.push_back(Done{&job, type, std::move(d), false, std::move(span)});
+        continue;
+      }
+      plugin::setOutcome(span, d.status, d.reason);
+      tx->rollbackTo("plexus_delivery");  // everything the handler did
+      metrics_.update(failedMetric_, {type, job.handler}, 1);
       plugin::runAfterCommit(d.afterCommit, false);
-      fail(job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
-           std::string("commit failed: ") + e.what());
-      return;
+      Failed f{&job, d.status, d.reason};
+      recorded.emplace_back(f, recordFailure(*tx, job, type, f.status, f.reason));
+      tx->release("plexus_delivery");
+    } catch (const store::SqlError& e) {
+      // A statement of this delivery failed (a conflict, a constraint): undo it alone. When the
+      // connection itself is gone, rollbackTo throws and the whole batch runs again later.
+      tx->rollbackTo("plexus_delivery");
+      tx->release("plexus_delivery");
+      plugin::runAfterCommit(d.afterCommit, false);
+      failed.push_back(Failed{&job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
+                              std::string("commit failed: ") + e.what()});
     }
-    plugin::setOutcome(span, PLEXUS_OK, "");
-    plugin::runAfterCommit(d.afterCommit, true);
-    metrics_.update(handledMetric_, {type, job.handler}, 1);
-    metrics_.update(
-        durationMetric_, {job.handler},
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (!d.outgoing.empty()) wake();
+  }
+  try {
+    fault::reach(fault::Point::BeforeCommit);
+    tx->commit();
+    tx.reset();  // free the connection before after-commit work (it may open its own)
+    txSpan.end();
+  } catch (const store::SqlError& e) {
+    tx.reset();
+    txSpan.setStatus(trace::StatusCode::Error, e.what());
+    for (auto& x : done) {
+      if (x.duplicate) continue;
+      plugin::setOutcome(x.span, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, e.what());
+      plugin::runAfterCommit(x.delivery.afterCommit, false);
+      failed.push_back(Failed{x.job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
+                              std::string("commit failed: ") + e.what()});
+    }
+    for (auto& r : recorded) failed.push_back(r.first);
+    for (const auto& f : failed) fail(*f.job, f.status, f.reason);
     return;
   }
-  tx.reset();  // roll back everything the handler did
-  txSpan.setAttribute("db.rolled_back", true);
-  txSpan.end();
-  plugin::setOutcome(span, d.status, d.reason);
-  plugin::runAfterCommit(d.afterCommit, false);
-  metrics_.update(failedMetric_, {type, job.handler}, 1);
-  fail(job, d.status, d.reason);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
+      static_cast<double>(jobs.size());
+  bool outgoing = false;
+  for (auto& x : done) {
+    if (x.duplicate) {
+      metrics_.update(duplicateMetric_, {x.job->handler}, 1);
+      continue;
+    }
+    plugin::setOutcome(x.span, PLEXUS_OK, "");
+    plugin::runAfterCommit(x.delivery.afterCommit, true);
+    metrics_.update(handledMetric_, {x.type, x.job->handler}, 1);
+    metrics_.update(durationMetric_, {x.job->handler}, seconds);
+    outgoing = outgoing || !x.delivery.outgoing.empty();
+  }
+  for (const auto& r : recorded) reportFailure(*r.first.job, r.first.status, r.first.reason, r.second);
+  for (const auto& f : failed) fail(*f.job, f.status, f.reason);
+  if (outgoing || !recorded.empty()) wake();
 }
 
 void Bus::fail(const Job& job, plexus_status status, const std::string& reason) {
   std::string error;
   auto env = store::decode(job.envelope, error);
-  const std::string type = env ? env->type : "?";
-  const int64_t now = nowMs();
   auto tx = store_.begin();
+  const int64_t delay = recordFailure(*tx, job, env ? env->type : "?", status, reason);
+  tx->commit();
+  reportFailure(job, status, reason, delay);
+}
+
+// Writes the outcome of a failed attempt: a dead letter (returns -1) or the next attempt's due time
+// (returns the backoff in ms).
+int64_t Bus::recordFailure(store::Transaction& tx, const Job& job, const std::string& type,
+                           plexus_status status, const std::string& reason) {
+  const int64_t now = nowMs();
   if (status == PLEXUS_REJECT || job.attempt >= options_.maxAttempts) {
-    deadLetter(*tx, job, type,
+    deadLetter(tx, job, type,
                status == PLEXUS_REJECT
                    ? reason
                    : "gave up after " + std::to_string(job.attempt) + " attempts: " + reason);
-    tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
-    tx->commit();
+    tx.exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+    return -1;
+  }
+  const int64_t delay = backoffMs(job.attempt);
+  tx.exec(
+      "UPDATE plexus_deliveries SET attempt = attempt + 1, due_at = $1, last_error = $2, "
+      "first_failed_at = "
+      "COALESCE(first_failed_at, $3), claimed_by = NULL, claimed_until = NULL WHERE seq = $4",
+      {ll(now + delay), reason, ll(now), ll(job.seq)});
+  return delay;
+}
+
+void Bus::reportFailure(const Job& job, plexus_status status, const std::string& reason,
+                        int64_t delay) {
+  std::string error;
+  auto env = store::decode(job.envelope, error);
+  const std::string type = env ? env->type : "?";
+  if (delay < 0) {
     metrics_.update(deadMetric_, {type, job.handler}, 1);
     log::write(log::Level::Warn, "message dead-lettered",
                json{{"message_id", job.messageId},
@@ -531,13 +636,7 @@ void Bus::fail(const Job& job, plexus_status status, const std::string& reason) 
                     {"reason", reason}});
     return;
   }
-  const int64_t delay = backoffMs(job.attempt);
-  tx->exec(
-      "UPDATE plexus_deliveries SET attempt = attempt + 1, due_at = $1, last_error = $2, "
-      "first_failed_at = "
-      "COALESCE(first_failed_at, $3), claimed_by = NULL, claimed_until = NULL WHERE seq = $4",
-      {ll(now + delay), reason, ll(now), ll(job.seq)});
-  tx->commit();
+  (void)status;
   metrics_.update(retriedMetric_, {type, job.handler}, 1);
   log::write(log::Level::Info, "message will be retried",
              json{{"message_id", job.messageId},

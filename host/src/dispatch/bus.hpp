@@ -50,6 +50,7 @@ struct Options {
   int retryMaxMs = 60000;
   int pollIntervalMs = 1000;
   int batch = 100;
+  int runBatch = 16;  // deliveries one worker runs in one transaction (group commit)
   int64_t retentionMs = 7ll * 24 * 3600 * 1000;  // published outbox / processed inbox rows kept
   int leaseMs = 30000;   // a claimed delivery is taken over when its instance went silent this long
   std::string instance;  // this host's instance id (delivery claims)
@@ -75,6 +76,12 @@ class Bus {
   // transaction; true once committed (then ack). False with `error` for an unusable message.
   // `traceparent` is the AMQP header (the publish span), else the envelope's is the parent.
   bool accept(const std::string& envelope, std::string& error, const std::string& traceparent = "");
+  // Group commit: several consumed messages (with their AMQP traceparent headers), ONE
+  // transaction. ok[i] false (errors[i] set) for an unusable message; the usable ones are all
+  // committed when it returns. Throws on a store failure (nothing committed).
+  std::vector<bool> acceptBatch(const std::vector<std::string>& envelopes,
+                                const std::vector<std::string>& traceparents,
+                                std::vector<std::string>& errors);
 
   // Admin API.
   nlohmann::json deadLetters(int limit);
@@ -107,9 +114,12 @@ class Bus {
   bool relayOnce(int64_t& nextDueMs);
   void schedulerLoop();
   void workerLoop();
-  bool claim(const Job& job);
-  void run(const Job& job);
+  void runAll(std::vector<Job>& jobs);
   void fail(const Job& job, plexus_status status, const std::string& reason);
+  int64_t recordFailure(store::Transaction& tx, const Job& job, const std::string& type,
+                        plexus_status status, const std::string& reason);
+  void reportFailure(const Job& job, plexus_status status, const std::string& reason,
+                     int64_t delay);
   void deadLetter(store::Transaction& tx, const Job& job, const std::string& type,
                   const std::string& reason);
   int64_t backoffMs(int64_t attempt);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <vector>
 
 namespace plexus::transport {
 namespace {
@@ -120,24 +121,39 @@ void RabbitTransport::consumeLoop() {
       while (!stopping_) {
         auto m = amqp.next(200);
         if (!m) continue;
-        std::string error;
-        bool committed = false;
+        // Group commit: what the broker has already sent (up to the prefetch) is stored in one
+        // transaction, then acked: one WAL flush instead of one per message.
+        std::vector<AmqpMessage> batch;
+        batch.push_back(std::move(*m));
+        while (batch.size() < static_cast<size_t>(options_.prefetch)) {
+          auto more = amqp.next(0);
+          if (!more) break;
+          batch.push_back(std::move(*more));
+        }
+        std::vector<std::string> bodies, traceparents, errors;
+        for (const auto& b : batch) {
+          bodies.push_back(b.body);
+          traceparents.push_back(b.traceparent);
+        }
+        std::vector<bool> committed;
         try {
-          committed = bus_.accept(m->body, error, m->traceparent);
+          committed = bus_.acceptBatch(bodies, traceparents, errors);
         } catch (const std::exception& e) {
-          // The store is down: hand the message back to the broker; it comes again.
-          log::write(log::Level::Warn, "cannot store a consumed message; requeued",
-                     nlohmann::json{{"message_id", m->messageId}, {"error", e.what()}});
-          amqp.reject(m->deliveryTag, true);
+          // The store is down: hand the messages back to the broker; they come again.
+          log::write(log::Level::Warn, "cannot store consumed messages; requeued",
+                     nlohmann::json{{"messages", batch.size()}, {"error", e.what()}});
+          for (const auto& b : batch) amqp.reject(b.deliveryTag, true);
           throw AmqpError(std::string("store unavailable: ") + e.what());
         }
-        if (committed) {
-          dispatch::fault::reach(dispatch::fault::Point::AfterCommitBeforeAck);
-          amqp.ack(m->deliveryTag);  // only after the deliveries are committed
-        } else {
-          log::write(log::Level::Warn, "unusable message sent to the dead-letter queue",
-                     nlohmann::json{{"message_id", m->messageId}, {"error", error}});
-          amqp.reject(m->deliveryTag, false);
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (committed[i]) {
+            dispatch::fault::reach(dispatch::fault::Point::AfterCommitBeforeAck);
+            amqp.ack(batch[i].deliveryTag);  // only after the deliveries are committed
+          } else {
+            log::write(log::Level::Warn, "unusable message sent to the dead-letter queue",
+                       nlohmann::json{{"message_id", batch[i].messageId}, {"error", errors[i]}});
+            amqp.reject(batch[i].deliveryTag, false);
+          }
         }
       }
     } catch (const AmqpError& e) {
