@@ -204,7 +204,8 @@ class Request {
   Json json() const {
     try {
       return Json::parse(body());
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
+      // parse_error, or out_of_range for a number too large for a double (found by tests/fuzz).
       throw BadRequest(std::string("malformed JSON body: ") + e.what());
     }
   }
