@@ -20,5 +20,7 @@ PLEXUS_REGISTER_MIGRATION(
     "(notification_id)");
 PLEXUS_REGISTER_RECEPTOR(notifications::NotificationReactor, "OrderCreated", "PaymentProcessed",
                          "ShipmentCreated", "OrderCancelled");
+PLEXUS_REGISTER_RECEPTOR(notifications::DeliverNotification, "DeliverNotification");
+// Outcomes queued by the previous version (after-commit send + RecordNotification) still land.
 PLEXUS_REGISTER_RECEPTOR(notifications::RecordNotification, "RecordNotification");
 PLEXUS_PLUGIN("notifications", "1.0.0");

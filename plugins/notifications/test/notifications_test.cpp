@@ -39,6 +39,7 @@ struct Db {
   std::map<std::string, std::string> attempts;  // attempt id -> outcome
   int unknown = 0;
   bool failSql = false;
+  std::string failOn;  // statements containing this fail with RETRY (a commit that never happens)
 
   static bool has(const Statement& s, const char* t) { return s.sql.find(t) != std::string::npos; }
   // A duplicate key is a constraint error unless the statement says ON CONFLICT ... DO NOTHING.
@@ -55,7 +56,8 @@ struct Db {
   }
 
   SqlAnswer answer(const Statement& s) {
-    if (failSql) return SqlAnswer{Status::Retry, {}, 0, "database is restarting"};
+    if (failSql || (!failOn.empty() && has(s, failOn.c_str())))
+      return SqlAnswer{Status::Retry, {}, 0, "database is restarting"};
     SqlAnswer a;
     const auto& p = s.params;
     if (has(s, "INSERT INTO notifications_contacts")) {
@@ -95,6 +97,19 @@ struct Db {
         return duplicate(s, "ON CONFLICT (attempt_id) DO NOTHING");
       attempts.emplace(p.at(0).asText(), p.at(4).asText());
       a.affected = 1;
+    } else if (has(s, "FROM notifications_sends WHERE notification_id")) {
+      if (Send* x = byId(p.at(0).asText())) {
+        a.rows.push_back(Row{x->orderId, x->type, x->channel, x->recipient, x->subject, x->body,
+                             x->status, x->attempts});
+      }
+    } else if (has(s, "UPDATE notifications_sends SET attempts = attempts + 1")) {
+      Send* x = byId(p.at(3).asText());
+      if (x != nullptr && x->status == "Pending" && has(s, "AND status = 'Pending'")) {
+        x->attempts += 1;
+        x->provider = p.at(0).asText();
+        x->error = p.at(1).isNull() ? "" : p.at(1).asText();
+        a.affected = 1;
+      }
     } else if (has(s, "UPDATE notifications_sends SET status")) {
       Send* x = byId(p.at(5).asText());
       if (x != nullptr && (x->status == "Pending" || !has(s, "AND status = 'Pending'"))) {
@@ -114,25 +129,33 @@ struct Db {
 
 struct FakeEmail final : notifications::EmailSender {
   struct Mail {
-    std::string to, subject, body;
+    std::string to, subject, body, messageId;
   };
   std::vector<Mail> mails;
   bool fail = false;
+  int transientFailures = 0;  // the next N sends fail with a temporary error
   bool throws = false;
   notifications::SendOutcome send(const std::string& to, const std::string& subject,
-                                  const std::string& body) override {
+                                  const std::string& body, const std::string& messageId) override {
     if (throws) throw std::runtime_error("mail server exploded");
-    mails.push_back({to, subject, body});
-    if (fail) return {false, "fake-smtp", {}, "550 mailbox unavailable"};
-    return {true, "fake-smtp", "ref-1", {}};
+    mails.push_back({to, subject, body, messageId});
+    if (fail) return {false, "fake-smtp", {}, "550 mailbox unavailable", false};
+    if (transientFailures > 0) {
+      --transientFailures;
+      return {false, "fake-smtp", {}, "421 try again later", true};
+    }
+    return {true, "fake-smtp", messageId, {}, false};
   }
 };
 
 struct FakeSms final : notifications::SmsSender {
   std::vector<std::pair<std::string, std::string>> messages;
-  notifications::SendOutcome send(const std::string& to, const std::string& text) override {
+  std::vector<std::string> references;
+  notifications::SendOutcome send(const std::string& to, const std::string& text,
+                                  const std::string& reference) override {
     messages.emplace_back(to, text);
-    return {true, "fake-sms", {}, {}};
+    references.push_back(reference);
+    return {true, "fake-sms", reference, {}, false};
   }
 };
 
@@ -183,33 +206,56 @@ struct Fixture {
   explicit Fixture(const std::string& config = "{}", bool fakes = true) : host(config) {
     host.onSql([this](const Statement& s) { return db.answer(s); });
     reactor = host.create<notifications::NotificationReactor>();
+    deliverer = host.create<notifications::DeliverNotification>();
     recorder = host.create<notifications::RecordNotification>();
-    if (fakes) reactor->component().setSenders(email, sms);
+    if (fakes) deliverer->component().setSenders(email, sms);
   }
+  // Handles an event; by default also delivers the DeliverNotification commands it sent, as the
+  // outbox would.
   plexus::testing::HandleOutcome event(const std::string& type, const Json& payload,
-                                       uint32_t attempt = 1, const std::string& id = "evt-1") {
+                                       uint32_t attempt = 1, const std::string& id = "evt-1",
+                                       bool deliver = true) {
     const bool named =
         payload.is_object() && payload.contains("orderId") && payload["orderId"].is_string();
     auto m = message(type, payload, named ? payload["orderId"].get<std::string>() : "s");
     m.attempt = attempt;
     m.id = id;
-    return host.handle(*reactor, m);
+    const size_t before = host.sent().size();
+    auto out = host.handle(*reactor, m);
+    if (deliver) deliverFrom(before);
+    return out;
   }
-  // Delivers the RecordNotification commands posted so far (from `from` on).
-  void recordPosted(size_t from = 0) {
-    for (size_t i = from; i < host.posted().size(); ++i) {
-      const auto& p = host.posted()[i];
-      auto m = message(p.type, p.payload, p.stream);
-      m.id = "rec-" + std::to_string(i);
-      auto out = host.handle(*recorder, m);
+  // One delivery of a DeliverNotification command. The in-memory tables roll back with the
+  // call, as the host's transaction would.
+  plexus::testing::HandleOutcome deliverOne(const plexus::testing::Outgoing& cmd,
+                                            uint32_t attempt = 1) {
+    const Db saved = db;
+    auto m = message(cmd.type, cmd.payload, cmd.stream);
+    m.id = "cmd-" + std::to_string(++deliveries);
+    m.attempt = attempt;
+    auto out = host.handle(*deliverer, m);
+    if (out.status != Status::Ok) {
+      const std::string failOn = db.failOn;
+      db = saved;
+      db.failOn = failOn;
+    }
+    return out;
+  }
+  void deliverFrom(size_t from) {
+    for (size_t i = from; i < host.sent().size(); ++i) {
+      const auto cmd = host.sent()[i];
+      ASSERT_EQ(cmd.type, "DeliverNotification");
+      auto out = deliverOne(cmd);
       EXPECT_EQ(out.status, Status::Ok) << out.detail;
     }
   }
   FakeHost host;
   Db db;
+  int deliveries = 0;
   std::shared_ptr<FakeEmail> email = std::make_shared<FakeEmail>();
   std::shared_ptr<FakeSms> sms = std::make_shared<FakeSms>();
   std::unique_ptr<plexus::testing::Instance<notifications::NotificationReactor>> reactor;
+  std::unique_ptr<plexus::testing::Instance<notifications::DeliverNotification>> deliverer;
   std::unique_ptr<plexus::testing::Instance<notifications::RecordNotification>> recorder;
 };
 
@@ -256,87 +302,51 @@ TEST(Helpers, NotificationPerEventType) {
 
 TEST(Helpers, SandboxSmsAcceptsPhoneNumbersOnly) {
   notifications::SandboxSmsSender sms;
-  EXPECT_TRUE(sms.send("+1 (555) 010-0100", "hi").ok);
-  EXPECT_EQ(sms.send("+1 555 0100", "hi").provider, "sandbox-sms");
-  EXPECT_FALSE(sms.send("call me", "hi").ok);
-  EXPECT_FALSE(sms.send("", "hi").ok);
+  EXPECT_TRUE(sms.send("+1 (555) 010-0100", "hi", "n-1").ok);
+  EXPECT_EQ(sms.send("+1 555 0100", "hi", "n-1").provider, "sandbox-sms");
+  EXPECT_EQ(sms.send("+1 555 0100", "hi", "n-1").reference, "n-1");
+  EXPECT_FALSE(sms.send("call me", "hi", "n-1").ok);
+  EXPECT_FALSE(sms.send("", "hi", "n-1").ok);
+  EXPECT_EQ(notifications::messageIdFor("n-1"), "<n-1@plexus.notifications>");
 }
 
 // ---- the reactor ----
 
-TEST(Reactor, OrderCreatedSendsOneConfirmationAfterCommitAndRecordsIt) {
+TEST(Reactor, OrderCreatedAsksForDeliveryInItsTransactionAndSendsNothingItself) {
   Fixture f;
-  auto out = f.event("OrderCreated", orderCreated());
+  auto out = f.event("OrderCreated", orderCreated(), 1, "evt-1", /*deliver=*/false);
   ASSERT_EQ(out.status, Status::Ok) << out.detail;
   EXPECT_EQ(f.db.contacts[kOrder].email, "ada@example.org");
   EXPECT_EQ(f.db.contacts[kOrder].phone, "+1 555 0100");
-  ASSERT_EQ(f.email->mails.size(), 1u);
-  EXPECT_EQ(f.email->mails[0].to, "ada@example.org");
-  EXPECT_NE(f.email->mails[0].subject.find(kOrder), std::string::npos);
-  ASSERT_EQ(f.host.posted().size(), 1u);
-  const auto& rec = f.host.posted()[0];
-  EXPECT_EQ(rec.type, "RecordNotification");
-  EXPECT_EQ(rec.stream, kOrder);
-  EXPECT_EQ(rec.payload["outcome"], "Sent");
-  EXPECT_EQ(rec.payload["notificationType"], "OrderConfirmation");
-  EXPECT_EQ(rec.payload["channel"], "email");
-  EXPECT_TRUE(f.host.emitted().empty());  // NotificationSent only once the outcome is recorded
-
-  f.recordPosted();
-  auto& send = f.db.sends.begin()->second;
-  EXPECT_EQ(send.status, "Sent");
-  EXPECT_EQ(send.attempts, 1);
-  EXPECT_EQ(send.provider, "fake-smtp");
-  EXPECT_EQ(f.db.attempts.size(), 1u);
-  ASSERT_EQ(f.host.emitted().size(), 1u);
-  const auto& e = f.host.emitted()[0];
-  EXPECT_EQ(e.type, "NotificationSent");
-  EXPECT_EQ(e.stream, kOrder);
-  EXPECT_EQ(e.payload["notificationId"], send.id);
-  EXPECT_EQ(e.payload["orderId"], kOrder);
-  EXPECT_EQ(e.payload["notificationType"], "OrderConfirmation");
-  EXPECT_EQ(e.payload["channel"], "email");
-  EXPECT_EQ(e.payload["sentAt"], "2026-01-01T00:00:00.000Z");
-  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderConfirmation"}), 1.0);
-  EXPECT_EQ(f.db.unknown, 0);
+  EXPECT_TRUE(f.email->mails.empty());  // the send belongs to DeliverNotification
+  EXPECT_TRUE(f.host.posted().empty());
+  ASSERT_EQ(f.db.sends.size(), 1u);
+  const auto& send = f.db.sends.begin()->second;
+  EXPECT_EQ(send.status, "Pending");
+  ASSERT_EQ(f.host.sent().size(), 1u);
+  const auto& cmd = f.host.sent()[0];
+  EXPECT_EQ(cmd.type, "DeliverNotification");
+  EXPECT_EQ(cmd.stream, kOrder);
+  EXPECT_EQ(cmd.payload["notificationId"], send.id);
+  EXPECT_EQ(cmd.payload["orderId"], kOrder);
 }
 
-TEST(Reactor, RedeliveredEventsNeverSendTwice) {
+TEST(Reactor, NoDeliveryIsAskedForWhenTheTransactionFails) {
+  Fixture f;
+  f.db.failSql = true;
+  EXPECT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Retry);
+  EXPECT_TRUE(f.host.sent().empty());
+  EXPECT_TRUE(f.email->mails.empty());
+}
+
+TEST(Reactor, RedeliveredEventsAskForOneDelivery) {
   Fixture f;
   ASSERT_EQ(f.event("OrderCreated", orderCreated(), 1, "evt-1").status, Status::Ok);
   ASSERT_EQ(f.event("OrderCreated", orderCreated(), 1, "evt-2").status, Status::Ok);
   ASSERT_EQ(f.event("OrderCreated", orderCreated(), 3, "evt-1").status, Status::Ok);
+  EXPECT_EQ(f.host.sent().size(), 1u);
   EXPECT_EQ(f.email->mails.size(), 1u);
-  EXPECT_EQ(f.host.posted().size(), 1u);
   EXPECT_EQ(f.db.sends.size(), 1u);
-  // The outcome recorded twice (a redelivered command) emits and counts once.
-  f.recordPosted();
-  f.recordPosted();
-  EXPECT_EQ(f.host.emitted().size(), 1u);
-  EXPECT_EQ(f.db.sends.begin()->second.attempts, 1);
-  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderConfirmation"}), 1.0);
-}
-
-TEST(Reactor, EachEventTypeSendsItsNotificationOnItsChannel) {
-  Fixture f;
-  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
-  ASSERT_EQ(f.event("PaymentProcessed", paymentProcessed()).status, Status::Ok);
-  ASSERT_EQ(f.event("ShipmentCreated", shipmentCreated()).status, Status::Ok);
-  ASSERT_EQ(f.event("OrderCancelled", orderCancelled()).status, Status::Ok);
-  ASSERT_EQ(f.email->mails.size(), 3u);
-  EXPECT_EQ(f.email->mails[1].to, "ada@example.org");
-  EXPECT_NE(f.email->mails[1].subject.find("Payment receipt"), std::string::npos);
-  EXPECT_NE(f.email->mails[2].body.find("Insufficient inventory"), std::string::npos);
-  ASSERT_EQ(f.sms->messages.size(), 1u);
-  EXPECT_EQ(f.sms->messages[0].first, "+1 555 0100");
-  EXPECT_NE(f.sms->messages[0].second.find("SBX00000000000000000042"), std::string::npos);
-  f.recordPosted();
-  ASSERT_EQ(f.host.emitted().size(), 4u);
-  EXPECT_EQ(f.host.emitted()[2].payload["notificationType"], "ShipmentNotification");
-  EXPECT_EQ(f.host.emitted()[2].payload["channel"], "sms");
-  EXPECT_EQ(f.host.metric("notifications_sent_total", {"sms", "ShipmentNotification"}), 1.0);
-  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "PaymentReceipt"}), 1.0);
-  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderCancellation"}), 1.0);
 }
 
 TEST(Reactor, AnEventBeforeItsOrderCreatedWaitsABoundedNumberOfTimes) {
@@ -388,28 +398,115 @@ TEST(Reactor, RejectsAnEventWithoutAnOrderId) {
   EXPECT_TRUE(f.email->mails.empty());
 }
 
-TEST(Reactor, NothingIsSentWhenTheTransactionFails) {
-  Fixture f;
-  f.db.failSql = true;
-  EXPECT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Retry);
-  EXPECT_TRUE(f.email->mails.empty());
-  EXPECT_TRUE(f.host.posted().empty());
+TEST(Reactor, RefusesBadConfig) {
+  for (const char* cfg : {R"({"contact_wait_attempts": 0})", R"({"contact_wait_attempts": "x"})"}) {
+    FakeHost host(cfg);
+    EXPECT_THROW(host.create<notifications::NotificationReactor>(), std::runtime_error) << cfg;
+  }
 }
 
-TEST(Reactor, AFailedSendIsRecordedAsFailedWithoutNotificationSent) {
+// ---- DeliverNotification ----
+
+TEST(Deliver, SendsWithAStableMessageIdAndRecordsTheOutcomeInItsTransaction) {
+  Fixture f;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  const auto& send = f.db.sends.begin()->second;
+  ASSERT_EQ(f.email->mails.size(), 1u);
+  EXPECT_EQ(f.email->mails[0].to, "ada@example.org");
+  EXPECT_NE(f.email->mails[0].subject.find(kOrder), std::string::npos);
+  EXPECT_EQ(f.email->mails[0].messageId, "<" + send.id + "@plexus.notifications>");
+  EXPECT_EQ(send.status, "Sent");
+  EXPECT_EQ(send.attempts, 1);
+  EXPECT_EQ(send.provider, "fake-smtp");
+  EXPECT_EQ(f.db.attempts.size(), 1u);
+  EXPECT_TRUE(f.host.posted().empty());  // no follow-up command: recorded in the same call
+  ASSERT_EQ(f.host.emitted().size(), 1u);
+  const auto& e = f.host.emitted()[0];
+  EXPECT_EQ(e.type, "NotificationSent");
+  EXPECT_EQ(e.stream, kOrder);
+  EXPECT_EQ(e.payload["notificationId"], send.id);
+  EXPECT_EQ(e.payload["orderId"], kOrder);
+  EXPECT_EQ(e.payload["notificationType"], "OrderConfirmation");
+  EXPECT_EQ(e.payload["channel"], "email");
+  EXPECT_EQ(e.payload["sentAt"], "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderConfirmation"}), 1.0);
+  EXPECT_EQ(f.db.unknown, 0);
+}
+
+TEST(Deliver, ACrashAfterTheSendBeforeTheCommitResendsWithTheSameMessageId) {
+  Fixture f;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated(), 1, "evt-1", /*deliver=*/false).status,
+            Status::Ok);
+  ASSERT_EQ(f.host.sent().size(), 1u);
+  const auto cmd = f.host.sent()[0];
+  // The send happens, then recording it fails: the call rolls back and the command stays queued.
+  f.db.failOn = "INSERT INTO notifications_attempts";
+  EXPECT_EQ(f.deliverOne(cmd, 1).status, Status::Retry);
+  ASSERT_EQ(f.email->mails.size(), 1u);
+  EXPECT_EQ(f.db.sends.begin()->second.status, "Pending");
+  EXPECT_TRUE(f.host.emitted().empty());
+  // Redelivered: sent again with the same Message-ID (at-least-once, deduplicable), recorded once.
+  f.db.failOn.clear();
+  ASSERT_EQ(f.deliverOne(cmd, 2).status, Status::Ok);
+  ASSERT_EQ(f.email->mails.size(), 2u);
+  EXPECT_EQ(f.email->mails[1].messageId, f.email->mails[0].messageId);
+  const auto& send = f.db.sends.begin()->second;
+  EXPECT_EQ(f.email->mails[1].messageId, notifications::messageIdFor(send.id));
+  EXPECT_EQ(send.status, "Sent");
+  EXPECT_EQ(send.attempts, 1);
+  EXPECT_EQ(f.host.emitted().size(), 1u);
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderConfirmation"}), 1.0);
+}
+
+TEST(Deliver, ARowNoLongerPendingIsNotSentAgain) {
+  Fixture f;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  ASSERT_EQ(f.email->mails.size(), 1u);
+  const auto cmd = f.host.sent()[0];
+  ASSERT_EQ(f.deliverOne(cmd, 2).status, Status::Ok);  // a redelivery after the commit
+  ASSERT_EQ(f.deliverOne(cmd, 1).status, Status::Ok);  // a duplicate of the command
+  EXPECT_EQ(f.email->mails.size(), 1u);
+  EXPECT_EQ(f.host.emitted().size(), 1u);
+  EXPECT_EQ(f.db.sends.begin()->second.attempts, 1);
+  EXPECT_EQ(f.db.attempts.size(), 1u);
+  EXPECT_NE(f.host.logs().back().find("already Sent"), std::string::npos);
+}
+
+TEST(Deliver, EachEventTypeSendsItsNotificationOnItsChannel) {
+  Fixture f;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  ASSERT_EQ(f.event("PaymentProcessed", paymentProcessed()).status, Status::Ok);
+  ASSERT_EQ(f.event("ShipmentCreated", shipmentCreated()).status, Status::Ok);
+  ASSERT_EQ(f.event("OrderCancelled", orderCancelled()).status, Status::Ok);
+  ASSERT_EQ(f.email->mails.size(), 3u);
+  EXPECT_EQ(f.email->mails[1].to, "ada@example.org");
+  EXPECT_NE(f.email->mails[1].subject.find("Payment receipt"), std::string::npos);
+  EXPECT_NE(f.email->mails[2].body.find("Insufficient inventory"), std::string::npos);
+  EXPECT_NE(f.email->mails[0].messageId, f.email->mails[1].messageId);
+  ASSERT_EQ(f.sms->messages.size(), 1u);
+  EXPECT_EQ(f.sms->messages[0].first, "+1 555 0100");
+  EXPECT_NE(f.sms->messages[0].second.find("SBX00000000000000000042"), std::string::npos);
+  EXPECT_EQ(f.sms->references[0], f.host.sent()[2].payload["notificationId"]);
+  ASSERT_EQ(f.host.emitted().size(), 4u);
+  EXPECT_EQ(f.host.emitted()[2].payload["notificationType"], "ShipmentNotification");
+  EXPECT_EQ(f.host.emitted()[2].payload["channel"], "sms");
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"sms", "ShipmentNotification"}), 1.0);
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "PaymentReceipt"}), 1.0);
+  EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderCancellation"}), 1.0);
+}
+
+TEST(Deliver, APermanentFailureIsRecordedAsFailedAtOnce) {
   Fixture f;
   f.email->fail = true;
   ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
-  ASSERT_EQ(f.host.posted().size(), 1u);
-  EXPECT_EQ(f.host.posted()[0].payload["outcome"], "Failed");
-  EXPECT_EQ(f.host.posted()[0].payload["error"], "550 mailbox unavailable");
-  f.recordPosted();
   const auto& send = f.db.sends.begin()->second;
   EXPECT_EQ(send.status, "Failed");
   EXPECT_EQ(send.attempts, 1);
+  EXPECT_EQ(send.error, "550 mailbox unavailable");
   EXPECT_FALSE(send.sentAt.has_value());
   EXPECT_EQ(f.db.attempts.begin()->second, "Failed");
   EXPECT_TRUE(f.host.emitted().empty());
+  EXPECT_TRUE(f.host.scheduled().empty());
   EXPECT_EQ(f.host.metric("notifications_failed_total", {"email", "OrderConfirmation"}), 1.0);
   EXPECT_EQ(f.host.metric("notifications_sent_total", {"email", "OrderConfirmation"}), 0.0);
   // A redelivered OrderCreated does not try again: at most one send per (order, type, channel).
@@ -417,41 +514,118 @@ TEST(Reactor, AFailedSendIsRecordedAsFailedWithoutNotificationSent) {
   EXPECT_EQ(f.email->mails.size(), 1u);
 }
 
-TEST(Reactor, AThrowingSenderIsRecordedAsFailed) {
+TEST(Deliver, ATransientFailureIsRecordedAndRetriedWithBackoffThenSent) {
+  Fixture f(R"({"send_retry_initial_ms": 500})");
+  f.email->transientFailures = 2;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  const auto& send = f.db.sends.begin()->second;
+  EXPECT_EQ(send.status, "Pending");
+  EXPECT_EQ(send.attempts, 1);
+  EXPECT_EQ(f.db.attempts.size(), 1u);  // the failed attempt stays recorded
+  ASSERT_EQ(f.host.scheduled().size(), 1u);
+  const auto first = f.host.scheduled()[0];
+  EXPECT_EQ(first.type, "DeliverNotification");
+  EXPECT_EQ(first.stream, kOrder);
+  EXPECT_EQ(first.payload["notificationId"], send.id);
+  const int64_t now = f.host.scheduled()[0].deliverAtMs - 500;
+  ASSERT_EQ(f.deliverOne(first).status, Status::Ok);
+  ASSERT_EQ(f.host.scheduled().size(), 2u);
+  EXPECT_EQ(f.host.scheduled()[1].deliverAtMs - now, 1000);  // doubled
+  ASSERT_EQ(f.deliverOne(f.host.scheduled()[1]).status, Status::Ok);
+  EXPECT_EQ(send.status, "Sent");
+  EXPECT_EQ(send.attempts, 3);
+  EXPECT_EQ(f.db.attempts.size(), 3u);
+  ASSERT_EQ(f.email->mails.size(), 3u);
+  EXPECT_EQ(f.email->mails[2].messageId, f.email->mails[0].messageId);
+  EXPECT_EQ(f.host.emitted().size(), 1u);
+  EXPECT_EQ(f.host.scheduled().size(), 2u);
+}
+
+TEST(Deliver, TransientFailuresStopAtTheConfiguredMaximumAsFailed) {
+  Fixture f(R"({"send_max_attempts": 2})");
+  f.email->transientFailures = 100;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
+  ASSERT_EQ(f.host.scheduled().size(), 1u);
+  ASSERT_EQ(f.deliverOne(f.host.scheduled()[0]).status, Status::Ok);
+  const auto& send = f.db.sends.begin()->second;
+  EXPECT_EQ(send.status, "Failed");
+  EXPECT_EQ(send.attempts, 2);
+  EXPECT_EQ(f.host.scheduled().size(), 1u);  // no third attempt
+  EXPECT_EQ(f.host.metric("notifications_failed_total", {"email", "OrderConfirmation"}), 1.0);
+  EXPECT_TRUE(f.host.emitted().empty());
+}
+
+TEST(Deliver, AThrowingSenderIsATransientFailure) {
   Fixture f;
   f.email->throws = true;
   ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
-  ASSERT_EQ(f.host.posted().size(), 1u);
-  EXPECT_EQ(f.host.posted()[0].payload["outcome"], "Failed");
-  EXPECT_NE(f.host.posted()[0].payload["error"].get<std::string>().find("exploded"),
-            std::string::npos);
+  const auto& send = f.db.sends.begin()->second;
+  EXPECT_EQ(send.status, "Pending");
+  EXPECT_NE(send.error.find("exploded"), std::string::npos);
+  EXPECT_EQ(f.host.scheduled().size(), 1u);
 }
 
-TEST(Reactor, WithoutSmtpEmailIsRecordedOnlyWithProviderNone) {
+TEST(Deliver, WithoutSmtpEmailIsRecordedOnlyWithProviderNone) {
   Fixture f("{}", /*fakes=*/false);
   ASSERT_EQ(f.event("OrderCreated", orderCreated()).status, Status::Ok);
-  ASSERT_EQ(f.host.posted().size(), 1u);
-  EXPECT_EQ(f.host.posted()[0].payload["outcome"], "Sent");
-  EXPECT_EQ(f.host.posted()[0].payload["provider"], "none");
-  f.recordPosted();
+  EXPECT_EQ(f.db.sends.begin()->second.status, "Sent");
   EXPECT_EQ(f.db.sends.begin()->second.provider, "none");
   EXPECT_EQ(f.host.emitted().size(), 1u);
 }
 
-TEST(Reactor, RefusesBadConfig) {
+TEST(Deliver, RejectsBadCommandsAndUnknownNotifications) {
+  Fixture f;
+  EXPECT_EQ(f.deliverOne({"DeliverNotification", kOrder, Json{{"orderId", kOrder}}}).status,
+            Status::Reject);
+  EXPECT_EQ(f.deliverOne({"DeliverNotification", kOrder, Json::array()}).status, Status::Reject);
+  EXPECT_EQ(
+      f.deliverOne({"DeliverNotification", kOrder,
+                    Json{{"notificationId", "n-unknown"}, {"orderId", kOrder}}})
+          .status,
+      Status::Reject);
+  EXPECT_TRUE(f.email->mails.empty());
+}
+
+TEST(Deliver, RefusesBadConfig) {
   for (const char* cfg :
        {R"({"smtp": {"host": "localhost", "port": "abc"}})",
         R"({"smtp": {"host": "localhost", "port": 70000}})", R"({"smtp": "localhost"})",
         R"({"smtp": {"host": "localhost", "from": "not an address"}})",
-        R"({"contact_wait_attempts": 0})"}) {
+        R"({"send_max_attempts": 0})", R"({"send_retry_initial_ms": -1})"}) {
     FakeHost host(cfg);
-    EXPECT_THROW(host.create<notifications::NotificationReactor>(), std::runtime_error) << cfg;
+    EXPECT_THROW(host.create<notifications::DeliverNotification>(), std::runtime_error) << cfg;
   }
   FakeHost ok(R"({"smtp": {"host": "localhost", "port": "2525", "from": "shop@example.org"}})");
-  EXPECT_NO_THROW(ok.create<notifications::NotificationReactor>());
+  EXPECT_NO_THROW(ok.create<notifications::DeliverNotification>());
 }
 
-// ---- RecordNotification ----
+// ---- RecordNotification (commands queued by the previous version) ----
+
+TEST(RecordNotification, AQueuedOutcomeIsStillRecordedOnce) {
+  Fixture f;
+  ASSERT_EQ(f.event("OrderCreated", orderCreated(), 1, "evt-1", /*deliver=*/false).status,
+            Status::Ok);
+  const std::string id = f.db.sends.begin()->second.id;
+  auto m = message("RecordNotification",
+                   Json{{"notificationId", id},
+                        {"orderId", kOrder},
+                        {"notificationType", "OrderConfirmation"},
+                        {"channel", "email"},
+                        {"outcome", "Sent"},
+                        {"provider", "smtp"},
+                        {"attemptedAtMs", 1767225600000}},
+                   kOrder);
+  m.id = "rec-1";
+  ASSERT_EQ(f.host.handle(*f.recorder, m).status, Status::Ok);
+  ASSERT_EQ(f.host.handle(*f.recorder, m).status, Status::Ok);  // redelivered
+  EXPECT_EQ(f.db.sends.begin()->second.status, "Sent");
+  EXPECT_EQ(f.db.sends.begin()->second.attempts, 1);
+  EXPECT_EQ(f.db.attempts.size(), 1u);
+  EXPECT_EQ(f.host.emitted().size(), 1u);
+  // The DeliverNotification queued with the row now finds it done and sends nothing.
+  ASSERT_EQ(f.deliverOne(f.host.sent()[0]).status, Status::Ok);
+  EXPECT_TRUE(f.email->mails.empty());
+}
 
 TEST(RecordNotification, RejectsBadCommands) {
   Fixture f;
@@ -549,9 +723,12 @@ TEST(Smtp, TheReactorSendsOneEmailThroughSmtp) {
   EXPECT_EQ(sink.commands.back(), "QUIT");
   EXPECT_NE(sink.data.find("Subject: Order confirmation"), std::string::npos);
   EXPECT_NE(sink.data.find("89.97 USD"), std::string::npos);
-  ASSERT_EQ(f.host.posted().size(), 1u);
-  EXPECT_EQ(f.host.posted()[0].payload["outcome"], "Sent");
-  EXPECT_EQ(f.host.posted()[0].payload["provider"], "smtp");
+  const auto& send = f.db.sends.begin()->second;
+  EXPECT_NE(sink.data.find("Message-ID: <" + send.id + "@plexus.notifications>"),
+            std::string::npos)
+      << sink.data;
+  EXPECT_EQ(send.status, "Sent");
+  EXPECT_EQ(send.provider, "smtp");
 }
 
 TEST(Smtp, AnUnreachableServerIsAFailedSend) {
@@ -565,9 +742,12 @@ TEST(Smtp, AnUnreachableServerIsAFailedSend) {
   cfg.port = port;
   cfg.timeoutMs = 2000;
   notifications::SmtpEmailSender sender(cfg);
-  auto out = sender.send("ada@example.org", "s", "b");
+  auto out = sender.send("ada@example.org", "s", "b", "<n-1@plexus.notifications>");
   EXPECT_FALSE(out.ok);
+  EXPECT_TRUE(out.transient);  // nobody listening: worth another attempt
   EXPECT_EQ(out.provider, "smtp");
   EXPECT_FALSE(out.error.empty());
-  EXPECT_FALSE(sender.send("evil@example.org>\r\nRCPT TO:<x@y", "s", "b").ok);
+  auto evil = sender.send("evil@example.org>\r\nRCPT TO:<x@y", "s", "b", "<n-1@x>");
+  EXPECT_FALSE(evil.ok);
+  EXPECT_FALSE(evil.transient);
 }
