@@ -2,6 +2,9 @@
 
 #include <Poco/Timespan.h>
 
+#include <cctype>
+#include <set>
+
 namespace plexus::test {
 
 SmtpSink::SmtpSink() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
@@ -18,6 +21,40 @@ int SmtpSink::count(const std::string& text) const {
   int n = 0;
   for (const auto& m : messages_) n += m.find(text) != std::string::npos;
   return n;
+}
+
+SmtpSink::Tally SmtpSink::tally(const std::string& text) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Tally t;
+  std::set<std::string> ids;
+  for (const auto& m : messages_) {
+    if (m.find(text) == std::string::npos) continue;
+    ++t.raw;
+    const std::string id = messageIdOf(m);
+    if (id.empty() || ids.insert(id).second) ++t.distinct;
+  }
+  return t;
+}
+
+std::string SmtpSink::messageIdOf(const std::string& message) {
+  static const std::string kName = "message-id:";
+  size_t pos = 0;
+  while (pos < message.size()) {
+    size_t eol = message.find('\n', pos);
+    if (eol == std::string::npos) eol = message.size();
+    const std::string line = message.substr(pos, eol - pos);
+    if (line.empty()) break;  // end of the headers
+    if (line.size() > kName.size()) {
+      std::string head = line.substr(0, kName.size());
+      for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (head == kName) {
+        const size_t start = line.find_first_not_of(" \t", kName.size());
+        return start == std::string::npos ? std::string() : line.substr(start);
+      }
+    }
+    pos = eol + 1;
+  }
+  return {};
 }
 
 std::vector<std::string> SmtpSink::messages() const {
