@@ -312,8 +312,8 @@ void recordAttempt(plexus::Context& ctx, OutcomeMetrics& metrics, const AttemptR
       r.outcome, r.provider, error, sent ? plexus::Value(r.attemptedAtMs) : plexus::Value(),
       ctx.nowMs(), r.notificationId);
   if (updated == 0) {
-    ctx.log(plexus::LogLevel::Info, "notification " + r.notificationId +
-                                        " already recorded or unknown: nothing to change");
+    ctx.log(plexus::LogLevel::Info,
+            "notification " + r.notificationId + " already recorded or unknown: nothing to change");
     return;
   }
   const std::string channel = r.channel, type = r.type;
@@ -373,7 +373,8 @@ plexus::Result DeliverNotification::handle(plexus::Context& ctx, const plexus::M
       "notifications_sends WHERE notification_id = $1",
       notificationId);
   // The row commits with the command that names it, so a missing row is a foreign command.
-  if (rows.empty()) return plexus::reject("DeliverNotification: unknown notification " + notificationId);
+  if (rows.empty())
+    return plexus::reject("DeliverNotification: unknown notification " + notificationId);
   const plexus::Row& row = rows.front();
   const std::string status = row.at(6).asText();
   if (status != "Pending") {
@@ -400,8 +401,9 @@ plexus::Result DeliverNotification::handle(plexus::Context& ctx, const plexus::M
   const std::string messageId = messageIdFor(notificationId);
   SendOutcome o;
   try {
-    o = channel == "email" ? email->send(recipient, row.at(4).asText(), row.at(5).asText(), messageId)
-                           : sms->send(recipient, row.at(5).asText(), notificationId);
+    o = channel == "email"
+            ? email->send(recipient, row.at(4).asText(), row.at(5).asText(), messageId)
+            : sms->send(recipient, row.at(5).asText(), notificationId);
   } catch (const std::exception& ex) {
     o = SendOutcome{false, channel, {}, ex.what(), true};
   }
@@ -423,7 +425,8 @@ plexus::Result DeliverNotification::handle(plexus::Context& ctx, const plexus::M
     // Counted on the row, so the bound holds across redeliveries; the retry is durable.
     const int shift = static_cast<int>(std::min<int64_t>(attempt - 1, 20));
     const int64_t delay = std::min<int64_t>(retryInitialMs_ << shift, 60000);
-    ctx.schedule("DeliverNotification", Json{{"notificationId", notificationId}, {"orderId", orderId}},
+    ctx.schedule("DeliverNotification",
+                 Json{{"notificationId", notificationId}, {"orderId", orderId}},
                  ctx.nowMs() + delay, orderId);
     ctx.log(plexus::LogLevel::Warn, "notification " + notificationId + " attempt " +
                                         std::to_string(attempt) + " failed (" + o.error +

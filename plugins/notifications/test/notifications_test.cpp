@@ -578,11 +578,10 @@ TEST(Deliver, RejectsBadCommandsAndUnknownNotifications) {
   EXPECT_EQ(f.deliverOne({"DeliverNotification", kOrder, Json{{"orderId", kOrder}}}).status,
             Status::Reject);
   EXPECT_EQ(f.deliverOne({"DeliverNotification", kOrder, Json::array()}).status, Status::Reject);
-  EXPECT_EQ(
-      f.deliverOne({"DeliverNotification", kOrder,
-                    Json{{"notificationId", "n-unknown"}, {"orderId", kOrder}}})
-          .status,
-      Status::Reject);
+  EXPECT_EQ(f.deliverOne({"DeliverNotification", kOrder,
+                          Json{{"notificationId", "n-unknown"}, {"orderId", kOrder}}})
+                .status,
+            Status::Reject);
   EXPECT_TRUE(f.email->mails.empty());
 }
 
@@ -724,8 +723,7 @@ TEST(Smtp, TheReactorSendsOneEmailThroughSmtp) {
   EXPECT_NE(sink.data.find("Subject: Order confirmation"), std::string::npos);
   EXPECT_NE(sink.data.find("89.97 USD"), std::string::npos);
   const auto& send = f.db.sends.begin()->second;
-  EXPECT_NE(sink.data.find("Message-ID: <" + send.id + "@plexus.notifications>"),
-            std::string::npos)
+  EXPECT_NE(sink.data.find("Message-ID: <" + send.id + "@plexus.notifications>"), std::string::npos)
       << sink.data;
   EXPECT_EQ(send.status, "Sent");
   EXPECT_EQ(send.provider, "smtp");
