@@ -12,7 +12,9 @@
 
 namespace {
 
-amqp_bytes_t bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
+amqp_bytes_t bytes(const std::string& s) {
+  return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
+}
 
 void check(amqp_rpc_reply_t r, const char* what) {
   if (r.reply_type != AMQP_RESPONSE_NORMAL) throw std::runtime_error(std::string(what) + " failed");
@@ -27,7 +29,8 @@ Url parse(const std::string& url) {
   amqp_connection_info info{};
   std::string copy = url;
   amqp_default_connection_info(&info);
-  if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK) throw std::invalid_argument("bad --url");
+  if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK)
+    throw std::invalid_argument("bad --url");
   std::string vhost = info.vhost;
   if (vhost.empty()) vhost = "/";  // "amqp://host:port/" names the default vhost, as in the host
   return Url{info.host, info.user, info.password, vhost, info.port};

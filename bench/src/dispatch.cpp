@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
     const long n = args.num("messages", 20000);
     const long batch = args.num("batch", 100);
     const long prefetch = args.num("prefetch", 64);
-    const std::string queue = args.str("queue", "bench.dispatch") + "." + std::to_string(::getpid());
+    const std::string queue =
+        args.str("queue", "bench.dispatch") + "." + std::to_string(::getpid());
 
     plexus::transport::Amqp pub(url);
     pub.open(5000);

@@ -115,12 +115,16 @@ int main(int argc, char** argv) {
         Http orders(ordersPort);
         for (long i = 0; bench::nowSeconds() < end; ++i) {
           const std::string product = "bench-" + run + "-" + std::to_string((c + i) % products);
-          const json body{{"customerId", "bench-" + run + "-c" + std::to_string(c)},
-                          {"items", {{{"productId", product}, {"quantity", 1}, {"unitPrice", 9.99}}}},
-                          {"paymentMethod", "card"},
-                          {"shippingAddress",
-                           {{"street", "1 Main St"}, {"city", "Springfield"}, {"state", "IL"},
-                            {"zipCode", "62701"}, {"country", "US"}}}};
+          const json body{
+              {"customerId", "bench-" + run + "-c" + std::to_string(c)},
+              {"items", {{{"productId", product}, {"quantity", 1}, {"unitPrice", 9.99}}}},
+              {"paymentMethod", "card"},
+              {"shippingAddress",
+               {{"street", "1 Main St"},
+                {"city", "Springfield"},
+                {"state", "IL"},
+                {"zipCode", "62701"},
+                {"country", "US"}}}};
           const double t0 = bench::nowSeconds();
           std::pair<int, std::string> r;
           try {

@@ -26,7 +26,8 @@ class Ok final : public Poco::Net::HTTPRequestHandler {
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
     return new Ok;
   }
 };
@@ -44,8 +45,9 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     // The host's defaults (config http.*): 64 threads, queue 1024, keep-alive 10 s, timeout 30 s.
     Poco::Net::ServerSocket socket;
-    socket.bind(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(args.num("port", 0))),
-                true, false);
+    socket.bind(
+        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(args.num("port", 0))), true,
+        false);
     socket.listen(1024);
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(64);

@@ -500,9 +500,9 @@ void Bus::runAll(std::vector<Job>& jobs) {
       auto env = store::decode(job.envelope, error);
       auto it = components_.find(job.handler);
       if (!env || it == components_.end()) {
-        deadLetter(*tx, job, env ? env->type : "?",
-                   env ? "handler " + job.handler + " is not loaded"
-                       : "undecodable envelope: " + error);
+        deadLetter(
+            *tx, job, env ? env->type : "?",
+            env ? "handler " + job.handler + " is not loaded" : "undecodable envelope: " + error);
         tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
         tx->release("plexus_delivery");
         continue;
@@ -526,9 +526,8 @@ void Bus::runAll(std::vector<Job>& jobs) {
       }
       if (d.status == PLEXUS_OK) {
         store::appendOutgoing(*tx, d.outgoing, now);
-        tx->exec(
-            "INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
-            {job.messageId, job.handler, ll(now)});
+        tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
+                 {job.messageId, job.handler, ll(now)});
         tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
         tx->release("plexus_delivery");
         done.push_back(Done{&job, type, std::move(d), false, std::move(span)});
@@ -585,7 +584,8 @@ void Bus::runAll(std::vector<Job>& jobs) {
     metrics_.update(durationMetric_, {x.job->handler}, seconds);
     outgoing = outgoing || !x.delivery.outgoing.empty();
   }
-  for (const auto& r : recorded) reportFailure(*r.first.job, r.first.status, r.first.reason, r.second);
+  for (const auto& r : recorded)
+    reportFailure(*r.first.job, r.first.status, r.first.reason, r.second);
   for (const auto& f : failed) fail(*f.job, f.status, f.reason);
   if (outgoing || !recorded.empty()) wake();
 }
