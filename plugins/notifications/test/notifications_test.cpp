@@ -658,6 +658,7 @@ struct SmtpSink {
   std::vector<std::string> commands;
   std::string data;
   int messages = 0;
+  std::string rcptReply = "250 ok";  // e.g. "451 ..." (try later) or "550 ..." (refused)
   std::thread thread;
 
   uint16_t port() const { return server.address().port(); }
@@ -691,6 +692,8 @@ struct SmtpSink {
         } else if (verb == "QUIT") {
           io << "221 bye\r\n" << std::flush;
           break;
+        } else if (verb == "RCPT") {
+          io << rcptReply << "\r\n" << std::flush;
         } else {
           io << "250 ok\r\n" << std::flush;
         }
@@ -748,4 +751,24 @@ TEST(Smtp, AnUnreachableServerIsAFailedSend) {
   auto evil = sender.send("evil@example.org>\r\nRCPT TO:<x@y", "s", "b", "<n-1@x>");
   EXPECT_FALSE(evil.ok);
   EXPECT_FALSE(evil.transient);
+}
+
+TEST(Smtp, A4xxReplyIsTransientAnd5xxIsPermanent) {
+  for (const auto& [reply, transient] :
+       {std::pair<std::string, bool>{"451 mailbox busy, try later", true},
+        std::pair<std::string, bool>{"550 no such mailbox", false}}) {
+    SmtpSink sink;
+    sink.rcptReply = reply;
+    sink.start();
+    notifications::SmtpConfig cfg;
+    cfg.host = "127.0.0.1";
+    cfg.port = sink.port();
+    cfg.timeoutMs = 5000;
+    notifications::SmtpEmailSender sender(cfg);
+    auto out = sender.send("ada@example.org", "s", "b", "<n-1@plexus.notifications>");
+    sink.join();
+    EXPECT_FALSE(out.ok) << reply;
+    EXPECT_EQ(out.transient, transient) << reply << ": " << out.error;
+    EXPECT_EQ(sink.messages, 0);
+  }
 }
