@@ -198,8 +198,8 @@ void Amqp::confirmSelect() {
 }
 
 void Amqp::publish(const std::string& exchange, const std::string& key, const std::string& body,
-                   const std::string& messageId, const std::string& type,
-                   const std::string& stream, const std::string& traceparent) {
+                   const std::string& messageId, const std::string& type, const std::string& stream,
+                   const std::string& traceparent) {
   if (conn_ == nullptr) throw AmqpError("not connected");
   amqp_basic_properties_t props{};
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |

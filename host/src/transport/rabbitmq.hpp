@@ -22,7 +22,6 @@
 
 namespace plexus::transport {
 
-
 struct RabbitOptions {
   std::string url;
   AmqpTls tls;  // for amqps:// URLs
