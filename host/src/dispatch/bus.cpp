@@ -465,7 +465,8 @@ void Bus::runAll(std::vector<Job>& jobs) {
     std::string type;
     plugin::Delivery delivery;
     bool duplicate;
-    trace::Span span;  // the handler span, ended with the outcome after the commit
+    trace::Span span;    // the handler span, ended with the outcome after the commit
+    trace::Span dbSpan;  // its share of the group transaction, ended at the commit
   };
   struct Failed {
     const Job* job;
@@ -477,7 +478,8 @@ void Bus::runAll(std::vector<Job>& jobs) {
   std::vector<Done> done;
   std::vector<Failed> failed;
   std::vector<std::pair<Failed, int64_t>> recorded;  // failures written in this transaction
-  trace::Span txSpan = plugin::startTransactionSpan(store_);
+  // No batch-wide span: the batch mixes traces. Each handler gets its own db.transaction child
+  // (its savepoint), ended when the shared commit ends, so every trace shows its own transaction.
   auto tx = store_.begin();
   for (const Job& job : jobs) {
     const int64_t now = nowMs();
@@ -516,12 +518,16 @@ void Bus::runAll(std::vector<Job>& jobs) {
         tx->release("plexus_delivery");
         trace::Span span = plugin::startHandlerSpan(*it->second, *env);
         span.setAttribute("plexus.outcome", std::string("duplicate"));
-        done.push_back(Done{&job, type, {}, true, std::move(span)});
+        done.push_back(Done{&job, type, {}, true, std::move(span), {}});
         continue;
       }
       trace::Span span = plugin::startHandlerSpan(*it->second, *env);
+      trace::Span dbSpan;
       {
         trace::Scope spanScope(span);
+        dbSpan = plugin::startTransactionSpan(store_);
+        dbSpan.setAttribute("db.group_commit.size", static_cast<int64_t>(jobs.size()));
+        // Not made current: what the handler sends and logs continues from the handler span.
         d = runtime_.deliver(*it->second, *env, tx.get());
       }
       if (d.status == PLEXUS_OK) {
@@ -530,10 +536,12 @@ void Bus::runAll(std::vector<Job>& jobs) {
                  {job.messageId, job.handler, ll(now)});
         tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
         tx->release("plexus_delivery");
-        done.push_back(Done{&job, type, std::move(d), false, std::move(span)});
+        done.push_back(Done{&job, type, std::move(d), false, std::move(span), std::move(dbSpan)});
         continue;
       }
       plugin::setOutcome(span, d.status, d.reason);
+      dbSpan.setAttribute("db.rolled_back", true);
+      dbSpan.end();
       tx->rollbackTo("plexus_delivery");  // everything the handler did
       metrics_.update(failedMetric_, {type, job.handler}, 1);
       plugin::runAfterCommit(d.afterCommit, false);
@@ -554,12 +562,14 @@ void Bus::runAll(std::vector<Job>& jobs) {
     fault::reach(fault::Point::BeforeCommit);
     tx->commit();
     tx.reset();  // free the connection before after-commit work (it may open its own)
-    txSpan.end();
+    for (auto& x : done) x.dbSpan.end();
   } catch (const store::SqlError& e) {
     tx.reset();
-    txSpan.setStatus(trace::StatusCode::Error, e.what());
     for (auto& x : done) {
       if (x.duplicate) continue;
+      x.dbSpan.setStatus(trace::StatusCode::Error, e.what());
+      x.dbSpan.setAttribute("db.rolled_back", true);
+      x.dbSpan.end();
       plugin::setOutcome(x.span, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, e.what());
       plugin::runAfterCommit(x.delivery.afterCommit, false);
       failed.push_back(Failed{x.job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
