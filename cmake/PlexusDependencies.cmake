@@ -2,13 +2,9 @@
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED)
 
-# Debian 12's PocoDataPostgreSQLTargets.cmake links an undefined PostgreSQL::client.
+# libpq directly for PostgreSQL (host/src/store/postgres.hpp says why not Poco's connector).
 find_package(PostgreSQL REQUIRED)
-if(NOT TARGET PostgreSQL::client)
-  add_library(PostgreSQL::client INTERFACE IMPORTED)
-  target_link_libraries(PostgreSQL::client INTERFACE PostgreSQL::PostgreSQL)
-endif()
-find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Net Util JSON Data DataPostgreSQL DataSQLite
+find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Net Util JSON Data DataSQLite
   Crypto JWT)  # JWT + Crypto: bearer tokens (http/auth)
 find_package(Boost 1.74 REQUIRED)               # Boost.DLL is header-only
 find_package(prometheus-cpp CONFIG REQUIRED)     # no version: Debian ships no version file

@@ -1,7 +1,7 @@
 #include "store/store.hpp"
 
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/PostgreSQL/PostgreSQLException.h>
+#include "store/postgres.hpp"
+
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
@@ -9,7 +9,6 @@
 #include <Poco/Data/SessionPool.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Nullable.h>
-#include <Poco/Semaphore.h>
 #include <Poco/URI.h>
 
 #include <filesystem>
@@ -20,25 +19,11 @@ namespace {
 
 using Poco::Data::Keywords::bind;
 
-// SQLSTATE classes worth a retry: connection (08), serialization/deadlock (40), resources (53),
-// operator intervention (57: admin shutdown, crash recovery).
-bool transientState(const std::string& text) {
-  const size_t at = text.find("State: ");
-  if (at == std::string::npos) return false;
-  const std::string state = text.substr(at + 7, 5);
-  const std::string cls = state.substr(0, 2);
-  return cls == "08" || cls == "40" || cls == "53" || cls == "57";
-}
-
-[[noreturn]] void rethrow(const Poco::Exception& e, Dialect dialect) {
-  bool transient = false;
-  if (dialect == Dialect::Postgres) {
-    transient = dynamic_cast<const Poco::Data::PostgreSQL::ConnectionException*>(&e) != nullptr ||
-                transientState(e.displayText());
-  } else {
-    transient = dynamic_cast<const Poco::Data::SQLite::DBLockedException*>(&e) != nullptr ||
-                dynamic_cast<const Poco::Data::SQLite::TableLockedException*>(&e) != nullptr;
-  }
+// SQLite's "busy" errors are worth a retry; the others are not.
+[[noreturn]] void rethrow(const Poco::Exception& e) {
+  const bool transient =
+      dynamic_cast<const Poco::Data::SQLite::DBLockedException*>(&e) != nullptr ||
+      dynamic_cast<const Poco::Data::SQLite::TableLockedException*>(&e) != nullptr;
   throw SqlError(e.displayText(), transient);
 }
 
@@ -64,7 +49,7 @@ Value cell(const Poco::Data::RecordSet& rs, size_t col, size_t row) {
   }
 }
 
-class PocoTransaction final : public Transaction {
+class SqliteTransaction final : public Transaction {
  public:
   // "$N" -> "?N" outside quotes, so "$2 ... $1" binds like PostgreSQL does.
   static std::string sqliteParameters(const std::string& sql) {
@@ -87,26 +72,21 @@ class PocoTransaction final : public Transaction {
   }
 
  public:
-  PocoTransaction(Poco::Data::Session session, Dialect dialect, std::unique_lock<std::mutex> lock,
-                  Poco::Semaphore* slot = nullptr)
-      : session_(std::move(session)), dialect_(dialect), lock_(std::move(lock)), slot_(slot) {
+  SqliteTransaction(Poco::Data::Session session, std::unique_lock<std::mutex> lock)
+      : session_(std::move(session)), lock_(std::move(lock)) {
     try {
       session_.begin();
     } catch (const Poco::Exception& e) {
-      rethrow(e, dialect_);
+      rethrow(e);
     }
   }
-  ~PocoTransaction() override {
+  ~SqliteTransaction() override {
     if (open_) {
       try {
         session_.rollback();
       } catch (...) {
-        // The connection is gone; the server rolls back by itself.
+        // Nothing to undo beyond what SQLite undoes itself.
       }
-    }
-    if (slot_ != nullptr) {
-      session_.close();  // a pooled session goes back to the pool
-      slot_->set();
     }
   }
 
@@ -114,7 +94,7 @@ class PocoTransaction final : public Transaction {
     try {
       Poco::Data::Statement st(session_);
       // SQLite numbers "$N" parameters by first appearance, not by N; "?N" means index N.
-      st << (dialect_ == Dialect::Sqlite ? sqliteParameters(sql) : sql);
+      st << sqliteParameters(sql);
       for (const Value& p : params) {
         switch (p.type()) {
           case Value::Type::Null:
@@ -146,7 +126,7 @@ class PocoTransaction final : public Transaction {
       }
       return rows;
     } catch (const Poco::Exception& e) {
-      rethrow(e, dialect_);
+      rethrow(e);
     }
   }
 
@@ -155,7 +135,7 @@ class PocoTransaction final : public Transaction {
     try {
       session_.commit();
     } catch (const Poco::Exception& e) {
-      rethrow(e, dialect_);
+      rethrow(e);
     }
   }
   void rollback() override {
@@ -163,7 +143,7 @@ class PocoTransaction final : public Transaction {
     try {
       session_.rollback();
     } catch (const Poco::Exception& e) {
-      rethrow(e, dialect_);
+      rethrow(e);
     }
   }
 
@@ -178,64 +158,8 @@ class PocoTransaction final : public Transaction {
   }
 
   Poco::Data::Session session_;
-  Dialect dialect_;
-  std::unique_lock<std::mutex> lock_;  // SQLite: one writer at a time in this process
-  Poco::Semaphore* slot_;              // PostgreSQL: a pool slot, released with the session
+  std::unique_lock<std::mutex> lock_;  // one writer at a time in this process
   bool open_ = true;
-};
-
-class PostgresStore final : public Store {
- public:
-  PostgresStore(const std::string& connection, const std::string& schema, int poolSize)
-      : pool_("postgresql", connection, 1, poolSize, 60), slots_(poolSize) {
-    schema_ = schema;
-  }
-  Dialect dialect() const override { return Dialect::Postgres; }
-  std::unique_ptr<Transaction> begin() override {
-    // Wait (bounded) for a free session instead of failing at once when every one is busy.
-    if (!slots_.tryWait(kSessionWaitMs)) {
-      throw SqlError("no PostgreSQL session free for " + std::to_string(kSessionWaitMs) + " ms",
-                     true);
-    }
-    Poco::Data::Session s = [&] {
-      try {
-        return session();
-      } catch (...) {
-        slots_.set();
-        throw;
-      }
-    }();
-    auto tx = std::make_unique<PocoTransaction>(s, Dialect::Postgres,
-                                                std::unique_lock<std::mutex>(), &slots_);
-    if (!schema_.empty()) tx->exec("SET LOCAL search_path TO " + schema_);
-    return tx;
-  }
-  bool ping(std::string& error) override {
-    try {
-      auto tx = begin();
-      const Rows r = tx->query("SELECT 1", {});
-      tx->commit();
-      return !r.empty();
-    } catch (const Poco::Exception& e) {
-      error = e.displayText();
-      return false;
-    } catch (const SqlError& e) {
-      error = e.what();
-      return false;
-    }
-  }
-
- private:
-  Poco::Data::Session session() {
-    try {
-      return pool_.get();
-    } catch (const Poco::Exception& e) {
-      throw SqlError("cannot get a PostgreSQL session: " + e.displayText(), true);
-    }
-  }
-  static constexpr long kSessionWaitMs = 5000;
-  Poco::Data::SessionPool pool_;
-  Poco::Semaphore slots_;
 };
 
 class SqliteStore final : public Store {
@@ -249,7 +173,7 @@ class SqliteStore final : public Store {
   Dialect dialect() const override { return Dialect::Sqlite; }
   std::unique_ptr<Transaction> begin() override {
     std::unique_lock<std::mutex> lock(mu_);
-    return std::make_unique<PocoTransaction>(session_, Dialect::Sqlite, std::move(lock));
+    return std::make_unique<SqliteTransaction>(session_, std::move(lock));
   }
   bool ping(std::string& error) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -361,7 +285,6 @@ std::vector<std::string> splitStatements(const std::string& script) {
 
 std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
   std::call_once(registered, [] {
-    Poco::Data::PostgreSQL::Connector::registerConnector();
     Poco::Data::SQLite::Connector::registerConnector();
   });
   try {
@@ -370,8 +293,7 @@ std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
         throw std::invalid_argument("store.schema must be a lowercase SQL identifier, got \"" +
                                     config.schema + "\"");
       }
-      return std::make_unique<PostgresStore>(pgConnectionString(config.url), config.schema,
-                                             poolSize);
+      return openPostgres(pgConnectionString(config.url), config.schema, poolSize);
     }
     if (config.url != ":memory:") {
       const auto dir = std::filesystem::path(config.url).parent_path();

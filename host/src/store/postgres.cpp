@@ -1,0 +1,312 @@
+#include "store/postgres.hpp"
+
+#include <Poco/Semaphore.h>
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace plexus::store {
+namespace {
+
+// Type OIDs from PostgreSQL's catalog (pg_type.dat); stable across versions.
+constexpr Oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701,
+              kNumeric = 1700;
+
+// SQLSTATE classes worth a retry: connection (08), serialization/deadlock (40), resources (53),
+// operator intervention (57: admin shutdown, crash recovery).
+bool transientState(const char* state) {
+  if (state == nullptr || std::strlen(state) < 2) return false;
+  const std::string cls(state, 2);
+  return cls == "08" || cls == "40" || cls == "53" || cls == "57";
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+bool ok(const PGresult* r) {
+  const ExecStatusType s = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
+  return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+// The error of a failed result (or of the connection when there is none), with its SQLSTATE.
+[[noreturn]] void fail(PGconn* conn, const PGresult* r, const std::string& sql) {
+  const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = r != nullptr ? PQresultErrorMessage(r) : "";
+  if (message.empty()) message = PQerrorMessage(conn);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  const bool lost = PQstatus(conn) != CONNECTION_OK;
+  std::string what = "postgresql: " + message;
+  if (state != nullptr) what += " (SQLSTATE " + std::string(state) + ")";
+  if (!sql.empty()) what += " in: " + sql.substr(0, 200);
+  throw SqlError(what, lost || transientState(state));
+}
+
+Value cell(const PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col) != 0) return Value();
+  const char* text = PQgetvalue(r, row, col);
+  switch (PQftype(r, col)) {
+    case kBool:
+      return Value(text[0] == 't');
+    case kInt2:
+    case kInt4:
+    case kInt8:
+      return Value(std::strtoll(text, nullptr, 10));
+    case kFloat4:
+    case kFloat8:
+    case kNumeric:
+      return Value(std::strtod(text, nullptr));
+    default:
+      return Value(std::string(text, static_cast<size_t>(PQgetlength(r, row, col))));
+  }
+}
+
+Rows rowsOf(const PGresult* r) {
+  Rows rows;
+  const int n = PQntuples(r), cols = PQnfields(r);
+  rows.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Row row;
+    row.reserve(static_cast<size_t>(cols));
+    for (int c = 0; c < cols; ++c) row.push_back(cell(r, i, c));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Parameters in libpq's text format (the server infers the types, as with literals).
+struct Params {
+  explicit Params(const std::vector<Value>& values) {
+    text.reserve(values.size());
+    ptrs.reserve(values.size());
+    for (const Value& v : values) {
+      switch (v.type()) {
+        case Value::Type::Null:
+          text.emplace_back();
+          break;
+        case Value::Type::Int:
+          text.push_back(std::to_string(v.asInt()));
+          break;
+        case Value::Type::Double: {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%.17g", v.asDouble());
+          text.emplace_back(buf);
+          break;
+        }
+        case Value::Type::Text:
+          text.push_back(v.asText());
+          break;
+      }
+    }
+    for (size_t i = 0; i < values.size(); ++i)
+      ptrs.push_back(values[i].isNull() ? nullptr : text[i].c_str());
+  }
+  int count() const { return static_cast<int>(ptrs.size()); }
+  std::vector<std::string> text;
+  std::vector<const char*> ptrs;
+};
+
+class PostgresStore;
+
+class PgTransaction final : public Transaction {
+ public:
+  PgTransaction(PostgresStore& store, PGconn* conn, bool reused)
+      : store_(store), conn_(conn), reused_(reused) {}
+  ~PgTransaction() override;
+
+  Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected) override {
+    if (done_) throw SqlError("transaction already ended", false);
+    const Params p(params);
+    Result r = begun_ ? exec(sql, p) : beginWith(sql, p);
+    if (!ok(r.get())) fail(conn_, r.get(), sql);
+    if (affected != nullptr) {
+      const char* tuples = PQcmdTuples(r.get());
+      *affected = PQresultStatus(r.get()) == PGRES_TUPLES_OK
+                      ? PQntuples(r.get())
+                      : (tuples != nullptr && *tuples != 0 ? std::atoll(tuples) : 0);
+    }
+    return rowsOf(r.get());
+  }
+
+  void commit() override {
+    done_ = true;
+    if (!begun_) return;  // nothing was sent: nothing to commit
+    Result r(PQexec(conn_, "COMMIT"));
+    if (!ok(r.get())) fail(conn_, r.get(), "COMMIT");
+    // COMMIT of a transaction that had failed answers ROLLBACK: nothing was committed.
+    if (std::strcmp(PQcmdStatus(r.get()), "ROLLBACK") == 0)
+      throw SqlError("postgresql: the transaction was aborted; COMMIT rolled it back", false);
+  }
+  void rollback() override {
+    done_ = true;
+    if (!begun_) return;
+    Result r(PQexec(conn_, "ROLLBACK"));
+    if (!ok(r.get())) fail(conn_, r.get(), "ROLLBACK");
+  }
+
+ private:
+  Result exec(const std::string& sql, const Params& p) {
+    return Result(PQexecParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr,
+                               nullptr, 0));
+  }
+
+  // BEGIN and the first statement in one round trip. A pooled connection found dead here (the
+  // server restarted since it was last used) is replaced once: nothing was done on it yet.
+  Result beginWith(const std::string& sql, const Params& p);
+  Result pipelined(const std::string& sql, const Params& p, bool& connectionLost);
+
+  PostgresStore& store_;
+  PGconn* conn_;
+  bool reused_;
+  bool begun_ = false;
+  bool done_ = false;
+};
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(std::string conninfo, const std::string& schema, int poolSize)
+      : conninfo_(std::move(conninfo)), slots_(poolSize) {
+    schema_ = schema;
+    // The schema is the connection's search_path, set by the server at connect: no statement
+    // per transaction. The identifier was validated (lowercase letters, digits, _).
+    if (!schema_.empty()) conninfo_ += " options='-c search_path=" + schema_ + "'";
+  }
+  ~PostgresStore() override {
+    for (PGconn* c : idle_) PQfinish(c);
+  }
+  Dialect dialect() const override { return Dialect::Postgres; }
+
+  std::unique_ptr<Transaction> begin() override {
+    // Wait (bounded) for a free connection instead of failing at once when every one is busy.
+    if (!slots_.tryWait(kSessionWaitMs)) {
+      throw SqlError("no PostgreSQL session free for " + std::to_string(kSessionWaitMs) + " ms",
+                     true);
+    }
+    PGconn* conn = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        conn = idle_.back();
+        idle_.pop_back();
+      }
+    }
+    const bool reused = conn != nullptr;
+    if (conn == nullptr) {
+      try {
+        conn = connect();
+      } catch (...) {
+        slots_.set();
+        throw;
+      }
+    }
+    return std::make_unique<PgTransaction>(*this, conn, reused);
+  }
+
+  bool ping(std::string& error) override {
+    try {
+      auto tx = begin();
+      const Rows r = tx->query("SELECT 1", {});
+      tx->commit();
+      return !r.empty();
+    } catch (const SqlError& e) {
+      error = e.what();
+      return false;
+    }
+  }
+
+  PGconn* connect() {
+    PGconn* conn = PQconnectdb(conninfo_.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+      std::string message = PQerrorMessage(conn);
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      PQfinish(conn);
+      throw SqlError("cannot get a PostgreSQL session: " + message, true);
+    }
+    return conn;
+  }
+
+  // Back to the pool when it is usable and idle (no transaction left open); closed otherwise.
+  void release(PGconn* conn) {
+    if (conn != nullptr) {
+      if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+        std::lock_guard<std::mutex> lock(mu_);
+        idle_.push_back(conn);
+      } else {
+        PQfinish(conn);
+      }
+    }
+    slots_.set();
+  }
+
+ private:
+  static constexpr long kSessionWaitMs = 5000;
+  std::string conninfo_;
+  Poco::Semaphore slots_;
+  std::mutex mu_;
+  std::vector<PGconn*> idle_;
+};
+
+PgTransaction::~PgTransaction() {
+  if (begun_ && !done_ && PQstatus(conn_) == CONNECTION_OK) {
+    Result r(PQexec(conn_, "ROLLBACK"));  // a failure leaves the connection not idle: closed
+  }
+  store_.release(conn_);
+}
+
+Result PgTransaction::pipelined(const std::string& sql, const Params& p, bool& connectionLost) {
+  connectionLost = false;
+  if (PQenterPipelineMode(conn_) != 1 ||
+      PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
+      PQsendQueryParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr, nullptr,
+                        0) != 1 ||
+      PQpipelineSync(conn_) != 1) {
+    connectionLost = PQstatus(conn_) != CONNECTION_OK;
+    return nullptr;
+  }
+  // Results: BEGIN's, then the statement's, each followed by a null; then the sync.
+  Result begin(PQgetResult(conn_));
+  while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  Result stmt(PQgetResult(conn_));
+  while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  for (;;) {  // up to and including the sync (a broken connection ends with null)
+    Result r(PQgetResult(conn_));
+    if (r == nullptr || PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
+    if (PQstatus(conn_) != CONNECTION_OK) break;
+  }
+  PQexitPipelineMode(conn_);
+  if (!ok(begin.get())) {
+    connectionLost = PQstatus(conn_) != CONNECTION_OK;
+    return begin;
+  }
+  return stmt;
+}
+
+Result PgTransaction::beginWith(const std::string& sql, const Params& p) {
+  bool lost = false;
+  Result r = pipelined(sql, p, lost);
+  if (r == nullptr || (lost && !ok(r.get()))) {
+    if (!reused_ || !lost) fail(conn_, r.get(), "BEGIN");
+    // The pooled connection died while idle: one fresh connection, then the same round trip.
+    PQfinish(conn_);
+    conn_ = nullptr;
+    conn_ = store_.connect();  // throws (transient) when the server is still gone
+    reused_ = false;
+    r = pipelined(sql, p, lost);
+    if (r == nullptr) fail(conn_, nullptr, "BEGIN");
+  }
+  begun_ = true;
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<Store> openPostgres(const std::string& conninfo, const std::string& schema,
+                                    int poolSize) {
+  return std::make_unique<PostgresStore>(conninfo, schema, poolSize);
+}
+
+}  // namespace plexus::store
