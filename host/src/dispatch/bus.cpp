@@ -68,6 +68,25 @@ int64_t define(Metrics& m, Metrics::Kind kind, const std::string& name, const st
 
 }  // namespace
 
+struct Bus::Batch {
+  struct Done {
+    const Job* job;
+    std::string type;
+    plugin::Delivery delivery;
+    bool duplicate;
+    trace::Span span;    // the handler span, ended with the outcome after the commit
+    trace::Span dbSpan;  // its share of the group transaction, ended at the commit
+  };
+  struct Failed {
+    const Job* job;
+    plexus_status status;
+    std::string reason;
+  };
+  std::vector<Done> done;
+  std::vector<Failed> failed;                        // recorded after the commit
+  std::vector<std::pair<Failed, int64_t>> recorded;  // failures written in this transaction
+};
+
 Bus::Bus(plugin::Runtime& runtime, store::Store& store, Metrics& metrics, Options options)
     : runtime_(runtime), store_(store), metrics_(metrics), options_(options) {
   for (const auto& c : runtime_.components()) {
@@ -189,9 +208,12 @@ bool Bus::relayOnce(int64_t& nextDueMs) {
   if (store_.dialect() == store::Dialect::Postgres) {
     // One relay per deployment at a time: replicas publishing in parallel would reorder a
     // stream's messages. The lock goes with the transaction, so a dead relay frees it at once.
+    // The relay's commit need not wait for the WAL flush: losing it in a crash only publishes
+    // (or relays) those rows again, which the inbox dedupes; the next synchronous commit of
+    // any transaction flushes it anyway.
     const Rows got = tx->query(
         "SELECT CASE WHEN pg_try_advisory_xact_lock(7391467, hashtext(current_schema())) THEN 1 "
-        "ELSE 0 END",
+        "ELSE 0 END, set_config('synchronous_commit', 'off', true)",
         {});
     if (got.empty() || got[0][0].asInt() != 1) {
       tx->commit();
@@ -313,20 +335,30 @@ bool Bus::accept(const std::string& received, std::string& error, const std::str
   return ok;
 }
 
+// A consumed batch runs in ONE transaction: each (message, handler) whose stream has no stored
+// delivery waiting runs at once under its own savepoint (inbox, handler, outbox: one commit and no
+// scheduler hop between the broker and the handler); the others, and every later message of a
+// stream that fails here, are stored as deliveries for the workers, in order behind what waits.
+// Committed before the caller acks. If the commit fails, the whole batch is stored instead.
 std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
                                    const std::vector<std::string>& traceparents,
                                    std::vector<std::string>& errors) {
   std::vector<bool> ok(received.size(), false);
   errors.assign(received.size(), "");
+  struct Item {
+    store::Envelope env;  // its traceparent: the consume span's
+    std::string text;     // the envelope as stored for a worker (same traceparent)
+    std::vector<std::string> handlers;
+  };
+  std::vector<Item> items;
   std::vector<trace::Span> spans;  // ended once the batch is committed
-  std::unique_ptr<store::Transaction> tx;
-  const int64_t now = nowMs();
+  size_t total = 0;
   for (size_t i = 0; i < received.size(); ++i) {
     auto env = store::decode(received[i], errors[i]);
     if (!env) continue;
     ok[i] = true;
     const std::string kind = env->kind.empty() ? "event" : env->kind;
-    const auto handlers = handlersFor(kind, env->type);
+    auto handlers = handlersFor(kind, env->type);
     const std::string traceparent = i < traceparents.size() ? traceparents[i] : std::string();
     trace::Span span = trace::startSpan("consume " + env->type, trace::SpanKind::Consumer,
                                         traceparent.empty() ? env->traceparent : traceparent);
@@ -335,20 +367,65 @@ std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
     span.setAttribute("messaging.message.id", env->id);
     span.setAttribute("messaging.message.type", env->type);
     span.setAttribute("plexus.handlers", static_cast<int64_t>(handlers.size()));
-    const std::string text = withTraceparent(received[i], span.traceparent());
+    std::string text = withTraceparent(received[i], span.traceparent());
+    if (!span.traceparent().empty()) env->traceparent = span.traceparent();
     spans.push_back(std::move(span));
-    for (const auto& h : handlers) {
-      if (!tx) tx = store_.begin();
-      // ON CONFLICT: a broker redelivery of a message not yet handled is the same delivery.
-      tx->exec(
-          "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, "
-          "due_at) VALUES ($1, $2, "
-          "$3, $4, 1, $5) ON CONFLICT DO NOTHING",
-          {env->id, h, env->stream, text, ll(now)});
-    }
+    if (handlers.empty()) continue;
+    total += handlers.size();
+    items.push_back(Item{std::move(*env), std::move(text), std::move(handlers)});
   }
-  if (tx) {
+  if (items.empty()) return ok;
+
+  auto storeDelivery = [&](store::Transaction& tx, const Item& item, const std::string& handler,
+                           int64_t now) {
+    // ON CONFLICT: a broker redelivery of a message not yet handled is the same delivery.
+    tx.exec(
+        "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, "
+        "due_at) VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT DO NOTHING",
+        {item.env.id, handler, item.env.stream, item.text, ll(now)});
+  };
+  bool stored = false;
+  try {
+    const auto started = std::chrono::steady_clock::now();
+    auto tx = store_.begin();
+    Batch batch;
+    std::vector<Job> jobs;
+    jobs.reserve(total);  // runOne keeps pointers to them
+    std::set<std::pair<std::string, std::string>> held;  // (stream, handler) that must wait
+    for (const Item& item : items) {
+      for (const std::string& h : item.handlers) {
+        const int64_t now = nowMs();
+        const auto key = std::make_pair(item.env.stream, h);
+        if (held.count(key) == 0 &&
+            !tx->query("SELECT 1 FROM plexus_deliveries WHERE stream_id = $1 AND handler = $2 "
+                       "LIMIT 1",
+                       {item.env.stream, h})
+                 .empty()) {
+          held.insert(key);  // a stored delivery of this stream comes first
+        }
+        if (held.count(key) > 0) {
+          storeDelivery(*tx, item, h, now);
+          stored = true;
+          continue;
+        }
+        jobs.push_back(Job{0, item.env.id, h, item.env.stream, item.text, 1, 0, false});
+        if (runOne(*tx, jobs.back(), &item.env, total, batch)) held.insert(key);
+      }
+    }
+    commitBatch(std::move(tx), batch, started, jobs.size(), true);
+  } catch (const store::SqlError& e) {
+    // The batch did not commit (or the store failed): store every delivery in a fresh
+    // transaction instead; the workers run them. If that fails too, the caller requeues.
+    log::write(log::Level::Warn, "consumed batch could not run directly; storing it",
+               json{{"messages", items.size()}, {"error", e.what()}});
+    auto tx = store_.begin();
+    const int64_t now = nowMs();
+    for (const Item& item : items)
+      for (const std::string& h : item.handlers) storeDelivery(*tx, item, h, now);
     tx->commit();
+    stored = true;
+  }
+  if (stored) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       schedulerWake_ = true;
@@ -460,130 +537,143 @@ void Bus::workerLoop() {
 // another replica off the delivery until the commit, after which the row is gone (or, after a
 // failure, carries its backoff). Rows are claimed in seq order, one lock order for every batch.
 void Bus::runAll(std::vector<Job>& jobs) {
-  struct Done {
-    const Job* job;
-    std::string type;
-    plugin::Delivery delivery;
-    bool duplicate;
-    trace::Span span;    // the handler span, ended with the outcome after the commit
-    trace::Span dbSpan;  // its share of the group transaction, ended at the commit
-  };
-  struct Failed {
-    const Job* job;
-    plexus_status status;
-    std::string reason;
-  };
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.seq < b.seq; });
   const auto started = std::chrono::steady_clock::now();
-  std::vector<Done> done;
-  std::vector<Failed> failed;
-  std::vector<std::pair<Failed, int64_t>> recorded;  // failures written in this transaction
+  Batch batch;
   // No batch-wide span: the batch mixes traces. Each handler gets its own db.transaction child
   // (its savepoint), ended when the shared commit ends, so every trace shows its own transaction.
   auto tx = store_.begin();
-  for (const Job& job : jobs) {
-    const int64_t now = nowMs();
-    tx->savepoint("plexus_delivery");
-    plugin::Delivery d;
-    std::string type = "?";
-    try {
-      // A job read before its previous attempt's failure was recorded is stale (older attempt,
-      // backoff not yet due): it must not run.
-      if (tx->exec("UPDATE plexus_deliveries SET claimed_by = $1, claimed_until = $2 WHERE seq = "
-                   "$3 AND attempt = $5 AND due_at <= $4 AND (claimed_by IS NULL OR "
-                   "claimed_by = $1 OR claimed_until < $4)",
-                   {options_.instance, ll(now + options_.leaseMs), ll(job.seq), ll(now),
-                    ll(job.attempt)}) != 1) {
-        tx->rollbackTo("plexus_delivery");  // handled, or held by another replica
-        tx->release("plexus_delivery");
-        continue;
-      }
-      std::string error;
-      auto env = store::decode(job.envelope, error);
-      auto it = components_.find(job.handler);
-      if (!env || it == components_.end()) {
-        deadLetter(
-            *tx, job, env ? env->type : "?",
-            env ? "handler " + job.handler + " is not loaded" : "undecodable envelope: " + error);
-        tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
-        tx->release("plexus_delivery");
-        continue;
-      }
-      env->attempt = static_cast<uint32_t>(job.attempt);
-      type = env->type;
-      if (!tx->query("SELECT 1 FROM plexus_inbox WHERE message_id = $1 AND handler = $2",
-                     {job.messageId, job.handler})
-               .empty()) {
-        tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
-        tx->release("plexus_delivery");
-        trace::Span span = plugin::startHandlerSpan(*it->second, *env);
-        span.setAttribute("plexus.outcome", std::string("duplicate"));
-        done.push_back(Done{&job, type, {}, true, std::move(span), {}});
-        continue;
-      }
-      trace::Span span = plugin::startHandlerSpan(*it->second, *env);
-      trace::Span dbSpan;
-      {
-        trace::Scope spanScope(span);
-        dbSpan = plugin::startTransactionSpan(store_);
-        dbSpan.setAttribute("db.group_commit.size", static_cast<int64_t>(jobs.size()));
-        // Not made current: what the handler sends and logs continues from the handler span.
-        d = runtime_.deliver(*it->second, *env, tx.get());
-      }
-      if (d.status == PLEXUS_OK) {
-        store::appendOutgoing(*tx, d.outgoing, now);
-        tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
-                 {job.messageId, job.handler, ll(now)});
-        tx->exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
-        tx->release("plexus_delivery");
-        done.push_back(Done{&job, type, std::move(d), false, std::move(span), std::move(dbSpan)});
-        continue;
-      }
-      plugin::setOutcome(span, d.status, d.reason);
-      dbSpan.setAttribute("db.rolled_back", true);
-      dbSpan.end();
-      tx->rollbackTo("plexus_delivery");  // everything the handler did
-      metrics_.update(failedMetric_, {type, job.handler}, 1);
-      plugin::runAfterCommit(d.afterCommit, false);
-      Failed f{&job, d.status, d.reason};
-      recorded.emplace_back(f, recordFailure(*tx, job, type, f.status, f.reason));
-      tx->release("plexus_delivery");
-    } catch (const store::SqlError& e) {
-      // A statement of this delivery failed (a conflict, a constraint): undo it alone. When the
-      // connection itself is gone, rollbackTo throws and the whole batch runs again later.
-      tx->rollbackTo("plexus_delivery");
-      tx->release("plexus_delivery");
-      plugin::runAfterCommit(d.afterCommit, false);
-      failed.push_back(Failed{&job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
-                              std::string("commit failed: ") + e.what()});
+  for (const Job& job : jobs) runOne(*tx, job, nullptr, jobs.size(), batch);
+  commitBatch(std::move(tx), batch, started, jobs.size(), false);
+}
+
+bool Bus::runOne(store::Transaction& tx, const Job& job, const store::Envelope* decoded,
+                 size_t batchSize, Batch& batch) {
+  const int64_t now = nowMs();
+  tx.savepoint("plexus_delivery");
+  plugin::Delivery d;
+  std::string type = "?";
+  try {
+    // A job read before its previous attempt's failure was recorded is stale (older attempt,
+    // backoff not yet due): it must not run.
+    if (job.stored &&
+        tx.exec("UPDATE plexus_deliveries SET claimed_by = $1, claimed_until = $2 WHERE seq = "
+                "$3 AND attempt = $5 AND due_at <= $4 AND (claimed_by IS NULL OR "
+                "claimed_by = $1 OR claimed_until < $4)",
+                {options_.instance, ll(now + options_.leaseMs), ll(job.seq), ll(now),
+                 ll(job.attempt)}) != 1) {
+      tx.rollbackTo("plexus_delivery");  // handled, or held by another replica
+      tx.release("plexus_delivery");
+      return false;
     }
+    std::string error;
+    std::optional<store::Envelope> env;
+    if (decoded != nullptr) {
+      env = *decoded;
+    } else {
+      env = store::decode(job.envelope, error);
+    }
+    auto it = components_.find(job.handler);
+    if (!env || it == components_.end()) {
+      deadLetter(
+          tx, job, env ? env->type : "?",
+          env ? "handler " + job.handler + " is not loaded" : "undecodable envelope: " + error);
+      if (job.stored) tx.exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+      tx.release("plexus_delivery");
+      return false;
+    }
+    env->attempt = static_cast<uint32_t>(job.attempt);
+    type = env->type;
+    if (!tx.query("SELECT 1 FROM plexus_inbox WHERE message_id = $1 AND handler = $2",
+                  {job.messageId, job.handler})
+             .empty()) {
+      if (job.stored) tx.exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+      tx.release("plexus_delivery");
+      trace::Span span = plugin::startHandlerSpan(*it->second, *env);
+      span.setAttribute("plexus.outcome", std::string("duplicate"));
+      batch.done.push_back(Batch::Done{&job, type, {}, true, std::move(span), {}});
+      return false;
+    }
+    trace::Span span = plugin::startHandlerSpan(*it->second, *env);
+    trace::Span dbSpan;
+    {
+      trace::Scope spanScope(span);
+      dbSpan = plugin::startTransactionSpan(store_);
+      dbSpan.setAttribute("db.group_commit.size", static_cast<int64_t>(batchSize));
+      // Not made current: what the handler sends and logs continues from the handler span.
+      d = runtime_.deliver(*it->second, *env, &tx);
+    }
+    if (d.status == PLEXUS_OK) {
+      store::appendOutgoing(tx, d.outgoing, now);
+      tx.exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
+              {job.messageId, job.handler, ll(now)});
+      if (job.stored) tx.exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+      tx.release("plexus_delivery");
+      batch.done.push_back(
+          Batch::Done{&job, type, std::move(d), false, std::move(span), std::move(dbSpan)});
+      return false;
+    }
+    plugin::setOutcome(span, d.status, d.reason);
+    dbSpan.setAttribute("db.rolled_back", true);
+    dbSpan.end();
+    tx.rollbackTo("plexus_delivery");  // everything the handler did
+    metrics_.update(failedMetric_, {type, job.handler}, 1);
+    plugin::runAfterCommit(d.afterCommit, false);
+    Batch::Failed f{&job, d.status, d.reason};
+    const int64_t delay = recordFailure(tx, job, type, f.status, f.reason);
+    batch.recorded.emplace_back(f, delay);
+    tx.release("plexus_delivery");
+    return delay >= 0;
+  } catch (const store::SqlError& e) {
+    // A statement of this delivery failed (a conflict, a constraint): undo it alone. When the
+    // connection itself is gone, rollbackTo throws and the whole batch runs again later.
+    tx.rollbackTo("plexus_delivery");
+    plugin::runAfterCommit(d.afterCommit, false);
+    Batch::Failed f{&job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
+                    std::string("commit failed: ") + e.what()};
+    if (job.stored) {
+      tx.release("plexus_delivery");
+      batch.failed.push_back(f);
+      return false;  // recorded after the commit; its row holds the stream meanwhile
+    }
+    // Straight from the broker: recorded now, so that a later message of the same stream in this
+    // batch sees the stored retry and waits behind it.
+    const int64_t delay = recordFailure(tx, job, type, f.status, f.reason);
+    batch.recorded.emplace_back(f, delay);
+    tx.release("plexus_delivery");
+    return delay >= 0;
   }
+}
+
+void Bus::commitBatch(std::unique_ptr<store::Transaction> tx, Batch& batch,
+                      std::chrono::steady_clock::time_point started, size_t jobs, bool rethrow) {
   try {
     fault::reach(fault::Point::BeforeCommit);
     tx->commit();
     tx.reset();  // free the connection before after-commit work (it may open its own)
-    for (auto& x : done) x.dbSpan.end();
+    for (auto& x : batch.done) x.dbSpan.end();
   } catch (const store::SqlError& e) {
     tx.reset();
-    for (auto& x : done) {
+    for (auto& x : batch.done) {
       if (x.duplicate) continue;
       x.dbSpan.setStatus(trace::StatusCode::Error, e.what());
       x.dbSpan.setAttribute("db.rolled_back", true);
       x.dbSpan.end();
       plugin::setOutcome(x.span, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, e.what());
       plugin::runAfterCommit(x.delivery.afterCommit, false);
-      failed.push_back(Failed{x.job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
-                              std::string("commit failed: ") + e.what()});
+      batch.failed.push_back(Batch::Failed{x.job, e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT,
+                                           std::string("commit failed: ") + e.what()});
     }
-    for (auto& r : recorded) failed.push_back(r.first);
-    for (const auto& f : failed) fail(*f.job, f.status, f.reason);
+    if (rethrow) throw;  // nothing of it was committed: the caller stores the messages instead
+    for (auto& r : batch.recorded) batch.failed.push_back(r.first);
+    for (const auto& f : batch.failed) fail(*f.job, f.status, f.reason);
     return;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
-      static_cast<double>(jobs.size());
+      static_cast<double>(std::max<size_t>(1, jobs));
   bool outgoing = false;
-  for (auto& x : done) {
+  for (auto& x : batch.done) {
     if (x.duplicate) {
       metrics_.update(duplicateMetric_, {x.job->handler}, 1);
       continue;
@@ -594,10 +684,10 @@ void Bus::runAll(std::vector<Job>& jobs) {
     metrics_.update(durationMetric_, {x.job->handler}, seconds);
     outgoing = outgoing || !x.delivery.outgoing.empty();
   }
-  for (const auto& r : recorded)
+  for (const auto& r : batch.recorded)
     reportFailure(*r.first.job, r.first.status, r.first.reason, r.second);
-  for (const auto& f : failed) fail(*f.job, f.status, f.reason);
-  if (outgoing || !recorded.empty()) wake();
+  for (const auto& f : batch.failed) fail(*f.job, f.status, f.reason);
+  if (outgoing || !batch.recorded.empty()) wake();
 }
 
 void Bus::fail(const Job& job, plexus_status status, const std::string& reason) {
@@ -619,10 +709,19 @@ int64_t Bus::recordFailure(store::Transaction& tx, const Job& job, const std::st
                status == PLEXUS_REJECT
                    ? reason
                    : "gave up after " + std::to_string(job.attempt) + " attempts: " + reason);
-    tx.exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
+    if (job.stored) tx.exec("DELETE FROM plexus_deliveries WHERE seq = $1", {ll(job.seq)});
     return -1;
   }
   const int64_t delay = backoffMs(job.attempt);
+  if (!job.stored) {  // first attempt ran straight from the broker: the retry is stored now
+    tx.exec(
+        "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, "
+        "due_at, last_error, first_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT DO NOTHING",
+        {job.messageId, job.handler, job.stream, job.envelope, ll(job.attempt + 1),
+         ll(now + delay), reason, ll(now)});
+    return delay;
+  }
   tx.exec(
       "UPDATE plexus_deliveries SET attempt = attempt + 1, due_at = $1, last_error = $2, "
       "first_failed_at = "

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -23,6 +24,9 @@
 
 namespace plexus {
 class Metrics;
+}
+namespace plexus::store {
+struct Envelope;
 }
 
 namespace plexus::dispatch {
@@ -108,13 +112,25 @@ class Bus {
     std::string envelope;
     int64_t attempt;
     int64_t firstFailedAt;  // 0 = never failed
+    // True: the job has a row in plexus_deliveries (claimed, then deleted when handled). False:
+    // it came straight from the broker and runs in the consume transaction; a failure stores it.
+    bool stored = true;
   };
+  struct Batch;  // deliveries run in one transaction and what became of them (bus.cpp)
 
   void relayLoop();
   bool relayOnce(int64_t& nextDueMs);
   void schedulerLoop();
   void workerLoop();
   void runAll(std::vector<Job>& jobs);
+  // Runs one delivery under its own savepoint in `tx` (decoded: its envelope, when the caller has
+  // it). True when it failed and will be retried: its stream waits for it.
+  bool runOne(store::Transaction& tx, const Job& job, const store::Envelope* decoded,
+              size_t batchSize, Batch& batch);
+  // Commits and reports a batch. A failed commit is recorded for retries (stored jobs) or, with
+  // `rethrow` (jobs straight from the broker), thrown after the spans and callbacks are ended.
+  void commitBatch(std::unique_ptr<store::Transaction> tx, Batch& batch,
+                   std::chrono::steady_clock::time_point started, size_t jobs, bool rethrow);
   void fail(const Job& job, plexus_status status, const std::string& reason);
   int64_t recordFailure(store::Transaction& tx, const Job& job, const std::string& type,
                         plexus_status status, const std::string& reason);

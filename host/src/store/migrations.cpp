@@ -74,6 +74,12 @@ ALTER TABLE plexus_deliveries ADD COLUMN claimed_by TEXT;
 ALTER TABLE plexus_deliveries ADD COLUMN claimed_until BIGINT
 )SQL";
 
+// v3: the broker consumer runs a message at once unless its (stream, handler) has a stored
+// delivery waiting (order); that check is a lookup by stream and handler.
+constexpr const char* kFrameworkV3 = R"SQL(
+CREATE INDEX plexus_deliveries_stream ON plexus_deliveries (stream_id, handler)
+)SQL";
+
 std::string substitute(std::string sql, Dialect d) {
   const std::string seq =
       d == Dialect::Postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
@@ -133,7 +139,8 @@ std::vector<Migration> frameworkMigrations(Dialect dialect) {
   return {
       Migration{"plexus", 1, "framework tables: outbox, inbox, events, deliveries, dead letters",
                 substitute(kFrameworkV1, dialect)},
-      Migration{"plexus", 2, "delivery claims", kFrameworkV2}};
+      Migration{"plexus", 2, "delivery claims", kFrameworkV2},
+      Migration{"plexus", 3, "deliveries by stream", kFrameworkV3}};
 }
 
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations) {
