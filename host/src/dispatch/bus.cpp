@@ -392,11 +392,20 @@ std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
     std::vector<Job> jobs;
     jobs.reserve(total);  // runOne keeps pointers to them
     std::set<std::pair<std::string, std::string>> held;  // (stream, handler) that must wait
+    // What waits is usually little or nothing: one read for the batch; a long backlog is
+    // checked per message instead.
+    constexpr int kWaitingScan = 1000;
+    const Rows waiting = tx->query("SELECT stream_id, handler FROM plexus_deliveries LIMIT $1",
+                                   {kWaitingScan + 1});
+    const bool scanned = waiting.size() <= static_cast<size_t>(kWaitingScan);
+    if (scanned) {
+      for (const Row& r : waiting) held.insert({r[0].asText(), r[1].asText()});
+    }
     for (const Item& item : items) {
       for (const std::string& h : item.handlers) {
         const int64_t now = nowMs();
         const auto key = std::make_pair(item.env.stream, h);
-        if (held.count(key) == 0 &&
+        if (!scanned && held.count(key) == 0 &&
             !tx->query("SELECT 1 FROM plexus_deliveries WHERE stream_id = $1 AND handler = $2 "
                        "LIMIT 1",
                        {item.env.stream, h})

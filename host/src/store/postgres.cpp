@@ -121,8 +121,7 @@ class PgTransaction final : public Transaction {
   Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected) override {
     if (done_) throw SqlError("transaction already ended", false);
     const Params p(params);
-    Result r = begun_ ? exec(sql, p) : beginWith(sql, p);
-    if (!ok(r.get())) fail(conn_, r.get(), sql);
+    Result r = send(sql, p);
     if (affected != nullptr) {
       const char* tuples = PQcmdTuples(r.get());
       *affected = PQresultStatus(r.get()) == PGRES_TUPLES_OK
@@ -132,38 +131,47 @@ class PgTransaction final : public Transaction {
     return rowsOf(r.get());
   }
 
+  // SAVEPOINT and RELEASE cannot fail in a healthy transaction: they travel with the next
+  // statement (or the COMMIT) instead of costing a round trip each. ROLLBACK TO goes at once.
+  void savepoint(const std::string& name) override { deferred_.push_back("SAVEPOINT " + name); }
+  void release(const std::string& name) override {
+    deferred_.push_back("RELEASE SAVEPOINT " + name);
+  }
+
   void commit() override {
+    if (done_) throw SqlError("transaction already ended", false);
+    if (!begun_) {  // nothing was sent: nothing to commit
+      done_ = true;
+      return;
+    }
+    Result r = send("COMMIT", Params({}));
     done_ = true;
-    if (!begun_) return;  // nothing was sent: nothing to commit
-    Result r(PQexec(conn_, "COMMIT"));
-    if (!ok(r.get())) fail(conn_, r.get(), "COMMIT");
     // COMMIT of a transaction that had failed answers ROLLBACK: nothing was committed.
     if (std::strcmp(PQcmdStatus(r.get()), "ROLLBACK") == 0)
       throw SqlError("postgresql: the transaction was aborted; COMMIT rolled it back", false);
   }
   void rollback() override {
     done_ = true;
+    deferred_.clear();
     if (!begun_) return;
     Result r(PQexec(conn_, "ROLLBACK"));
     if (!ok(r.get())) fail(conn_, r.get(), "ROLLBACK");
   }
 
  private:
-  Result exec(const std::string& sql, const Params& p) {
-    return Result(PQexecParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr,
-                               nullptr, 0));
-  }
-
-  // BEGIN and the first statement in one round trip. A pooled connection found dead here (the
-  // server restarted since it was last used) is replaced once: nothing was done on it yet.
-  Result beginWith(const std::string& sql, const Params& p);
-  Result pipelined(const std::string& sql, const Params& p, bool& connectionLost);
+  // One round trip: BEGIN (first time), the deferred commands, then `sql`. Throws SqlError for
+  // the first that failed. A pooled connection found dead on the first round trip (the server
+  // restarted since it was last used) is replaced once: nothing was done on it yet.
+  Result send(const std::string& sql, const Params& p);
+  Result roundTrip(const std::vector<std::string>& before, const std::string& sql,
+                   const Params& p);
 
   PostgresStore& store_;
   PGconn* conn_;
   bool reused_;
   bool begun_ = false;
   bool done_ = false;
+  std::vector<std::string> deferred_;
 };
 
 class PostgresStore final : public Store {
@@ -257,49 +265,73 @@ PgTransaction::~PgTransaction() {
   store_.release(conn_);
 }
 
-Result PgTransaction::pipelined(const std::string& sql, const Params& p, bool& connectionLost) {
-  connectionLost = false;
-  if (PQenterPipelineMode(conn_) != 1 ||
-      PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
-      PQsendQueryParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr, nullptr,
-                        0) != 1 ||
-      PQpipelineSync(conn_) != 1) {
-    connectionLost = PQstatus(conn_) != CONNECTION_OK;
-    return nullptr;
+Result PgTransaction::roundTrip(const std::vector<std::string>& before, const std::string& sql,
+                               const Params& p) {
+  if (before.empty()) {
+    Result r(PQexecParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr, nullptr,
+                          0));
+    if (!ok(r.get())) fail(conn_, r.get(), sql);
+    return r;
   }
-  // Results: BEGIN's, then the statement's, each followed by a null; then the sync.
-  Result begin(PQgetResult(conn_));
-  while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
-  Result stmt(PQgetResult(conn_));
-  while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  bool sent = PQenterPipelineMode(conn_) == 1;
+  for (const std::string& cmd : before) {
+    sent = sent &&
+           PQsendQueryParams(conn_, cmd.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+  }
+  sent = sent &&
+         PQsendQueryParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr,
+                           nullptr, 0) == 1 &&
+         PQpipelineSync(conn_) == 1;
+  if (!sent) fail(conn_, nullptr, sql);
+  // Each command's result is followed by a null; the sync ends the round trip.
+  Result failed, last;
+  std::string failedSql;
+  for (size_t i = 0; i <= before.size(); ++i) {
+    Result r(PQgetResult(conn_));
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    if (failed == nullptr && !ok(r.get())) {
+      failedSql = i < before.size() ? before[i] : sql;
+      failed = std::move(r);
+    } else if (i == before.size()) {
+      last = std::move(r);
+    }
+    if (PQstatus(conn_) != CONNECTION_OK) break;
+  }
   for (;;) {  // up to and including the sync (a broken connection ends with null)
     Result r(PQgetResult(conn_));
     if (r == nullptr || PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
     if (PQstatus(conn_) != CONNECTION_OK) break;
   }
   PQexitPipelineMode(conn_);
-  if (!ok(begin.get())) {
-    connectionLost = PQstatus(conn_) != CONNECTION_OK;
-    return begin;
-  }
-  return stmt;
+  if (failed != nullptr || last == nullptr) fail(conn_, failed.get(), failedSql.empty() ? sql : failedSql);
+  return last;
 }
 
-Result PgTransaction::beginWith(const std::string& sql, const Params& p) {
-  bool lost = false;
-  Result r = pipelined(sql, p, lost);
-  if (r == nullptr || (lost && !ok(r.get()))) {
-    if (!reused_ || !lost) fail(conn_, r.get(), "BEGIN");
-    // The pooled connection died while idle: one fresh connection, then the same round trip.
-    PQfinish(conn_);
-    conn_ = nullptr;
-    conn_ = store_.connect();  // throws (transient) when the server is still gone
-    reused_ = false;
-    r = pipelined(sql, p, lost);
-    if (r == nullptr) fail(conn_, nullptr, "BEGIN");
+Result PgTransaction::send(const std::string& sql, const Params& p) {
+  std::vector<std::string> before;
+  if (!begun_) before.push_back("BEGIN");
+  before.insert(before.end(), deferred_.begin(), deferred_.end());
+  deferred_.clear();
+  if (begun_) return roundTrip(before, sql, p);
+  try {
+    Result r = roundTrip(before, sql, p);
+    begun_ = true;
+    return r;
+  } catch (const SqlError&) {
+    const bool lost = PQstatus(conn_) != CONNECTION_OK;
+    if (!lost) {
+      begun_ = true;  // BEGIN went through; the statement failed: the transaction is open
+      throw;
+    }
+    if (!reused_) throw;
   }
-  begun_ = true;
-  return r;
+  // The pooled connection died while idle: one fresh connection, then the same round trip.
+  PQfinish(conn_);
+  conn_ = nullptr;
+  conn_ = store_.connect();  // throws (transient) when the server is still gone
+  reused_ = false;
+  begun_ = true;  // from here the transaction is open on the new connection, or it is lost
+  return roundTrip(before, sql, p);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 #pragma once
-// The store: PostgreSQL (Poco Data PostgreSQL, pooled sessions) or SQLite (one file, embedded),
+// The store: PostgreSQL (libpq, pooled connections) or SQLite (Poco Data, one file, embedded),
 // behind one small interface. Statements always use $1..$N placeholders and typed parameters.
 
 #include "config/config.hpp"
@@ -42,9 +42,10 @@ class Transaction {
   virtual void commit() = 0;
   virtual void rollback() = 0;
   // Savepoints let one message's effects be undone inside a shared (batched) transaction.
-  void savepoint(const std::string& name) { exec("SAVEPOINT " + name); }
-  void rollbackTo(const std::string& name) { exec("ROLLBACK TO SAVEPOINT " + name); }
-  void release(const std::string& name) { exec("RELEASE SAVEPOINT " + name); }
+  // A store may defer SAVEPOINT and RELEASE to its next round trip (errors then surface there).
+  virtual void savepoint(const std::string& name) { exec("SAVEPOINT " + name); }
+  virtual void rollbackTo(const std::string& name) { exec("ROLLBACK TO SAVEPOINT " + name); }
+  virtual void release(const std::string& name) { exec("RELEASE SAVEPOINT " + name); }
 };
 
 class Store {

@@ -294,8 +294,8 @@ std::optional<AmqpMessage> Amqp::next(int timeoutMs) {
   return m;
 }
 
-void Amqp::ack(uint64_t deliveryTag) {
-  if (amqp_basic_ack(conn_, 1, deliveryTag, 0) != AMQP_STATUS_OK) {
+void Amqp::ack(uint64_t deliveryTag, bool multiple) {
+  if (amqp_basic_ack(conn_, 1, deliveryTag, multiple ? 1 : 0) != AMQP_STATUS_OK) {
     close();
     throw AmqpError("ack failed");
   }

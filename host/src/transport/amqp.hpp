@@ -67,7 +67,8 @@ class Amqp {
   void qos(uint16_t prefetch);
   void consume(const std::string& queue);
   std::optional<AmqpMessage> next(int timeoutMs);  // nullopt on timeout
-  void ack(uint64_t deliveryTag);
+  // multiple: also every earlier unacked delivery of the channel (one frame for a batch).
+  void ack(uint64_t deliveryTag, bool multiple = false);
   void reject(uint64_t deliveryTag, bool requeue);
 
  private:

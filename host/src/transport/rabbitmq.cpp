@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -145,16 +146,19 @@ void RabbitTransport::consumeLoop() {
           for (const auto& b : batch) amqp.reject(b.deliveryTag, true);
           throw AmqpError(std::string("store unavailable: ") + e.what());
         }
+        const bool all = std::all_of(committed.begin(), committed.end(), [](bool c) { return c; });
         for (size_t i = 0; i < batch.size(); ++i) {
           if (committed[i]) {
             dispatch::fault::reach(dispatch::fault::Point::AfterCommitBeforeAck);
-            amqp.ack(batch[i].deliveryTag);  // only after the deliveries are committed
+            // Only after the batch is committed; one frame for the whole batch when it can.
+            if (!all) amqp.ack(batch[i].deliveryTag);
           } else {
             log::write(log::Level::Warn, "unusable message sent to the dead-letter queue",
                        nlohmann::json{{"message_id", batch[i].messageId}, {"error", errors[i]}});
             amqp.reject(batch[i].deliveryTag, false);
           }
         }
+        if (all) amqp.ack(batch.back().deliveryTag, true);
       }
     } catch (const AmqpError& e) {
       consumerUp_ = false;
