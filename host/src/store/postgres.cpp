@@ -3,9 +3,11 @@
 #include <Poco/Semaphore.h>
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 namespace plexus::store {
@@ -110,12 +112,43 @@ struct Params {
   std::vector<const char*> ptrs;
 };
 
+// A pooled connection and the statements prepared on it (by SQL text). Preparing the host's and
+// the plugins' statements once per connection spares the server parsing and planning them on
+// every execution; the first use prepares in the same round trip as it executes.
+struct Connection {
+  explicit Connection(PGconn* c) : pg(c) {}
+  ~Connection() { PQfinish(pg); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  PGconn* pg;
+  std::unordered_map<std::string, std::string> prepared;
+  bool stale = false;  // closed instead of going back to the pool
+};
+constexpr size_t kPreparedPerConnection = 512;
+
+// Data statements are prepared; the rest (DDL in migrations, SET, transaction control) are not:
+// a prepared DDL statement would outlive the objects it names.
+bool preparable(const std::string& sql) {
+  size_t i = 0;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])) != 0) ++i;
+  auto starts = [&](const char* word) {
+    const size_t n = std::strlen(word);
+    if (sql.size() - i < n) return false;
+    for (size_t k = 0; k < n; ++k) {
+      if (std::toupper(static_cast<unsigned char>(sql[i + k])) != word[k]) return false;
+    }
+    return sql.size() - i == n || std::isspace(static_cast<unsigned char>(sql[i + n])) != 0;
+  };
+  return starts("SELECT") || starts("INSERT") || starts("UPDATE") || starts("DELETE") ||
+         starts("WITH");
+}
+
 class PostgresStore;
 
 class PgTransaction final : public Transaction {
  public:
-  PgTransaction(PostgresStore& store, PGconn* conn, bool reused)
-      : store_(store), conn_(conn), reused_(reused) {}
+  PgTransaction(PostgresStore& store, std::unique_ptr<Connection> conn, bool reused)
+      : store_(store), connection_(std::move(conn)), conn_(connection_->pg), reused_(reused) {}
   ~PgTransaction() override;
 
   Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected) override {
@@ -165,9 +198,20 @@ class PgTransaction final : public Transaction {
   Result send(const std::string& sql, const Params& p);
   Result roundTrip(const std::vector<std::string>& before, const std::string& sql,
                    const Params& p);
+  // A prepared statement whose table changed shape under it ("cached plan must not change result
+  // type"): the connection is closed after this transaction and the failure is worth a retry.
+  void staleCheck(const PGresult* r, const std::string& name) {
+    const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    if (name.empty() || state == nullptr || std::strcmp(state, "0A000") != 0) return;
+    connection_->stale = true;
+    throw SqlError(std::string("postgresql: ") + PQresultErrorMessage(r) +
+                       " (a prepared statement outlived a schema change; retry)",
+                   true);
+  }
 
   PostgresStore& store_;
-  PGconn* conn_;
+  std::unique_ptr<Connection> connection_;
+  PGconn* conn_;  // connection_->pg
   bool reused_;
   bool begun_ = false;
   bool done_ = false;
@@ -183,9 +227,7 @@ class PostgresStore final : public Store {
     // per transaction. The identifier was validated (lowercase letters, digits, _).
     if (!schema_.empty()) conninfo_ += " options='-c search_path=" + schema_ + "'";
   }
-  ~PostgresStore() override {
-    for (PGconn* c : idle_) PQfinish(c);
-  }
+  ~PostgresStore() override = default;
   Dialect dialect() const override { return Dialect::Postgres; }
 
   std::unique_ptr<Transaction> begin() override {
@@ -194,11 +236,11 @@ class PostgresStore final : public Store {
       throw SqlError("no PostgreSQL session free for " + std::to_string(kSessionWaitMs) + " ms",
                      true);
     }
-    PGconn* conn = nullptr;
+    std::unique_ptr<Connection> conn;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!idle_.empty()) {
-        conn = idle_.back();
+        conn = std::move(idle_.back());
         idle_.pop_back();
       }
     }
@@ -211,7 +253,7 @@ class PostgresStore final : public Store {
         throw;
       }
     }
-    return std::make_unique<PgTransaction>(*this, conn, reused);
+    return std::make_unique<PgTransaction>(*this, std::move(conn), reused);
   }
 
   bool ping(std::string& error) override {
@@ -226,27 +268,24 @@ class PostgresStore final : public Store {
     }
   }
 
-  PGconn* connect() {
-    PGconn* conn = PQconnectdb(conninfo_.c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      std::string message = PQerrorMessage(conn);
+  std::unique_ptr<Connection> connect() {
+    auto conn = std::make_unique<Connection>(PQconnectdb(conninfo_.c_str()));
+    if (PQstatus(conn->pg) != CONNECTION_OK) {
+      std::string message = PQerrorMessage(conn->pg);
       while (!message.empty() && message.back() == '\n') message.pop_back();
-      PQfinish(conn);
       throw SqlError("cannot get a PostgreSQL session: " + message, true);
     }
     return conn;
   }
 
   // Back to the pool when it is usable and idle (no transaction left open); closed otherwise.
-  void release(PGconn* conn) {
-    if (conn != nullptr) {
-      if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
-        std::lock_guard<std::mutex> lock(mu_);
-        idle_.push_back(conn);
-      } else {
-        PQfinish(conn);
-      }
+  void release(std::unique_ptr<Connection> conn) {
+    if (conn != nullptr && !conn->stale && PQstatus(conn->pg) == CONNECTION_OK &&
+        PQtransactionStatus(conn->pg) == PQTRANS_IDLE) {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.push_back(std::move(conn));
     }
+    conn.reset();  // closes a connection that is broken or still in a transaction
     slots_.set();
   }
 
@@ -255,22 +294,39 @@ class PostgresStore final : public Store {
   std::string conninfo_;
   Poco::Semaphore slots_;
   std::mutex mu_;
-  std::vector<PGconn*> idle_;
+  std::vector<std::unique_ptr<Connection>> idle_;
 };
 
 PgTransaction::~PgTransaction() {
   if (begun_ && !done_ && PQstatus(conn_) == CONNECTION_OK) {
     Result r(PQexec(conn_, "ROLLBACK"));  // a failure leaves the connection not idle: closed
   }
-  store_.release(conn_);
+  store_.release(std::move(connection_));
 }
 
 Result PgTransaction::roundTrip(const std::vector<std::string>& before, const std::string& sql,
                                const Params& p) {
-  if (before.empty()) {
-    Result r(PQexecParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr, nullptr,
-                          0));
-    if (!ok(r.get())) fail(conn_, r.get(), sql);
+  // The statement: prepared already, to be prepared in this round trip, or sent unnamed.
+  std::string name;
+  bool prepare = false;
+  if (preparable(sql)) {
+    auto it = connection_->prepared.find(sql);
+    if (it != connection_->prepared.end()) {
+      name = it->second;
+    } else if (connection_->prepared.size() < kPreparedPerConnection) {
+      name = "plexus_" + std::to_string(connection_->prepared.size());
+      prepare = true;
+    }
+  }
+  if (before.empty() && !prepare) {  // one command: no pipeline needed
+    Result r(name.empty() ? PQexecParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(),
+                                         nullptr, nullptr, 0)
+                          : PQexecPrepared(conn_, name.c_str(), p.count(), p.ptrs.data(), nullptr,
+                                           nullptr, 0));
+    if (!ok(r.get())) {
+      staleCheck(r.get(), name);
+      fail(conn_, r.get(), sql);
+    }
     return r;
   }
   bool sent = PQenterPipelineMode(conn_) == 1;
@@ -278,21 +334,29 @@ Result PgTransaction::roundTrip(const std::vector<std::string>& before, const st
     sent = sent &&
            PQsendQueryParams(conn_, cmd.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
   }
-  sent = sent &&
-         PQsendQueryParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr,
-                           nullptr, 0) == 1 &&
-         PQpipelineSync(conn_) == 1;
+  if (prepare) sent = sent && PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) == 1;
+  if (name.empty()) {
+    sent = sent && PQsendQueryParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(),
+                                     nullptr, nullptr, 0) == 1;
+  } else {
+    sent = sent && PQsendQueryPrepared(conn_, name.c_str(), p.count(), p.ptrs.data(), nullptr,
+                                       nullptr, 0) == 1;
+  }
+  sent = sent && PQpipelineSync(conn_) == 1;
   if (!sent) fail(conn_, nullptr, sql);
   // Each command's result is followed by a null; the sync ends the round trip.
+  const size_t commands = before.size() + (prepare ? 1 : 0) + 1;
   Result failed, last;
   std::string failedSql;
-  for (size_t i = 0; i <= before.size(); ++i) {
+  for (size_t i = 0; i < commands; ++i) {
     Result r(PQgetResult(conn_));
     while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
     if (failed == nullptr && !ok(r.get())) {
       failedSql = i < before.size() ? before[i] : sql;
       failed = std::move(r);
-    } else if (i == before.size()) {
+    } else if (prepare && i == before.size()) {
+      if (ok(r.get())) connection_->prepared.emplace(sql, name);
+    } else if (i + 1 == commands) {
       last = std::move(r);
     }
     if (PQstatus(conn_) != CONNECTION_OK) break;
@@ -303,7 +367,10 @@ Result PgTransaction::roundTrip(const std::vector<std::string>& before, const st
     if (PQstatus(conn_) != CONNECTION_OK) break;
   }
   PQexitPipelineMode(conn_);
-  if (failed != nullptr || last == nullptr) fail(conn_, failed.get(), failedSql.empty() ? sql : failedSql);
+  if (failed != nullptr || last == nullptr) {
+    staleCheck(failed.get(), name);
+    fail(conn_, failed.get(), failedSql.empty() ? sql : failedSql);
+  }
   return last;
 }
 
@@ -326,9 +393,10 @@ Result PgTransaction::send(const std::string& sql, const Params& p) {
     if (!reused_) throw;
   }
   // The pooled connection died while idle: one fresh connection, then the same round trip.
-  PQfinish(conn_);
+  connection_.reset();
   conn_ = nullptr;
-  conn_ = store_.connect();  // throws (transient) when the server is still gone
+  connection_ = store_.connect();  // throws (transient) when the server is still gone
+  conn_ = connection_->pg;
   reused_ = false;
   begun_ = true;  // from here the transaction is open on the new connection, or it is lost
   return roundTrip(before, sql, p);
