@@ -19,8 +19,11 @@ namespace {
 class Ok final : public Poco::Net::HTTPRequestHandler {
  public:
   void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& res) override {
+    // A length, as the host sends: without one Poco closes the connection after the body.
+    static const std::string body = R"({"status":"ready"})";
     res.setContentType("application/json");
-    res.send() << R"({"status":"ready"})";
+    res.setContentLength(static_cast<std::streamsize>(body.size()));
+    res.send() << body;
   }
 };
 

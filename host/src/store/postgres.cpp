@@ -1,9 +1,12 @@
 #include "store/postgres.hpp"
 
-#include <Poco/Semaphore.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -221,7 +224,7 @@ class PgTransaction final : public Transaction {
 class PostgresStore final : public Store {
  public:
   PostgresStore(std::string conninfo, const std::string& schema, int poolSize)
-      : conninfo_(std::move(conninfo)), slots_(poolSize) {
+      : conninfo_(std::move(conninfo)), free_(poolSize) {
     schema_ = schema;
     // The schema is the connection's search_path, set by the server at connect: no statement
     // per transaction. The identifier was validated (lowercase letters, digits, _).
@@ -232,7 +235,7 @@ class PostgresStore final : public Store {
 
   std::unique_ptr<Transaction> begin() override {
     // Wait (bounded) for a free connection instead of failing at once when every one is busy.
-    if (!slots_.tryWait(kSessionWaitMs)) {
+    if (!acquire()) {
       throw SqlError("no PostgreSQL session free for " + std::to_string(kSessionWaitMs) + " ms",
                      true);
     }
@@ -249,7 +252,7 @@ class PostgresStore final : public Store {
       try {
         conn = connect();
       } catch (...) {
-        slots_.set();
+        giveBack();
         throw;
       }
     }
@@ -286,13 +289,39 @@ class PostgresStore final : public Store {
       idle_.push_back(std::move(conn));
     }
     conn.reset();  // closes a connection that is broken or still in a transaction
-    slots_.set();
+    giveBack();
   }
 
  private:
   static constexpr long kSessionWaitMs = 5000;
   std::string conninfo_;
-  Poco::Semaphore slots_;
+  // Connections are handed out first come, first served: with more threads than connections
+  // (HTTP workers, consumer, relay) an unfair wait starves some requests for seconds.
+  bool acquire() {
+    std::unique_lock<std::mutex> lock(slotMu_);
+    const uint64_t me = nextTicket_++;
+    waiting_.push_back(me);
+    const bool got = slotCv_.wait_for(lock, std::chrono::milliseconds(kSessionWaitMs), [&] {
+      return free_ > 0 && waiting_.front() == me;
+    });
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), me));
+    if (got) --free_;
+    lock.unlock();
+    slotCv_.notify_all();  // the next in line (or the one behind a waiter that gave up)
+    return got;
+  }
+  void giveBack() {
+    {
+      std::lock_guard<std::mutex> lock(slotMu_);
+      ++free_;
+    }
+    slotCv_.notify_all();
+  }
+  std::mutex slotMu_;
+  std::condition_variable slotCv_;
+  int free_;
+  uint64_t nextTicket_ = 0;
+  std::deque<uint64_t> waiting_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;
 };
