@@ -295,33 +295,40 @@ class PostgresStore final : public Store {
  private:
   static constexpr long kSessionWaitMs = 5000;
   std::string conninfo_;
-  // Connections are handed out first come, first served: with more threads than connections
-  // (HTTP workers, consumer, relay) an unfair wait starves some requests for seconds.
+  // Connections are handed out first come, first served, each straight to the next waiter: with
+  // more threads than connections (HTTP workers, consumer, relay) an unfair wait starves some
+  // requests for seconds, and waking every waiter on each release thrashes two cores.
+  struct Waiter {
+    std::condition_variable cv;
+    bool granted = false;
+  };
   bool acquire() {
     std::unique_lock<std::mutex> lock(slotMu_);
-    const uint64_t me = nextTicket_++;
-    waiting_.push_back(me);
-    const bool got = slotCv_.wait_for(lock, std::chrono::milliseconds(kSessionWaitMs), [&] {
-      return free_ > 0 && waiting_.front() == me;
-    });
-    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), me));
-    if (got) --free_;
-    lock.unlock();
-    slotCv_.notify_all();  // the next in line (or the one behind a waiter that gave up)
-    return got;
+    if (free_ > 0 && waiting_.empty()) {
+      --free_;
+      return true;
+    }
+    Waiter me;
+    waiting_.push_back(&me);
+    if (me.cv.wait_for(lock, std::chrono::milliseconds(kSessionWaitMs), [&] { return me.granted; }))
+      return true;
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &me));
+    return false;
   }
   void giveBack() {
-    {
-      std::lock_guard<std::mutex> lock(slotMu_);
+    std::lock_guard<std::mutex> lock(slotMu_);
+    if (waiting_.empty()) {
       ++free_;
+      return;
     }
-    slotCv_.notify_all();
+    Waiter* next = waiting_.front();
+    waiting_.pop_front();
+    next->granted = true;
+    next->cv.notify_one();
   }
   std::mutex slotMu_;
-  std::condition_variable slotCv_;
   int free_;
-  uint64_t nextTicket_ = 0;
-  std::deque<uint64_t> waiting_;
+  std::deque<Waiter*> waiting_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;
 };
