@@ -335,6 +335,118 @@ bool Bus::accept(const std::string& received, std::string& error, const std::str
   return ok;
 }
 
+struct Bus::Consumed {
+  store::Envelope env;  // its traceparent: the consume span's
+  std::string text;     // the envelope as stored for a worker (same traceparent)
+  std::vector<std::string> handlers;
+};
+
+namespace {
+// ON CONFLICT: a broker redelivery of a message not yet handled is the same delivery.
+const std::string kStoreDelivery =
+    "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) "
+    "VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT DO NOTHING";
+std::vector<Value> deliveryRow(const store::Envelope& env, const std::string& text,
+                               const std::string& handler, int64_t now) {
+  return {env.id, handler, env.stream, text, ll(now)};
+}
+constexpr int kWaitingScan = 1000;  // stored deliveries read at once per consumed batch
+}  // namespace
+
+std::vector<Value> Bus::deliveryRow(const Consumed& c, const std::string& handler, int64_t now) {
+  return plexus::dispatch::deliveryRow(c.env, c.text, handler, now);
+}
+
+// The optimistic attempt at a consumed batch: no savepoints, one read for what waits and what
+// the inbox already holds, and the host's own writes (events, outbox, inbox, stored deliveries)
+// sent with the next round trip. Handlers almost always succeed, so this is the common path; the
+// first failure of any kind rolls the attempt back (nothing of it is kept or reported) and the
+// caller runs the batch the careful way, a savepoint per message. True when committed.
+bool Bus::runOptimistic(const std::vector<Consumed>& items, size_t total, bool& stored) {
+  const auto started = std::chrono::steady_clock::now();
+  Batch batch;
+  std::vector<Job> jobs;
+  jobs.reserve(total);  // batch entries keep pointers to them
+  auto abandon = [&](const std::string& why) {
+    for (auto& x : batch.done) {
+      if (x.duplicate) continue;
+      x.dbSpan.setAttribute("db.rolled_back", true);
+      x.dbSpan.end();
+      x.span.setAttribute("plexus.outcome", std::string("rerun: ") + why);
+      plugin::runAfterCommit(x.delivery.afterCommit, false);
+    }
+  };
+  bool committing = false;
+  try {
+    auto tx = store_.begin();
+    std::string sql =
+        "SELECT 0, stream_id, handler FROM (SELECT stream_id, handler FROM plexus_deliveries "
+        "LIMIT $1) w UNION ALL SELECT 1, message_id, handler FROM plexus_inbox WHERE message_id "
+        "IN (";
+    std::vector<Value> params{kWaitingScan + 1};
+    for (const Consumed& c : items) {
+      sql += (params.size() == 1 ? "$" : ", $") + std::to_string(params.size() + 1);
+      params.emplace_back(c.env.id);
+    }
+    std::set<std::pair<std::string, std::string>> held, handled;
+    for (const Row& r : tx->query(sql + ")", params)) {
+      (r[0].asInt() == 0 ? held : handled).insert({r[1].asText(), r[2].asText()});
+    }
+    if (held.size() > static_cast<size_t>(kWaitingScan)) return false;  // a backlog: careful way
+    for (const Consumed& c : items) {
+      for (const std::string& h : c.handlers) {
+        const int64_t now = nowMs();
+        const auto key = std::make_pair(c.env.stream, h);
+        if (held.count(key) > 0) {  // a stored delivery of this stream comes first
+          tx->defer(kStoreDelivery, deliveryRow(c, h, now));
+          stored = true;
+          continue;
+        }
+        auto it = components_.find(h);
+        if (it == components_.end()) {  // the careful way dead-letters it
+          abandon("a handler is not loaded");
+          return false;
+        }
+        jobs.push_back(Job{0, c.env.id, h, c.env.stream, c.text, 1, 0, false});
+        if (handled.count({c.env.id, h}) > 0) {
+          trace::Span span = plugin::startHandlerSpan(*it->second, c.env);
+          span.setAttribute("plexus.outcome", std::string("duplicate"));
+          batch.done.push_back(Batch::Done{&jobs.back(), c.env.type, {}, true, std::move(span), {}});
+          continue;
+        }
+        trace::Span span = plugin::startHandlerSpan(*it->second, c.env);
+        trace::Span dbSpan;
+        plugin::Delivery d;
+        {
+          trace::Scope spanScope(span);
+          dbSpan = plugin::startTransactionSpan(store_);
+          dbSpan.setAttribute("db.group_commit.size", static_cast<int64_t>(total));
+          d = runtime_.deliver(*it->second, c.env, tx.get());
+        }
+        if (d.status != PLEXUS_OK) {
+          dbSpan.setAttribute("db.rolled_back", true);
+          span.setAttribute("plexus.outcome", std::string("rerun: handler failed"));
+          plugin::runAfterCommit(d.afterCommit, false);
+          abandon("a handler of the batch failed");
+          return false;
+        }
+        store::appendOutgoing(*tx, d.outgoing, now, true);
+        tx->defer("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
+                  {c.env.id, h, ll(now)});
+        batch.done.push_back(
+            Batch::Done{&jobs.back(), c.env.type, std::move(d), false, std::move(span),
+                        std::move(dbSpan)});
+      }
+    }
+    committing = true;
+    commitBatch(std::move(tx), batch, started, jobs.size(), true);
+    return true;
+  } catch (const store::SqlError& e) {
+    if (!committing) abandon(e.what());  // a failed commit: commitBatch ended them already
+    return false;
+  }
+}
+
 // A consumed batch runs in ONE transaction: each (message, handler) whose stream has no stored
 // delivery waiting runs at once under its own savepoint (inbox, handler, outbox: one commit and no
 // scheduler hop between the broker and the handler); the others, and every later message of a
@@ -345,11 +457,7 @@ std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
                                    std::vector<std::string>& errors) {
   std::vector<bool> ok(received.size(), false);
   errors.assign(received.size(), "");
-  struct Item {
-    store::Envelope env;  // its traceparent: the consume span's
-    std::string text;     // the envelope as stored for a worker (same traceparent)
-    std::vector<std::string> handlers;
-  };
+  using Item = Consumed;
   std::vector<Item> items;
   std::vector<trace::Span> spans;  // ended once the batch is committed
   size_t total = 0;
@@ -376,15 +484,20 @@ std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
   }
   if (items.empty()) return ok;
 
-  auto storeDelivery = [&](store::Transaction& tx, const Item& item, const std::string& handler,
-                           int64_t now) {
-    // ON CONFLICT: a broker redelivery of a message not yet handled is the same delivery.
-    tx.exec(
-        "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, "
-        "due_at) VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT DO NOTHING",
-        {item.env.id, handler, item.env.stream, item.text, ll(now)});
-  };
+  auto storeDelivery = [](store::Transaction& tx, const Item& item, const std::string& handler,
+                          int64_t now) { tx.exec(kStoreDelivery, deliveryRow(item, handler, now)); };
   bool stored = false;
+  if (runOptimistic(items, total, stored)) {
+    if (stored) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        schedulerWake_ = true;
+      }
+      schedulerCv_.notify_one();
+    }
+    return ok;
+  }
+  stored = false;
   try {
     const auto started = std::chrono::steady_clock::now();
     auto tx = store_.begin();

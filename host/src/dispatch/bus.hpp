@@ -116,7 +116,11 @@ class Bus {
     // it came straight from the broker and runs in the consume transaction; a failure stores it.
     bool stored = true;
   };
-  struct Batch;  // deliveries run in one transaction and what became of them (bus.cpp)
+  struct Batch;     // deliveries run in one transaction and what became of them (bus.cpp)
+  struct Consumed;  // a consumed message and the local handlers it goes to (bus.cpp)
+  bool runOptimistic(const std::vector<Consumed>& items, size_t total, bool& stored);
+  static std::vector<Value> deliveryRow(const Consumed& c, const std::string& handler,
+                                        int64_t now);
 
   void relayLoop();
   bool relayOnce(int64_t& nextDueMs);

@@ -16,6 +16,9 @@ struct Outgoing {
 };
 
 // Throws SqlError; a clash on the event stream version is reported as transient (retry).
-void appendOutgoing(Transaction& tx, const std::vector<Outgoing>& messages, int64_t nowMs);
+// `deferred`: the statements go with the transaction's next round trip (Transaction::defer), and
+// a failure surfaces there, untranslated.
+void appendOutgoing(Transaction& tx, const std::vector<Outgoing>& messages, int64_t nowMs,
+                    bool deferred = false);
 
 }  // namespace plexus::store

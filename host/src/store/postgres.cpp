@@ -156,8 +156,7 @@ class PgTransaction final : public Transaction {
 
   Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected) override {
     if (done_) throw SqlError("transaction already ended", false);
-    const Params p(params);
-    Result r = send(sql, p);
+    Result r = send(Cmd{sql, params});
     if (affected != nullptr) {
       const char* tuples = PQcmdTuples(r.get());
       *affected = PQresultStatus(r.get()) == PGRES_TUPLES_OK
@@ -169,9 +168,16 @@ class PgTransaction final : public Transaction {
 
   // SAVEPOINT and RELEASE cannot fail in a healthy transaction: they travel with the next
   // statement (or the COMMIT) instead of costing a round trip each. ROLLBACK TO goes at once.
-  void savepoint(const std::string& name) override { deferred_.push_back("SAVEPOINT " + name); }
+  void savepoint(const std::string& name) override {
+    deferred_.push_back(Cmd{"SAVEPOINT " + name, {}});
+  }
   void release(const std::string& name) override {
-    deferred_.push_back("RELEASE SAVEPOINT " + name);
+    deferred_.push_back(Cmd{"RELEASE SAVEPOINT " + name, {}});
+  }
+  // Writes whose result nobody reads travel with the next round trip too.
+  void defer(const std::string& sql, const std::vector<Value>& params) override {
+    if (done_) throw SqlError("transaction already ended", false);
+    deferred_.push_back(Cmd{sql, params});
   }
 
   void commit() override {
@@ -180,7 +186,7 @@ class PgTransaction final : public Transaction {
       done_ = true;
       return;
     }
-    Result r = send("COMMIT", Params({}));
+    Result r = send(Cmd{"COMMIT", {}});
     done_ = true;
     // COMMIT of a transaction that had failed answers ROLLBACK: nothing was committed.
     if (std::strcmp(PQcmdStatus(r.get()), "ROLLBACK") == 0)
@@ -198,9 +204,12 @@ class PgTransaction final : public Transaction {
   // One round trip: BEGIN (first time), the deferred commands, then `sql`. Throws SqlError for
   // the first that failed. A pooled connection found dead on the first round trip (the server
   // restarted since it was last used) is replaced once: nothing was done on it yet.
-  Result send(const std::string& sql, const Params& p);
-  Result roundTrip(const std::vector<std::string>& before, const std::string& sql,
-                   const Params& p);
+  struct Cmd {
+    std::string sql;
+    std::vector<Value> values;
+  };
+  Result send(Cmd cmd);
+  Result roundTrip(const std::vector<Cmd>& cmds);  // the last one's result
   // A prepared statement whose table changed shape under it ("cached plan must not change result
   // type"): the connection is closed after this transaction and the failure is worth a retry.
   void staleCheck(const PGresult* r, const std::string& name) {
@@ -218,7 +227,7 @@ class PgTransaction final : public Transaction {
   bool reused_;
   bool begun_ = false;
   bool done_ = false;
-  std::vector<std::string> deferred_;
+  std::vector<Cmd> deferred_;
 };
 
 class PostgresStore final : public Store {
@@ -340,60 +349,78 @@ PgTransaction::~PgTransaction() {
   store_.release(std::move(connection_));
 }
 
-Result PgTransaction::roundTrip(const std::vector<std::string>& before, const std::string& sql,
-                               const Params& p) {
-  // The statement: prepared already, to be prepared in this round trip, or sent unnamed.
-  std::string name;
-  bool prepare = false;
-  if (preparable(sql)) {
+Result PgTransaction::roundTrip(const std::vector<Cmd>& cmds) {
+  // Each data statement: prepared already, prepared in this round trip, or sent unnamed.
+  struct Out {
+    std::string name;
+    bool prepare = false;
+  };
+  std::vector<Out> out(cmds.size());
+  std::unordered_map<std::string, std::string> preparing;  // the same new statement twice
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    const std::string& sql = cmds[i].sql;
+    if (!preparable(sql)) continue;
     auto it = connection_->prepared.find(sql);
+    auto now = preparing.find(sql);
     if (it != connection_->prepared.end()) {
-      name = it->second;
-    } else if (connection_->prepared.size() < kPreparedPerConnection) {
-      name = "plexus_" + std::to_string(connection_->prepared.size());
-      prepare = true;
+      out[i].name = it->second;
+    } else if (now != preparing.end()) {
+      out[i].name = now->second;
+    } else if (connection_->prepared.size() + preparing.size() < kPreparedPerConnection) {
+      out[i].name = "plexus_" + std::to_string(connection_->prepared.size() + preparing.size());
+      out[i].prepare = true;
+      preparing.emplace(sql, out[i].name);
     }
   }
-  if (before.empty() && !prepare) {  // one command: no pipeline needed
-    Result r(name.empty() ? PQexecParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(),
-                                         nullptr, nullptr, 0)
-                          : PQexecPrepared(conn_, name.c_str(), p.count(), p.ptrs.data(), nullptr,
-                                           nullptr, 0));
+  std::vector<Params> params;
+  params.reserve(cmds.size());
+  for (const Cmd& c : cmds) params.emplace_back(c.values);
+  const Cmd& last = cmds.back();
+  if (cmds.size() == 1 && !out[0].prepare) {  // one command: no pipeline needed
+    const Params& p = params[0];
+    Result r(out[0].name.empty()
+                 ? PQexecParams(conn_, last.sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr,
+                                nullptr, 0)
+                 : PQexecPrepared(conn_, out[0].name.c_str(), p.count(), p.ptrs.data(), nullptr,
+                                  nullptr, 0));
     if (!ok(r.get())) {
-      staleCheck(r.get(), name);
-      fail(conn_, r.get(), sql);
+      staleCheck(r.get(), out[0].name);
+      fail(conn_, r.get(), last.sql);
     }
     return r;
   }
   bool sent = PQenterPipelineMode(conn_) == 1;
-  for (const std::string& cmd : before) {
-    sent = sent &&
-           PQsendQueryParams(conn_, cmd.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
-  }
-  if (prepare) sent = sent && PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) == 1;
-  if (name.empty()) {
-    sent = sent && PQsendQueryParams(conn_, sql.c_str(), p.count(), nullptr, p.ptrs.data(),
+  for (size_t i = 0; i < cmds.size() && sent; ++i) {
+    const Params& p = params[i];
+    if (out[i].prepare)
+      sent = PQsendPrepare(conn_, out[i].name.c_str(), cmds[i].sql.c_str(), 0, nullptr) == 1;
+    if (!sent) break;
+    sent = out[i].name.empty()
+               ? PQsendQueryParams(conn_, cmds[i].sql.c_str(), p.count(), nullptr, p.ptrs.data(),
+                                   nullptr, nullptr, 0) == 1
+               : PQsendQueryPrepared(conn_, out[i].name.c_str(), p.count(), p.ptrs.data(),
                                      nullptr, nullptr, 0) == 1;
-  } else {
-    sent = sent && PQsendQueryPrepared(conn_, name.c_str(), p.count(), p.ptrs.data(), nullptr,
-                                       nullptr, 0) == 1;
   }
   sent = sent && PQpipelineSync(conn_) == 1;
-  if (!sent) fail(conn_, nullptr, sql);
-  // Each command's result is followed by a null; the sync ends the round trip.
-  const size_t commands = before.size() + (prepare ? 1 : 0) + 1;
-  Result failed, last;
-  std::string failedSql;
-  for (size_t i = 0; i < commands; ++i) {
-    Result r(PQgetResult(conn_));
-    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
-    if (failed == nullptr && !ok(r.get())) {
-      failedSql = i < before.size() ? before[i] : sql;
-      failed = std::move(r);
-    } else if (prepare && i == before.size()) {
-      if (ok(r.get())) connection_->prepared.emplace(sql, name);
-    } else if (i + 1 == commands) {
-      last = std::move(r);
+  if (!sent) fail(conn_, nullptr, last.sql);
+  // Each result is followed by a null; the sync ends the round trip.
+  Result failed, result;
+  size_t failedAt = 0;
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    for (int step = out[i].prepare ? 0 : 1; step < 2; ++step) {
+      Result r(PQgetResult(conn_));
+      while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+      if (!ok(r.get())) {
+        if (failed == nullptr) {
+          failed = std::move(r);
+          failedAt = i;
+        }
+      } else if (step == 0) {
+        connection_->prepared.emplace(cmds[i].sql, out[i].name);
+      } else if (i + 1 == cmds.size()) {
+        result = std::move(r);
+      }
+      if (PQstatus(conn_) != CONNECTION_OK) break;
     }
     if (PQstatus(conn_) != CONNECTION_OK) break;
   }
@@ -403,27 +430,29 @@ Result PgTransaction::roundTrip(const std::vector<std::string>& before, const st
     if (PQstatus(conn_) != CONNECTION_OK) break;
   }
   PQexitPipelineMode(conn_);
-  if (failed != nullptr || last == nullptr) {
-    staleCheck(failed.get(), name);
-    fail(conn_, failed.get(), failedSql.empty() ? sql : failedSql);
+  if (failed != nullptr || result == nullptr) {
+    staleCheck(failed.get(), out[failedAt].name);
+    fail(conn_, failed.get(), cmds[failedAt].sql);
   }
-  return last;
+  return result;
 }
 
-Result PgTransaction::send(const std::string& sql, const Params& p) {
-  std::vector<std::string> before;
-  if (!begun_) before.push_back("BEGIN");
-  before.insert(before.end(), deferred_.begin(), deferred_.end());
+Result PgTransaction::send(Cmd cmd) {
+  std::vector<Cmd> cmds;
+  cmds.reserve(deferred_.size() + 2);
+  if (!begun_) cmds.push_back(Cmd{"BEGIN", {}});
+  for (Cmd& d : deferred_) cmds.push_back(std::move(d));
   deferred_.clear();
-  if (begun_) return roundTrip(before, sql, p);
+  cmds.push_back(std::move(cmd));
+  if (begun_) return roundTrip(cmds);
   try {
-    Result r = roundTrip(before, sql, p);
+    Result r = roundTrip(cmds);
     begun_ = true;
     return r;
   } catch (const SqlError&) {
     const bool lost = PQstatus(conn_) != CONNECTION_OK;
     if (!lost) {
-      begun_ = true;  // BEGIN went through; the statement failed: the transaction is open
+      begun_ = true;  // BEGIN went through; a statement failed: the transaction is open
       throw;
     }
     if (!reused_) throw;
@@ -435,7 +464,7 @@ Result PgTransaction::send(const std::string& sql, const Params& p) {
   conn_ = connection_->pg;
   reused_ = false;
   begun_ = true;  // from here the transaction is open on the new connection, or it is lost
-  return roundTrip(before, sql, p);
+  return roundTrip(cmds);
 }
 
 }  // namespace

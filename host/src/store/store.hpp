@@ -42,6 +42,11 @@ class Transaction {
   virtual void commit() = 0;
   virtual void rollback() = 0;
   // Savepoints let one message's effects be undone inside a shared (batched) transaction.
+  // A statement whose result nobody reads: a store may send it with its next round trip, and
+  // its error then surfaces there (the caller must treat any later failure as possibly its).
+  virtual void defer(const std::string& sql, const std::vector<Value>& params) {
+    exec(sql, params);
+  }
   // A store may defer SAVEPOINT and RELEASE to its next round trip (errors then surface there).
   virtual void savepoint(const std::string& name) { exec("SAVEPOINT " + name); }
   virtual void rollbackTo(const std::string& name) { exec("ROLLBACK TO SAVEPOINT " + name); }
