@@ -206,7 +206,7 @@ TEST_F(TlsRabbit, VerifiedConnectionPublishesAndConsumes) {
       amqp.open(5000);
     } catch (const plexus::transport::AmqpError& e) {
       last = e.what();
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));  // retry pace within the deadline
     }
   }
   ASSERT_TRUE(amqp.isOpen()) << last;
@@ -264,7 +264,7 @@ TEST_F(TlsRabbit, HostRunsWithTlsStoreAndAmqpsTransport) {
     while (std::chrono::steady_clock::now() < deadline) {
       state = broker(port);
       if (done(state)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // bounded poll (60 s deadline)
     }
     return state;
   };

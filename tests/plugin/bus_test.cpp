@@ -4,6 +4,7 @@
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
+#include "store/envelope.hpp"
 #include "store/migrations.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
@@ -143,6 +144,68 @@ TEST_F(Embedded, SameMessageDeliveredTwiceIsHandledOnce) {
   ASSERT_TRUE(eventually([&] { return scalar("SELECT COUNT(*) FROM plexus_deliveries") == 0; }));
   EXPECT_EQ(count("dup")["n"], 1);
   EXPECT_NE(metrics_.scrape().find("plexus_inbox_duplicates_total{handler=\"testkit/Count\"} 1"), std::string::npos);
+}
+
+// A message from the broker runs at once only when its stream has no stored delivery waiting: here
+// a retry in backoff (a row due far in the future) holds the stream, so the consumed message is
+// stored behind it, and both run in stream order once the retry is due.
+TEST_F(Embedded, AConsumedMessageWaitsBehindAStoredRetryOfItsStream) {
+  auto envelope = [](int seq) {
+    plexus::store::Envelope e;
+    e.id = "held-" + std::to_string(seq);
+    e.kind = "command";
+    e.type = "Count";
+    e.stream = "held";
+    e.timestampMs = 1;
+    e.payload = json{{"stream", "held"}, {"seq", seq}}.dump();
+    return plexus::store::encode(e);
+  };
+  {
+    auto tx = db_->begin();
+    tx->exec(
+        "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) "
+        "VALUES ('held-1', 'testkit/Count', 'held', $1, 2, $2)",
+        {envelope(1), static_cast<long long>(4102444800000)});  // due in 2100
+    tx->commit();
+  }
+  std::vector<std::string> errors;
+  const std::vector<bool> ok = bus_->acceptBatch({envelope(2)}, {""}, errors);
+  ASSERT_TRUE(ok.at(0)) << errors.at(0);
+  EXPECT_EQ(count("held")["n"], 0);  // not run ahead of the waiting retry
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries WHERE stream_id = 'held' AND handler = 'testkit/Count'"), 2);
+  {
+    auto tx = db_->begin();
+    tx->exec("UPDATE plexus_deliveries SET due_at = 0 WHERE message_id = 'held-1'");
+    tx->commit();
+  }
+  ASSERT_TRUE(eventually([&] { return count("held")["log"].size() == 2; })) << count("held");
+  EXPECT_EQ(count("held")["log"], json::parse("[[1, 1], [2, 2]]"));
+}
+
+// One failing message in a consumed batch: the batch's first (optimistic) attempt rolls back, and
+// the re-run with a savepoint per message commits the others once and dead-letters the reject.
+TEST_F(Embedded, AFailingMessageInAConsumedBatchCostsTheOthersNothing) {
+  auto envelope = [](const std::string& stream, const std::string& mode) {
+    plexus::store::Envelope e;
+    e.id = "batch-" + stream;
+    e.kind = "command";
+    e.type = "Count";
+    e.stream = stream;
+    e.timestampMs = 1;
+    e.payload = json{{"stream", stream}, {"seq", 1}, {"mode", mode}}.dump();
+    return plexus::store::encode(e);
+  };
+  std::vector<std::string> errors;
+  const std::vector<bool> ok = bus_->acceptBatch(
+      {envelope("ba", ""), envelope("bb", "reject"), envelope("bc", "")}, {"", "", ""}, errors);
+  ASSERT_EQ(ok, std::vector<bool>({true, true, true}));
+  EXPECT_EQ(count("ba")["n"], 1);
+  EXPECT_EQ(count("bb")["n"], 0);
+  EXPECT_EQ(count("bc")["n"], 1);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_dead_letters WHERE message_id = 'batch-bb'"), 1);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_inbox WHERE handler = 'testkit/Count'"), 2);
+  // (The Counted events' own deliveries, for the CountLog perspective, may still be in flight.)
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries WHERE handler = 'testkit/Count'"), 0);
 }
 
 TEST_F(Embedded, FailingHandlerCommitsNothingAndRetriesThenSucceeds) {
