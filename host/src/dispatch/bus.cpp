@@ -507,7 +507,6 @@ std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
     std::set<std::pair<std::string, std::string>> held;  // (stream, handler) that must wait
     // What waits is usually little or nothing: one read for the batch; a long backlog is
     // checked per message instead.
-    constexpr int kWaitingScan = 1000;
     const Rows waiting = tx->query("SELECT stream_id, handler FROM plexus_deliveries LIMIT $1",
                                    {kWaitingScan + 1});
     const bool scanned = waiting.size() <= static_cast<size_t>(kWaitingScan);
