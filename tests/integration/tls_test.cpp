@@ -206,7 +206,8 @@ TEST_F(TlsRabbit, VerifiedConnectionPublishesAndConsumes) {
       amqp.open(5000);
     } catch (const plexus::transport::AmqpError& e) {
       last = e.what();
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));  // retry pace within the deadline
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(250));  // retry pace within the deadline
     }
   }
   ASSERT_TRUE(amqp.isOpen()) << last;

@@ -39,11 +39,13 @@ bool eventually(const std::function<bool()>& condition, int timeoutMs = 15000) {
 std::string storeJson(const plexus::test::TempDir& dir, std::string* schemaOut = nullptr) {
 #ifdef PLEXUS_TEST_POSTGRES
   const char* url = std::getenv("PLEXUS_PG_URL");
-  if (url == nullptr) throw std::runtime_error("PLEXUS_PG_URL is not set: start scripts/services first");
+  if (url == nullptr)
+    throw std::runtime_error("PLEXUS_PG_URL is not set: start scripts/services first");
   static int counter = 0;
   const std::string schema = "it_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
   if (schemaOut != nullptr) *schemaOut = schema;
-  return R"({"kind": "postgres", "url": ")" + std::string(url) + R"(", "schema": ")" + schema + R"("})";
+  return R"({"kind": "postgres", "url": ")" + std::string(url) + R"(", "schema": ")" + schema +
+         R"("})";
 #else
   (void)schemaOut;
   return R"({"kind": "sqlite", "url": ")" + dir.file("plexus.db") + R"("})";
@@ -55,16 +57,19 @@ class Embedded : public ::testing::Test {
   void SetUp() override {
     cfg_ = plexus::config::parse(
         R"({"service": "bus-test", "http": {"host": "127.0.0.1", "port": 0},
-            "store": )" + storeJson(dir_, &schema_) + R"(,
+            "store": )" +
+            storeJson(dir_, &schema_) + R"(,
             "transport": {"kind": "inproc", "max_attempts": 3, "retry_initial_ms": 20, "retry_max_ms": 100,
                           "poll_interval_ms": 200},
-            "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") + R"("}]})",
+            "plugins": [{"library": ")" +
+            plexus::test::testPlugin("testkit") + R"("}]})",
         "inline.json", [](const std::string&) { return std::nullopt; });
     runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
     runtime_->start(cfg_);
     db_ = plexus::store::Store::open(cfg_.store, cfg_.store.poolSize);
     std::vector<plexus::store::Migration> migrations;
-    for (const auto& m : runtime_->plugins()[0]->migrations) migrations.push_back({"testkit", m.version, m.name, m.sql});
+    for (const auto& m : runtime_->plugins()[0]->migrations)
+      migrations.push_back({"testkit", m.version, m.name, m.sql});
     plexus::store::migrate(*db_, migrations);
     plexus::dispatch::Options o;
     o.maxAttempts = cfg_.transport.maxAttempts;
@@ -96,8 +101,12 @@ class Embedded : public ::testing::Test {
     tx->commit();
     return rows.empty() || rows[0][0].isNull() ? 0 : rows[0][0].asInt();
   }
-  json count(const std::string& stream) { return json::parse(http(port_, "GET", "/t/count/" + stream).body); }
-  void send(const json& body) { ASSERT_EQ(http(port_, "POST", "/t/count", body.dump()).status, 202); }
+  json count(const std::string& stream) {
+    return json::parse(http(port_, "GET", "/t/count/" + stream).body);
+  }
+  void send(const json& body) {
+    ASSERT_EQ(http(port_, "POST", "/t/count", body.dump()).status, 202);
+  }
 
   plexus::test::TempDir dir_;
   plexus::config::Config cfg_;
@@ -119,7 +128,8 @@ TEST_F(Embedded, CommandEventAndProjectionFlowOnce) {
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_inbox"), 2);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE published_at IS NULL"), 0);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries"), 0);
-  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_events WHERE stream_id = 'a' AND type = 'Counted'"), 1);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_events WHERE stream_id = 'a' AND type = 'Counted'"),
+            1);
 }
 
 TEST_F(Embedded, OneStreamIsHandledInOrder) {
@@ -137,13 +147,15 @@ TEST_F(Embedded, SameMessageDeliveredTwiceIsHandledOnce) {
     auto tx = db_->begin();
     tx->exec(
         "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) "
-        "SELECT message_id, 'testkit/Count', stream_id, envelope, 1, 0 FROM plexus_outbox WHERE type = 'Count'");
+        "SELECT message_id, 'testkit/Count', stream_id, envelope, 1, 0 FROM plexus_outbox WHERE "
+        "type = 'Count'");
     tx->commit();
   }
   bus_->wake();
   ASSERT_TRUE(eventually([&] { return scalar("SELECT COUNT(*) FROM plexus_deliveries") == 0; }));
   EXPECT_EQ(count("dup")["n"], 1);
-  EXPECT_NE(metrics_.scrape().find("plexus_inbox_duplicates_total{handler=\"testkit/Count\"} 1"), std::string::npos);
+  EXPECT_NE(metrics_.scrape().find("plexus_inbox_duplicates_total{handler=\"testkit/Count\"} 1"),
+            std::string::npos);
 }
 
 // A message from the broker runs at once only when its stream has no stored delivery waiting: here
@@ -172,7 +184,9 @@ TEST_F(Embedded, AConsumedMessageWaitsBehindAStoredRetryOfItsStream) {
   const std::vector<bool> ok = bus_->acceptBatch({envelope(2)}, {""}, errors);
   ASSERT_TRUE(ok.at(0)) << errors.at(0);
   EXPECT_EQ(count("held")["n"], 0);  // not run ahead of the waiting retry
-  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries WHERE stream_id = 'held' AND handler = 'testkit/Count'"), 2);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries WHERE stream_id = 'held' AND handler = "
+                   "'testkit/Count'"),
+            2);
   {
     auto tx = db_->begin();
     tx->exec("UPDATE plexus_deliveries SET due_at = 0 WHERE message_id = 'held-1'");
@@ -211,9 +225,11 @@ TEST_F(Embedded, AFailingMessageInAConsumedBatchCostsTheOthersNothing) {
 TEST_F(Embedded, FailingHandlerCommitsNothingAndRetriesThenSucceeds) {
   ASSERT_EQ(http(port_, "PUT", "/t/flags/broken", "{}").status, 200);
   send({{"stream", "r"}, {"seq", 1}});
-  ASSERT_TRUE(eventually([&] { return scalar("SELECT MAX(attempt) FROM plexus_deliveries") >= 2; }));
+  ASSERT_TRUE(
+      eventually([&] { return scalar("SELECT MAX(attempt) FROM plexus_deliveries") >= 2; }));
   EXPECT_EQ(count("r")["n"], 0);  // nothing committed
-  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_events WHERE stream_id = 'r'"), 0);  // nothing published
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_events WHERE stream_id = 'r'"),
+            0);  // nothing published
   ASSERT_EQ(http(port_, "DELETE", "/t/flags/broken").status, 200);
   ASSERT_TRUE(eventually([&] { return count("r")["log"].size() == 1; }));
   EXPECT_EQ(count("r")["n"], 1);
@@ -272,13 +288,16 @@ TEST_F(Embedded, RetentionPurgesOnlyOldPublishedAndProcessedRows) {
   {
     auto tx = db_->begin();
     const int64_t old = 1000;  // 1970: far beyond any retention
-    tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ('old', 'h', $1)", {old});
+    tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ('old', 'h', $1)",
+             {old});
     tx->exec(
-        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, created_at, published_at) "
+        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, "
+        "created_at, published_at) "
         "VALUES ('old-out', 'event', 'T', 's', '{}', $1, $1, $1)",
         {old});
     tx->exec(
-        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, created_at) "
+        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, "
+        "created_at) "
         "VALUES ('old-unpublished', 'event', 'Nobody', 's', '{}', $1, $1)",
         {static_cast<long long>(4102444800000)});  // due in 2100: not published, never purged
     tx->commit();
@@ -288,7 +307,8 @@ TEST_F(Embedded, RetentionPurgesOnlyOldPublishedAndProcessedRows) {
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_inbox"), inboxBefore);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE message_id = 'old-out'"), 0);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE message_id = 'old-unpublished'"), 1);
-  EXPECT_GE(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE published_at IS NOT NULL"), 1);  // recent ones stay
+  EXPECT_GE(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE published_at IS NOT NULL"),
+            1);  // recent ones stay
 }
 
 TEST_F(Embedded, ReadinessReportsTheOutbox) {

@@ -195,9 +195,11 @@ TEST_F(HttpSurface, RequestIdIsEchoedOrGenerated) {
 TEST_F(HttpSurface, MetricsPassPromtool) {
   http(port_, "POST", "/api/echo", R"({"message": "count me"})");
   // The request is counted right after its response went out: poll (bounded) until it shows.
-  const std::string series = "plexus_http_requests_total{code=\"200\",method=\"POST\",route=\"/api/echo\"}";
+  const std::string series =
+      "plexus_http_requests_total{code=\"200\",method=\"POST\",route=\"/api/echo\"}";
   auto m = http(port_, "GET", "/metrics");
-  for (int i = 0; i < 100 && m.body.find(series) == std::string::npos; ++i) m = http(port_, "GET", "/metrics");
+  for (int i = 0; i < 100 && m.body.find(series) == std::string::npos; ++i)
+    m = http(port_, "GET", "/metrics");
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.headers["Content-Type"].find("text/plain"), std::string::npos);
   EXPECT_NE(m.body.find("echo_messages_total"), std::string::npos);

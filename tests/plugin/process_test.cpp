@@ -71,9 +71,10 @@ TEST(HostBinary, MigrateNeedsAStore) {
 
 TEST(HostBinary, MigrateAppliesOnceThenIsANoOp) {
   TempDir dir;
-  const std::string file = dir.write(
-      "c.json", R"({"service": "mig", "store": {"kind": "sqlite", "url": ")" + dir.file("m.db") +
-                    R"("}, "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") + R"("}]})");
+  const std::string file =
+      dir.write("c.json", R"({"service": "mig", "store": {"kind": "sqlite", "url": ")" +
+                              dir.file("m.db") + R"("}, "plugins": [{"library": ")" +
+                              plexus::test::testPlugin("testkit") + R"("}]})");
   auto first = runHost({"migrate", "--config", file});
   ASSERT_EQ(first.exitCode, 0) << first.err;
   EXPECT_NE(first.out.find("4 applied, 0 already applied"), std::string::npos) << first.out;
@@ -179,9 +180,11 @@ TEST(HostBinary, MetricsCarryProcessAndBuildInfoAndPassPromtool) {
        {"# TYPE process_cpu_seconds_total counter", "# TYPE process_resident_memory_bytes gauge",
         "# TYPE process_virtual_memory_bytes gauge", "# TYPE process_open_fds gauge",
         "# TYPE process_max_fds gauge", "# TYPE process_threads gauge",
-        "# TYPE process_start_time_seconds gauge", "# TYPE plexus_trace_spans_dropped_total counter",
+        "# TYPE process_start_time_seconds gauge",
+        "# TYPE plexus_trace_spans_dropped_total counter",
         "# TYPE plexus_trace_spans_exported_total counter",
-        "plexus_plugin_info{plugin=\"echo\",version=\"1.0.0\"} 1", "plexus_build_info{abi_version=\""}) {
+        "plexus_plugin_info{plugin=\"echo\",version=\"1.0.0\"} 1",
+        "plexus_build_info{abi_version=\""}) {
     EXPECT_NE(text.find(family), std::string::npos) << family;
   }
   const std::string metricsFile = dir.write("metrics.txt", text);

@@ -86,15 +86,16 @@ RunResult runHost(const std::vector<std::string>& args,
   return r;
 }
 
-HostProcess::HostProcess(const std::string& configPath, const std::map<std::string, std::string>& env,
+HostProcess::HostProcess(const std::string& configPath,
+                         const std::map<std::string, std::string>& env,
                          const std::string& command) {
   std::vector<std::string> args;
   if (!command.empty()) args.push_back(command);
   args.push_back("--config");
   args.push_back(configPath);
   Poco::Process::Env e(env.begin(), env.end());
-  handle_ = std::make_unique<Poco::ProcessHandle>(
-      Poco::Process::launch(PLEXUS_HOST_BIN, args, PLEXUS_SOURCE_DIR, nullptr, &outPipe_, nullptr, e));
+  handle_ = std::make_unique<Poco::ProcessHandle>(Poco::Process::launch(
+      PLEXUS_HOST_BIN, args, PLEXUS_SOURCE_DIR, nullptr, &outPipe_, nullptr, e));
   reader_ = std::thread([this] {
     Poco::PipeInputStream in(outPipe_);
     std::string line;

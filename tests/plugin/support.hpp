@@ -57,7 +57,8 @@ RunResult runHost(const std::vector<std::string>& args,
 // A serving host child process.
 class HostProcess {
  public:
-  explicit HostProcess(const std::string& configPath, const std::map<std::string, std::string>& env = {},
+  explicit HostProcess(const std::string& configPath,
+                       const std::map<std::string, std::string>& env = {},
                        const std::string& command = "");
   ~HostProcess();
   int port() const { return port_; }

@@ -29,11 +29,11 @@ static const plexus_plugin_desc desc = {sizeof(plexus_plugin_desc),
                                         PLEXUS_ABI_MAJOR + 1,
                                         0,
 #elif defined(BROKEN_NEWER_MINOR)
-                                         PLEXUS_ABI_MAJOR,
-                                         PLEXUS_ABI_MINOR + 1,
+                                        PLEXUS_ABI_MAJOR,
+                                        PLEXUS_ABI_MINOR + 1,
 #else
-                                         PLEXUS_ABI_MAJOR,
-                                         PLEXUS_ABI_MINOR,
+                                        PLEXUS_ABI_MAJOR,
+                                        PLEXUS_ABI_MINOR,
 #endif
                                         "broken",
                                         "0.0.1",
@@ -41,7 +41,7 @@ static const plexus_plugin_desc desc = {sizeof(plexus_plugin_desc),
 #if defined(BROKEN_DUPLICATE_COMPONENT)
                                         2,
 #else
-                                         1,
+                                        1,
 #endif
                                         0,
                                         0,

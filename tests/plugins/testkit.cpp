@@ -110,7 +110,8 @@ class Count final : public plexus::Receptor {
         "INSERT INTO testkit_counts (stream_id, n) VALUES ($1, 1) "
         "ON CONFLICT (stream_id) DO UPDATE SET n = testkit_counts.n + 1",
         std::string(m.stream()));
-    const auto rows = ctx.sql("SELECT n FROM testkit_counts WHERE stream_id = $1", std::string(m.stream()));
+    const auto rows =
+        ctx.sql("SELECT n FROM testkit_counts WHERE stream_id = $1", std::string(m.stream()));
     ctx.emit("Counted", Json{{"n", rows.at(0).at(0).asInt()}, {"seq", body.value("seq", 0)}});
     return plexus::ok();
   }
@@ -122,7 +123,8 @@ class CountLog final : public plexus::Perspective {
   plexus::Result handle(plexus::Context& ctx, const plexus::Message& e) override {
     const Json body = e.json();
     ctx.exec("INSERT INTO testkit_log (message_id, stream_id, n, seq) VALUES ($1, $2, $3, $4)",
-             std::string(e.id()), std::string(e.stream()), body.value("n", 0), body.value("seq", 0));
+             std::string(e.id()), std::string(e.stream()), body.value("n", 0),
+             body.value("seq", 0));
     return plexus::ok();
   }
 };
@@ -149,7 +151,8 @@ class GetCount final : public plexus::Route {
     const std::string stream = req.param("stream").value_or("");
     const auto n = ctx.sql("SELECT n FROM testkit_counts WHERE stream_id = $1", stream);
     Json log = Json::array();  // [n, seq] per Counted event, by n
-    for (const auto& r : ctx.sql("SELECT n, seq FROM testkit_log WHERE stream_id = $1 ORDER BY n", stream)) {
+    for (const auto& r :
+         ctx.sql("SELECT n, seq FROM testkit_log WHERE stream_id = $1 ORDER BY n", stream)) {
       log.push_back(Json::array({r.at(0).asInt(), r.at(1).asInt()}));
     }
     return plexus::Response::json(200, Json{{"n", n.empty() ? 0 : n[0][0].asInt()}, {"log", log}});
@@ -189,11 +192,12 @@ class ClearFlag final : public plexus::Route {
 
 }  // namespace testkit
 
-PLEXUS_REGISTER_MIGRATION(1, "any", "testkit tables",
-                          "CREATE TABLE testkit_counts (stream_id TEXT PRIMARY KEY, n BIGINT NOT NULL);"
-                          "CREATE TABLE testkit_log (message_id TEXT PRIMARY KEY, stream_id TEXT NOT NULL, "
-                          "n BIGINT NOT NULL, seq BIGINT NOT NULL);"
-                          "CREATE TABLE testkit_flags (name TEXT PRIMARY KEY)");
+PLEXUS_REGISTER_MIGRATION(
+    1, "any", "testkit tables",
+    "CREATE TABLE testkit_counts (stream_id TEXT PRIMARY KEY, n BIGINT NOT NULL);"
+    "CREATE TABLE testkit_log (message_id TEXT PRIMARY KEY, stream_id TEXT NOT NULL, "
+    "n BIGINT NOT NULL, seq BIGINT NOT NULL);"
+    "CREATE TABLE testkit_flags (name TEXT PRIMARY KEY)");
 PLEXUS_REGISTER_RECEPTOR(testkit::Count, "Count");
 PLEXUS_REGISTER_PERSPECTIVE(testkit::CountLog, "Counted");
 PLEXUS_REGISTER_ROUTE(testkit::PostCount, "POST", "/t/count");

@@ -30,14 +30,14 @@ class ConfigError : public std::runtime_error {
 
 // Bearer-token (JWT) validation for requests whose path starts with `prefix` (http.auth).
 struct AuthGroup {
-  std::string prefix;                   // "/" or a path prefix ending at a segment boundary
-  std::string issuer;                   // required `iss`
-  std::string audience;                 // required member of `aud`
-  std::vector<std::string> algorithms;  // subset of HS256, RS256
-  std::string hs256Secret;              // required with HS256 (at least 32 bytes)
-  std::string rs256PublicKeyFile;       // required with RS256
-  std::string rs256PublicKeyPem;        // its content, read while loading the config
-  int clockSkewSeconds = 60;            // leeway for exp and nbf
+  std::string prefix;                       // "/" or a path prefix ending at a segment boundary
+  std::string issuer;                       // required `iss`
+  std::string audience;                     // required member of `aud`
+  std::vector<std::string> algorithms;      // subset of HS256, RS256
+  std::string hs256Secret;                  // required with HS256 (at least 32 bytes)
+  std::string rs256PublicKeyFile;           // required with RS256
+  std::string rs256PublicKeyPem;            // its content, read while loading the config
+  int clockSkewSeconds = 60;                // leeway for exp and nbf
   std::vector<std::string> requiredScopes;  // all must be in `scope` (or `scp`), else 403
 };
 

@@ -411,7 +411,8 @@ bool Bus::runOptimistic(const std::vector<Consumed>& items, size_t total, bool& 
         if (handled.count({c.env.id, h}) > 0) {
           trace::Span span = plugin::startHandlerSpan(*it->second, c.env);
           span.setAttribute("plexus.outcome", std::string("duplicate"));
-          batch.done.push_back(Batch::Done{&jobs.back(), c.env.type, {}, true, std::move(span), {}});
+          batch.done.push_back(
+              Batch::Done{&jobs.back(), c.env.type, {}, true, std::move(span), {}});
           continue;
         }
         trace::Span span = plugin::startHandlerSpan(*it->second, c.env);
@@ -431,11 +432,11 @@ bool Bus::runOptimistic(const std::vector<Consumed>& items, size_t total, bool& 
           return false;
         }
         store::appendOutgoing(*tx, d.outgoing, now, true);
-        tx->defer("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
-                  {c.env.id, h, ll(now)});
-        batch.done.push_back(
-            Batch::Done{&jobs.back(), c.env.type, std::move(d), false, std::move(span),
-                        std::move(dbSpan)});
+        tx->defer(
+            "INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ($1, $2, $3)",
+            {c.env.id, h, ll(now)});
+        batch.done.push_back(Batch::Done{&jobs.back(), c.env.type, std::move(d), false,
+                                         std::move(span), std::move(dbSpan)});
       }
     }
     committing = true;
@@ -485,7 +486,9 @@ std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
   if (items.empty()) return ok;
 
   auto storeDelivery = [](store::Transaction& tx, const Item& item, const std::string& handler,
-                          int64_t now) { tx.exec(kStoreDelivery, deliveryRow(item, handler, now)); };
+                          int64_t now) {
+    tx.exec(kStoreDelivery, deliveryRow(item, handler, now));
+  };
   bool stored = false;
   if (runOptimistic(items, total, stored)) {
     if (stored) {
@@ -503,12 +506,12 @@ std::vector<bool> Bus::acceptBatch(const std::vector<std::string>& received,
     auto tx = store_.begin();
     Batch batch;
     std::vector<Job> jobs;
-    jobs.reserve(total);  // runOne keeps pointers to them
+    jobs.reserve(total);                                 // runOne keeps pointers to them
     std::set<std::pair<std::string, std::string>> held;  // (stream, handler) that must wait
     // What waits is usually little or nothing: one read for the batch; a long backlog is
     // checked per message instead.
-    const Rows waiting = tx->query("SELECT stream_id, handler FROM plexus_deliveries LIMIT $1",
-                                   {kWaitingScan + 1});
+    const Rows waiting =
+        tx->query("SELECT stream_id, handler FROM plexus_deliveries LIMIT $1", {kWaitingScan + 1});
     const bool scanned = waiting.size() <= static_cast<size_t>(kWaitingScan);
     if (scanned) {
       for (const Row& r : waiting) held.insert({r[0].asText(), r[1].asText()});
@@ -839,8 +842,8 @@ int64_t Bus::recordFailure(store::Transaction& tx, const Job& job, const std::st
         "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, "
         "due_at, last_error, first_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
         "ON CONFLICT DO NOTHING",
-        {job.messageId, job.handler, job.stream, job.envelope, ll(job.attempt + 1),
-         ll(now + delay), reason, ll(now)});
+        {job.messageId, job.handler, job.stream, job.envelope, ll(job.attempt + 1), ll(now + delay),
+         reason, ll(now)});
     return delay;
   }
   tx.exec(

@@ -119,8 +119,7 @@ class Bus {
   struct Batch;     // deliveries run in one transaction and what became of them (bus.cpp)
   struct Consumed;  // a consumed message and the local handlers it goes to (bus.cpp)
   bool runOptimistic(const std::vector<Consumed>& items, size_t total, bool& stored);
-  static std::vector<Value> deliveryRow(const Consumed& c, const std::string& handler,
-                                        int64_t now);
+  static std::vector<Value> deliveryRow(const Consumed& c, const std::string& handler, int64_t now);
 
   void relayLoop();
   bool relayOnce(int64_t& nextDueMs);

@@ -301,11 +301,10 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       }
     }
     if (ctx_.auth) {
-      const AuthResult a =
-          ctx_.auth->check(path, req.get("Authorization", ""),
-                           std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count());
+      const AuthResult a = ctx_.auth->check(path, req.get("Authorization", ""),
+                                            std::chrono::duration_cast<std::chrono::seconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
       if (a.status != 0) {
         resp.set("WWW-Authenticate", a.wwwAuthenticate);
         return refuse(a.status, a.error);

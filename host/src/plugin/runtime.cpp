@@ -391,9 +391,9 @@ void Runtime::start(const config::Config& config) {
   std::map<std::string, std::string> routeOwners;
   for (const auto& pc : config.plugins) {
     // A plugin_dir written in the config is the allow-list: libraries must sit directly in it.
-    auto lp = load(pc.path, pc.sha256,
-                   config.pluginDirGiven ? std::optional<std::string>(config.pluginDir)
-                                         : std::nullopt);
+    auto lp =
+        load(pc.path, pc.sha256,
+             config.pluginDirGiven ? std::optional<std::string>(config.pluginDir) : std::nullopt);
     for (const auto& other : plugins_) {
       if (other->name == lp->name)
         throw PluginError(pc.path,

@@ -6,9 +6,9 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -378,11 +378,10 @@ Result PgTransaction::roundTrip(const std::vector<Cmd>& cmds) {
   const Cmd& last = cmds.back();
   if (cmds.size() == 1 && !out[0].prepare) {  // one command: no pipeline needed
     const Params& p = params[0];
-    Result r(out[0].name.empty()
-                 ? PQexecParams(conn_, last.sql.c_str(), p.count(), nullptr, p.ptrs.data(), nullptr,
-                                nullptr, 0)
-                 : PQexecPrepared(conn_, out[0].name.c_str(), p.count(), p.ptrs.data(), nullptr,
-                                  nullptr, 0));
+    Result r(out[0].name.empty() ? PQexecParams(conn_, last.sql.c_str(), p.count(), nullptr,
+                                                p.ptrs.data(), nullptr, nullptr, 0)
+                                 : PQexecPrepared(conn_, out[0].name.c_str(), p.count(),
+                                                  p.ptrs.data(), nullptr, nullptr, 0));
     if (!ok(r.get())) {
       staleCheck(r.get(), out[0].name);
       fail(conn_, r.get(), last.sql);
@@ -395,11 +394,10 @@ Result PgTransaction::roundTrip(const std::vector<Cmd>& cmds) {
     if (out[i].prepare)
       sent = PQsendPrepare(conn_, out[i].name.c_str(), cmds[i].sql.c_str(), 0, nullptr) == 1;
     if (!sent) break;
-    sent = out[i].name.empty()
-               ? PQsendQueryParams(conn_, cmds[i].sql.c_str(), p.count(), nullptr, p.ptrs.data(),
-                                   nullptr, nullptr, 0) == 1
-               : PQsendQueryPrepared(conn_, out[i].name.c_str(), p.count(), p.ptrs.data(),
-                                     nullptr, nullptr, 0) == 1;
+    sent = out[i].name.empty() ? PQsendQueryParams(conn_, cmds[i].sql.c_str(), p.count(), nullptr,
+                                                   p.ptrs.data(), nullptr, nullptr, 0) == 1
+                               : PQsendQueryPrepared(conn_, out[i].name.c_str(), p.count(),
+                                                     p.ptrs.data(), nullptr, nullptr, 0) == 1;
   }
   sent = sent && PQpipelineSync(conn_) == 1;
   if (!sent) fail(conn_, nullptr, last.sql);

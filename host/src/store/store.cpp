@@ -284,9 +284,7 @@ std::vector<std::string> splitStatements(const std::string& script) {
 }
 
 std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
-  std::call_once(registered, [] {
-    Poco::Data::SQLite::Connector::registerConnector();
-  });
+  std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
   try {
     if (config.kind == "postgres") {
       if (!config.schema.empty() && !validIdentifier(config.schema)) {

@@ -106,7 +106,8 @@ int64_t expiryFromConfig(const Json& cfg) {
   if (value.is_string()) {  // "${VAR:-900}" from the host config arrives as a string
     const std::string text = value.get<std::string>();
     value = Json::parse(text, nullptr, false);
-    if (!value.is_number_integer()) throw std::invalid_argument("config expiry_seconds must be an integer");
+    if (!value.is_number_integer())
+      throw std::invalid_argument("config expiry_seconds must be an integer");
   }
   const auto v = intIn(value, 1, 365LL * 24 * 3600);
   if (!v) throw std::invalid_argument("config expiry_seconds must be an integer in 1..31536000");

@@ -51,7 +51,8 @@ bool mergeGroup(Json& state, const char* group, const Json& payload,
     state[group] = Json::object();
     changed = true;
   }
-  for (const auto& [to, from] : keys) changed |= setIfAbsent(state[group], to, orNull(payload, from));
+  for (const auto& [to, from] : keys)
+    changed |= setIfAbsent(state[group], to, orNull(payload, from));
   return changed;
 }
 
@@ -241,17 +242,18 @@ OrderRequest validateCreateOrder(const Json& body) {
     if (!present(it, "unitPrice")) throw ValidationError(at + ".unitPrice is required");
     line.unitPriceCents = parseMoneyCents(it["unitPrice"], at + ".unitPrice", kMaxUnitPriceCents);
     line.lineTotalCents = line.unitPriceCents * line.quantity;  // <= 1e16: no overflow
-    r.totalCents += line.lineTotalCents;                         // <= 1e18: no overflow
+    r.totalCents += line.lineTotalCents;                        // <= 1e18: no overflow
     r.items.push_back(std::move(line));
   }
 
   if (!present(body, "shippingAddress")) throw ValidationError("shippingAddress is required");
   const Json& a = body["shippingAddress"];
   if (!a.is_object()) throw ValidationError("shippingAddress must be an object");
-  const std::pair<const char*, std::string*> fields[] = {
-      {"street", &r.shippingAddress.street},   {"city", &r.shippingAddress.city},
-      {"state", &r.shippingAddress.state},     {"zipCode", &r.shippingAddress.zipCode},
-      {"country", &r.shippingAddress.country}};
+  const std::pair<const char*, std::string*> fields[] = {{"street", &r.shippingAddress.street},
+                                                         {"city", &r.shippingAddress.city},
+                                                         {"state", &r.shippingAddress.state},
+                                                         {"zipCode", &r.shippingAddress.zipCode},
+                                                         {"country", &r.shippingAddress.country}};
   for (const auto& [name, out] : fields) {
     const std::string at = std::string("shippingAddress.") + name;
     if (!present(a, name)) throw ValidationError(at + " is required");
@@ -341,22 +343,21 @@ bool applyViewEvent(Json& state, const std::string& type, const Json& p) {
     const int64_t total = p.contains("totalAmount")
                               ? parseMoneyCents(p["totalAmount"], "totalAmount", INT64_MAX / 1000)
                               : 0;
-    state["created"] = Json{{"customerId", stringOr(p, "customerId")},
-                            {"totalAmount", total},
-                            {"currency", stringOr(p, "currency", "USD")},
-                            {"itemCount", itemCount},
-                            {"shippingAddress", orNull(p, "shippingAddress")},
-                            {"createdAt", orNull(p, "createdAt")}};
+    state["created"] = Json{
+        {"customerId", stringOr(p, "customerId")},         {"totalAmount", total},
+        {"currency", stringOr(p, "currency", "USD")},      {"itemCount", itemCount},
+        {"shippingAddress", orNull(p, "shippingAddress")}, {"createdAt", orNull(p, "createdAt")}};
     return true;
   }
   if (type == "PaymentProcessed") {
-    return mergeGroup(state, "payment", p,
-                      {{"paymentId", "paymentId"}, {"status", "status"},
-                       {"processedAt", "processedAt"}});
+    return mergeGroup(
+        state, "payment", p,
+        {{"paymentId", "paymentId"}, {"status", "status"}, {"processedAt", "processedAt"}});
   }
   if (type == "ShipmentCreated") {
     return mergeGroup(state, "shipment", p,
-                      {{"shipmentId", "shipmentId"}, {"trackingNumber", "trackingNumber"},
+                      {{"shipmentId", "shipmentId"},
+                       {"trackingNumber", "trackingNumber"},
                        {"estimatedDelivery", "estimatedDelivery"}});
   }
   if (type == "ShipmentDelivered") {
@@ -401,7 +402,8 @@ Json viewSummary(const std::string& orderId, const Json& state) {
     Json info{{"shipmentId", orNull(s, "shipmentId")},
               {"trackingNumber", orNull(s, "trackingNumber")},
               {"estimatedDelivery", orNull(s, "estimatedDelivery")}};
-    if (state.contains("delivery")) info["actualDelivery"] = orNull(state["delivery"], "actualDelivery");
+    if (state.contains("delivery"))
+      info["actualDelivery"] = orNull(state["delivery"], "actualDelivery");
     out["shipmentInfo"] = info;
   }
   if (state.contains("cancellation")) {
@@ -424,14 +426,16 @@ bool upsertView(plexus::Context& ctx, const std::string& orderId, const std::str
         "INSERT INTO orders_view (order_id, customer_id, status, document, version, updated_at) "
         "VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (order_id) DO NOTHING",
         orderId, customer, viewStatus(state), state.dump(), ctx.nowMs());
-    if (n != 1) throw plexus::TransientError("orders_view row of " + orderId + " written concurrently");
+    if (n != 1)
+      throw plexus::TransientError("orders_view row of " + orderId + " written concurrently");
     return true;
   }
   const int64_t n = ctx.exec(
       "UPDATE orders_view SET customer_id = $1, status = $2, document = $3, version = version + 1, "
       "updated_at = $4 WHERE order_id = $5 AND version = $6",
       customer, viewStatus(state), state.dump(), ctx.nowMs(), orderId, rows[0][1].asInt());
-  if (n != 1) throw plexus::TransientError("orders_view row of " + orderId + " written concurrently");
+  if (n != 1)
+    throw plexus::TransientError("orders_view row of " + orderId + " written concurrently");
   return true;
 }
 
@@ -522,7 +526,8 @@ plexus::Result CancelOrder::handle(plexus::Context& ctx, const plexus::Message& 
 
 plexus::Result OrderView::handle(plexus::Context& ctx, const plexus::Message& e) {
   const Json body = e.json();
-  if (!body.is_object()) return plexus::reject(std::string(e.type()) + " payload must be an object");
+  if (!body.is_object())
+    return plexus::reject(std::string(e.type()) + " payload must be an object");
   std::string orderId = stringOr(body, "orderId");
   if (orderId.empty()) orderId = std::string(e.stream());
   if (orderId.empty()) return plexus::reject("event without orderId");
@@ -571,7 +576,8 @@ plexus::Response PostOrder::handle(plexus::Context& ctx, const plexus::Request& 
   const bool replayed = order.value("idempotentReplay", false);
   order.erase("idempotentReplay");
   const std::string id = order.value("orderId", orderId);
-  return plexus::Response::json(replayed ? 200 : 201, order).header("Location", "/api/orders/" + id);
+  return plexus::Response::json(replayed ? 200 : 201, order)
+      .header("Location", "/api/orders/" + id);
 }
 
 plexus::Response GetOrder::handle(plexus::Context& ctx, const plexus::Request& req) {

@@ -59,8 +59,8 @@ struct OrderRequest {
   Address shippingAddress;
   std::string currency = "USD";
   std::string paymentMethod = "card";
-  std::string customerEmail;  // default "{customerId}@example.com"
-  std::string customerPhone;  // default kSandboxPhone
+  std::string customerEmail;   // default "{customerId}@example.com"
+  std::string customerPhone;   // default kSandboxPhone
   std::string idempotencyKey;  // empty = none
   int64_t totalCents = 0;
 };

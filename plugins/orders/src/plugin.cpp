@@ -11,8 +11,8 @@ PLEXUS_REGISTER_MIGRATION(
     "document TEXT NOT NULL, version BIGINT NOT NULL, updated_at BIGINT NOT NULL)");
 PLEXUS_REGISTER_RECEPTOR(orders::CreateOrder, "CreateOrder");
 PLEXUS_REGISTER_RECEPTOR(orders::CancelOrder, "CancelOrder");
-PLEXUS_REGISTER_PERSPECTIVE(orders::OrderView, "OrderCreated", "PaymentProcessed", "ShipmentCreated",
-                            "ShipmentDelivered", "OrderCancelled");
+PLEXUS_REGISTER_PERSPECTIVE(orders::OrderView, "OrderCreated", "PaymentProcessed",
+                            "ShipmentCreated", "ShipmentDelivered", "OrderCancelled");
 PLEXUS_REGISTER_ROUTE(orders::PostOrder, "POST", "/api/orders");
 PLEXUS_REGISTER_ROUTE(orders::GetOrder, "GET", "/api/orders/{id}");
 PLEXUS_PLUGIN("orders", "1.0.0");

@@ -115,8 +115,10 @@ class Host {
   }
 
  private:
-  void postKind(int32_t kind, std::string_view type, const Json& payload, std::string_view stream) const {
-    if (!PLEXUS_API_HAS(api_, post)) throw HostError(Status::Fatal, "host too old: post needs ABI 1.1");
+  void postKind(int32_t kind, std::string_view type, const Json& payload,
+                std::string_view stream) const {
+    if (!PLEXUS_API_HAS(api_, post))
+      throw HostError(Status::Fatal, "host too old: post needs ABI 1.1");
     const std::string text = payload.dump();
     const plexus_status s = api_->post(host_, kind, str(type), str(stream), str(text));
     if (s != PLEXUS_OK) {
@@ -261,8 +263,8 @@ struct Response {
   // Invalid UTF-8 (e.g. echoed from a request) is replaced, not thrown: a throwing dump() turned
   // the 400 for a body with invalid UTF-8 into a 500 (found by tests/fuzz, route_bodies).
   static Response json(int status, const Json& body) {
-    return Response{status, "application/json",
-                    body.dump(-1, ' ', false, Json::error_handler_t::replace), {}};
+    return Response{
+        status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace), {}};
   }
   static Response error(int status, std::string_view message) {
     return json(status, Json{{"error", message}});

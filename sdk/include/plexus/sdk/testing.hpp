@@ -369,7 +369,8 @@ class FakeHost {
     if (onResult != nullptr) onResult(user, str(o.detail));
     return static_cast<plexus_status>(o.status);
   }
-  static plexus_status postFn(plexus_host* h, int32_t kind, plexus_str type, plexus_str stream, plexus_str payload) {
+  static plexus_status postFn(plexus_host* h, int32_t kind, plexus_str type, plexus_str stream,
+                              plexus_str payload) {
     auto& s = self(h);
     std::lock_guard<std::mutex> lock(s.mu_);
     Outgoing o{std::string(view(type)), std::string(view(stream)), Json::parse(view(payload)), 0};
