@@ -1,9 +1,9 @@
 #include "http/server.hpp"
 
-#include "dispatch/bus.hpp"
+#include "http/admin.hpp"
 #include "http/auth.hpp"
+#include "http/health.hpp"
 #include "http/rate_limit.hpp"
-#include "store/store.hpp"
 
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
@@ -29,6 +29,13 @@
 namespace plexus::http {
 
 struct Server::Context {
+  Context(const config::Config& c, plugin::Runtime& r, Metrics& m, std::atomic<bool>& d)
+      : config(c),
+        runtime(r),
+        metrics(m),
+        draining(d),
+        health(c.service, c.transport.stallSeconds, r, d) {}
+
   const config::Config& config;
   plugin::Runtime& runtime;
   Metrics& metrics;
@@ -38,10 +45,8 @@ struct Server::Context {
   std::condition_variable cv;
   int inflight = 0;
   bool wakeUp = false;
-  store::Store* store = nullptr;
-  dispatch::Bus* bus = nullptr;
-  const std::atomic<bool>* migrated = nullptr;
-  std::function<std::string()> transportState;
+  Health health;
+  AdminApi admin{nullptr};
   std::unique_ptr<Authenticator> auth;   // http.auth.enabled
   std::unique_ptr<RateLimiter> limiter;  // http.limits.rate_per_second > 0
 };
@@ -197,18 +202,21 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         resp.set("Allow", "GET");
         return error(resp, 405, "method not allowed", requestId);
       }
-      if (path == "/health") return send(resp, 200, json{{"status", "ok"}}.dump(), requestId);
       if (path == "/metrics") {
         return send(resp, 200, ctx_.metrics.scrape(), requestId,
                     "text/plain; version=0.0.4; charset=utf-8");
       }
-      return readiness(resp, requestId);
+      return reply(resp, path == "/health" ? ctx_.health.live() : ctx_.health.ready(), requestId);
     }
 
     if (path.rfind("/admin/", 0) == 0) {
-      routeLabel = "/admin/dead-letters";
-      if (!discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
-      return admin(method, path, query, resp, requestId);
+      plugin::HttpRequest ar;
+      if (const int refused = readBody(req, resp, requestId, ar.body)) return refused;
+      ar.method = method;
+      ar.path = path;
+      ar.query = query;
+      ar.requestId = requestId;
+      return reply(resp, ctx_.admin.handle(ar, routeLabel), requestId);
     }
 
     const Router::Match m = ctx_.router.match(method, path);
@@ -225,30 +233,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     const plugin::RouteBinding& route = ctx_.runtime.routes()[m.route];
     routeLabel = route.pathTemplate;
 
-    // Body, limited: an oversized body is read away (up to a cap) so the client gets its 413.
-    const int64_t max = ctx_.config.http.maxBodyBytes;
-    if (req.hasContentLength() && req.getContentLength64() > max) {
-      if (req.getContentLength64() > max + kDiscardCap || !discard(req.stream(), kDiscardCap))
-        resp.setKeepAlive(false);
-      return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes",
-                   requestId);
-    }
     std::string body;
-    {
-      std::istream& in = req.stream();
-      char buf[16384];
-      while (in) {
-        in.read(buf, sizeof buf);
-        const std::streamsize n = in.gcount();
-        if (n <= 0) break;
-        if (static_cast<int64_t>(body.size()) + n > max) {
-          if (!discard(in, kDiscardCap)) resp.setKeepAlive(false);
-          return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes",
-                       requestId);
-        }
-        body.append(buf, static_cast<size_t>(n));
-      }
-    }
+    if (const int refused = readBody(req, resp, requestId, body)) return refused;
     if (!body.empty() && (method == "POST" || method == "PUT" || method == "PATCH") &&
         !isJsonType(req.getContentType())) {
       return error(resp, 415, "expected Content-Type: application/json", requestId);
@@ -262,7 +248,11 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     pr.requestId = requestId;
     pr.params = m.params;
     for (const auto& [k, v] : req) pr.headers.emplace_back(k, v);
-    plugin::HttpResponse out = ctx_.runtime.handle(route, pr);
+    return reply(resp, ctx_.runtime.handle(route, pr), requestId);
+  }
+
+  static int reply(Poco::Net::HTTPServerResponse& resp, const plugin::HttpResponse& out,
+                   const std::string& requestId) {
     for (const auto& [k, v] : out.headers) resp.add(k, v);
     if (out.status == 204 || out.status == 304) {
       resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
@@ -272,6 +262,33 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       return out.status;
     }
     return send(resp, out.status, out.body, requestId, out.contentType);
+  }
+
+  // The body, limited: an oversized body is read away (up to a cap) so the client gets its 413.
+  // Returns the status sent, or 0 with `body` filled.
+  int readBody(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+               const std::string& requestId, std::string& body) {
+    const int64_t max = ctx_.config.http.maxBodyBytes;
+    if (req.hasContentLength() && req.getContentLength64() > max) {
+      if (req.getContentLength64() > max + kDiscardCap || !discard(req.stream(), kDiscardCap))
+        resp.setKeepAlive(false);
+      return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes",
+                   requestId);
+    }
+    std::istream& in = req.stream();
+    char buf[16384];
+    while (in) {
+      in.read(buf, sizeof buf);
+      const std::streamsize n = in.gcount();
+      if (n <= 0) break;
+      if (static_cast<int64_t>(body.size()) + n > max) {
+        if (!discard(in, kDiscardCap)) resp.setKeepAlive(false);
+        return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes",
+                     requestId);
+      }
+      body.append(buf, static_cast<size_t>(n));
+    }
+    return 0;
   }
 
   // Header count, rate limit and bearer token, before any routing or body handling. Returns the
@@ -313,117 +330,6 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     return 0;
   }
 
-  // Dead letters: GET /admin/dead-letters[?limit=N], POST /admin/dead-letters/{id}/retry,
-  // DELETE /admin/dead-letters/{id}.
-  int admin(const std::string& method, const std::string& path, const std::string& query,
-            Poco::Net::HTTPServerResponse& resp, const std::string& requestId) {
-    std::vector<std::string> segs;
-    if (!Router::split(path, segs) || segs.size() < 2 || segs[1] != "dead-letters") {
-      return error(resp, 404, "not found", requestId);
-    }
-    if (ctx_.bus == nullptr) return error(resp, 404, "this host has no message store", requestId);
-    try {
-      if (segs.size() == 2) {
-        if (method != "GET") {
-          resp.set("Allow", "GET");
-          return error(resp, 405, "method not allowed", requestId);
-        }
-        int limit = 100;
-        const size_t at = query.find("limit=");
-        if (at != std::string::npos) {
-          try {
-            limit = std::stoi(query.substr(at + 6));
-          } catch (const std::exception&) {
-            limit = -1;
-          }
-          if (limit < 1 || limit > 1000)
-            return error(resp, 400, "limit must be between 1 and 1000", requestId);
-        }
-        return send(resp, 200, ctx_.bus->deadLetters(limit).dump(), requestId);
-      }
-      if (segs.size() == 3 && method == "DELETE") {
-        if (!ctx_.bus->discardDeadLetter(segs[2]))
-          return error(resp, 404, "no such dead letter", requestId);
-        resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
-        resp.set("X-Request-Id", requestId);
-        resp.setContentLength(0);
-        resp.send().flush();
-        return 204;
-      }
-      if (segs.size() == 4 && segs[3] == "retry" && method == "POST") {
-        if (!ctx_.bus->retryDeadLetter(segs[2]))
-          return error(resp, 404, "no such dead letter", requestId);
-        return send(resp, 202, json{{"status", "requeued"}, {"id", segs[2]}}.dump(), requestId);
-      }
-      if (segs.size() == 3 || (segs.size() == 4 && segs[3] == "retry")) {
-        resp.set("Allow", segs.size() == 3 ? "DELETE" : "POST");
-        return error(resp, 405, "method not allowed", requestId);
-      }
-      return error(resp, 404, "not found", requestId);
-    } catch (const store::SqlError& e) {
-      log::write(log::Level::Warn, "admin request failed",
-                 json{{"request_id", requestId}, {"error", e.what()}});
-      resp.set("Retry-After", "1");
-      return error(resp, 503, "store unavailable, retry later", requestId);
-    }
-  }
-
-  int readiness(Poco::Net::HTTPServerResponse& resp, const std::string& requestId) {
-    json checks = json::object();
-    std::vector<std::string> reasons;
-    if (ctx_.store != nullptr) {
-      std::string err;
-      if (!ctx_.store->ping(err)) {
-        checks["store"] = "unreachable";
-        reasons.push_back("store unreachable: " + err);
-      } else if (ctx_.migrated != nullptr && !ctx_.migrated->load()) {
-        checks["store"] = "unmigrated";
-        reasons.push_back("migrations missing: run plexus-host migrate --config FILE");
-      } else {
-        checks["store"] = "ok";
-        if (ctx_.bus != nullptr) {
-          try {
-            const int64_t age = ctx_.bus->outboxOldestAgeMs();
-            const int64_t pending = ctx_.bus->outboxPending();
-            const bool stalled = age > int64_t{ctx_.config.transport.stallSeconds} * 1000;
-            checks["outbox"] = json{{"status", stalled ? "degraded" : "ok"},
-                                    {"pending", pending},
-                                    {"oldest_age_seconds", static_cast<double>(age) / 1000.0}};
-            if (stalled) {
-              log::write(log::Level::Warn, "outbox stalled",
-                         json{{"oldest_age_seconds", age / 1000}, {"pending", pending}});
-            }
-          } catch (const std::exception& e) {
-            checks["outbox"] = json{{"status", "unknown"}, {"error", e.what()}};
-          }
-        }
-      }
-    }
-    if (ctx_.transportState) {
-      const std::string state = ctx_.transportState();
-      checks["broker"] = state;  // degraded is reported, not fatal: commands still go to the outbox
-      if (state != "connected") {
-        log::write(log::Level::Warn, "broker degraded", json{{"state", state}});
-      }
-    }
-    if (ctx_.runtime.failed()) {
-      checks["plugins"] = "failed";
-      reasons.push_back(ctx_.runtime.failure());
-    } else {
-      checks["plugins"] = "ok";
-    }
-    if (ctx_.draining.load()) {
-      checks["shutdown"] = "draining";
-      reasons.push_back("the host is shutting down");
-    }
-    const bool ready = reasons.empty();
-    json body{{"status", ready ? "ready" : "not_ready"},
-              {"service", ctx_.config.service},
-              {"checks", checks}};
-    if (!ready) body["reasons"] = reasons;
-    return send(resp, ready ? 200 : 503, body.dump(), requestId);
-  }
-
   Server::Context& ctx_;
 };
 
@@ -442,8 +348,7 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 }  // namespace
 
 Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& metrics)
-    : config_(config),
-      ctx_(new Context{config, runtime, metrics, Router{}, draining_, {}, {}, 0, false}) {
+    : config_(config), ctx_(std::make_unique<Context>(config, runtime, metrics, draining_)) {
   for (size_t i = 0; i < runtime.routes().size(); ++i) {
     const auto& r = runtime.routes()[i];
     std::string error;
@@ -463,13 +368,12 @@ Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& 
 }
 
 void Server::attachTransportState(std::function<std::string()> state) {
-  ctx_->transportState = std::move(state);
+  ctx_->health.attachTransportState(std::move(state));
 }
 
 void Server::attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated) {
-  ctx_->store = store;
-  ctx_->bus = bus;
-  ctx_->migrated = migrated;
+  ctx_->health.attach(store, bus, migrated);
+  ctx_->admin.attach(bus);
 }
 
 Server::~Server() {

@@ -1,0 +1,74 @@
+#include "config/transport.hpp"
+
+#include "config/reader.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace plexus::config {
+namespace {
+
+TransportTls parseTransportTls(const Reader& r, const nlohmann::json& t) {
+  const std::string base = "/transport/tls";
+  r.expectObject(t, base, {"ca_file", "cert_file", "key_file", "verify_peer", "verify_hostname"},
+                 {});
+  TransportTls tls;
+  if (t.contains("ca_file")) tls.caFile = r.string(t["ca_file"], base + "/ca_file");
+  if (t.contains("cert_file")) tls.certFile = r.string(t["cert_file"], base + "/cert_file");
+  if (t.contains("key_file")) tls.keyFile = r.string(t["key_file"], base + "/key_file");
+  if (t.contains("verify_peer"))
+    tls.verifyPeer = r.boolean(t["verify_peer"], base + "/verify_peer");
+  if (t.contains("verify_hostname"))
+    tls.verifyHostname = r.boolean(t["verify_hostname"], base + "/verify_hostname");
+  if (tls.certFile.empty() != tls.keyFile.empty()) {
+    r.fail(base + (tls.certFile.empty() ? "/cert_file" : "/key_file"),
+           "cert_file and key_file go together");
+  }
+  return tls;
+}
+
+}  // namespace
+
+Transport parseTransport(const Reader& r, const nlohmann::json& t) {
+  const std::string base = "/transport";
+  r.expectObject(t, base,
+                 {"kind", "url", "urls", "queue_type", "workers", "max_attempts",
+                  "retry_initial_ms", "retry_max_ms", "poll_interval_ms", "stall_seconds",
+                  "partitions", "prefetch", "retention_hours", "tls"},
+                 {"kind"});
+  Transport out;
+  out.kind = r.oneOf(t["kind"], base + "/kind", {"inproc", "rabbitmq"});
+  if (t.contains("url") && t.contains("urls"))
+    r.fail(base + "/urls", "give either url (one node) or urls (several), not both");
+  if (t.contains("url")) out.urls = {r.string(t["url"], base + "/url")};
+  if (t.contains("urls")) {
+    out.urls = r.strings(t["urls"], base + "/urls");
+    if (out.urls.empty()) r.fail(base + "/urls", "must not be empty");
+    for (size_t i = 0; i < out.urls.size(); ++i) {
+      if (out.urls[i].empty()) r.fail(base + "/urls/" + std::to_string(i), "must not be empty");
+    }
+  }
+  if (!out.urls.empty()) out.url = out.urls.front();
+  if (t.contains("queue_type"))
+    out.queueType = r.oneOf(t["queue_type"], base + "/queue_type", {"classic", "quorum"});
+  r.optionalInt(t, base, "workers", out.workers, 1, 64);
+  r.optionalInt(t, base, "max_attempts", out.maxAttempts, 1, 100);
+  r.optionalInt(t, base, "retry_initial_ms", out.retryInitialMs, 1, 3600000);
+  r.optionalInt(t, base, "retry_max_ms", out.retryMaxMs, 1, 86400000);
+  r.optionalInt(t, base, "poll_interval_ms", out.pollIntervalMs, 10, 600000);
+  r.optionalInt(t, base, "stall_seconds", out.stallSeconds, 1, 86400);
+  r.optionalInt(t, base, "partitions", out.partitions, 1, 64);
+  r.optionalInt(t, base, "prefetch", out.prefetch, 1, 10000);
+  r.optionalInt(t, base, "retention_hours", out.retentionHours, 1, 8760);
+  if (out.kind == "rabbitmq" && out.url.empty())
+    r.fail(base + "/url", "required when kind is rabbitmq (or urls, for several nodes)");
+  if (t.contains("tls")) {
+    out.tls = parseTransportTls(r, t["tls"]);
+    if (out.urls.empty()) r.fail(base + "/tls", "only applies to an amqps:// url");
+    for (const auto& u : out.urls) {
+      if (u.rfind("amqps://", 0) != 0) r.fail(base + "/tls", "only applies to an amqps:// url");
+    }
+  }
+  return out;
+}
+
+}  // namespace plexus::config

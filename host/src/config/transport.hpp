@@ -1,0 +1,42 @@
+#pragma once
+// The `transport` section: how messages travel (in process or through RabbitMQ) and the
+// delivery policy (workers, retries, retention).
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+#include <vector>
+
+namespace plexus::config {
+
+class Reader;
+
+// TLS for amqps:// URLs (transport.tls). Peer and hostname verification are on by default.
+struct TransportTls {
+  std::string caFile;    // trusted CA bundle (PEM); empty = the system's default store
+  std::string certFile;  // client certificate (PEM), with keyFile, for mutual TLS
+  std::string keyFile;
+  bool verifyPeer = true;
+  bool verifyHostname = true;
+};
+
+struct Transport {
+  std::string kind;  // "inproc" | "rabbitmq"; empty = inproc when a store is configured
+  std::string url;   // the first of `urls` (the one-node form)
+  std::vector<std::string> urls;      // broker nodes; `url` in the config is the one-node form
+  std::string queueType = "classic";  // rabbitmq partition queues: "classic" | "quorum"
+  TransportTls tls;
+  int workers = 2;            // concurrent handler executions
+  int maxAttempts = 5;        // then the message is dead-lettered
+  int retryInitialMs = 200;   // first retry delay, doubled per attempt
+  int retryMaxMs = 60000;     // cap of the retry delay
+  int pollIntervalMs = 1000;  // fallback polling when no commit wakes the relay
+  int stallSeconds = 60;      // outbox older than this: readiness reports "degraded"
+  int partitions = 4;         // rabbitmq: partition queues per deployment (per-stream order)
+  int prefetch = 64;          // rabbitmq: unacked messages per consumer
+  int retentionHours = 168;   // published outbox and processed inbox rows are purged after this
+};
+
+Transport parseTransport(const Reader& r, const nlohmann::json& t);
+
+}  // namespace plexus::config
