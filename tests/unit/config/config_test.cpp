@@ -161,6 +161,41 @@ TEST(Config, RabbitmqNeedsUrl) {
   expectError(R"({"service": "s", "plugins": [], "transport": {"kind": "rabbitmq"}})",
               "/transport/url", "required");
 }
+TEST(Config, SeveralBrokerUrls) {
+  const Config c = parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "queue_type": "quorum",
+                  "urls": ["amqp://a:5672/", "${SECOND:-amqp://b:5672/}"]}})");
+  ASSERT_EQ(c.transport.urls.size(), 2u);
+  EXPECT_EQ(c.transport.urls[1], "amqp://b:5672/");
+  EXPECT_EQ(c.transport.url, "amqp://a:5672/");  // the first: the one-node form
+  EXPECT_EQ(c.transport.queueType, "quorum");
+}
+TEST(Config, OneUrlIsAListOfOne) {
+  const Config c = parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a:5672/"}})");
+  EXPECT_EQ(c.transport.urls, std::vector<std::string>{"amqp://a:5672/"});
+  EXPECT_EQ(c.transport.queueType, "classic");
+}
+TEST(Config, UrlAndUrlsTogetherRefused) {
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "urls": ["amqp://b/"]}})",
+              "/transport/urls", "not both");
+}
+TEST(Config, EmptyUrlsRefused) {
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "urls": []}})",
+              "/transport/urls", "must not be empty");
+}
+TEST(Config, UnknownQueueTypeRefused) {
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "queue_type": "stream"}})",
+              "/transport/queue_type", "one of classic, quorum");
+}
+TEST(Config, TlsNeedsEveryUrlAmqps) {
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "urls": ["amqps://a/", "amqp://b/"], "tls": {}}})",
+              "/transport/tls", "amqps://");
+}
 TEST(Config, UnsetVariableWithoutDefault) {
   expectError(
       R"({"service": "s", "plugins": [], "store": {"kind": "postgres", "url": "${PLEXUS_PG_URL}"}})",
