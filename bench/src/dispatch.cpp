@@ -4,13 +4,14 @@
 // by the real loader, trust checks included) through plugin::Runtime::deliver.
 //   --url U --messages N            broker mode: prints msgs_per_s
 //   --inproc N                      no broker: encode -> decode -> deliver N times (for callgrind)
+#include "base/uuid.hpp"
 #include "common.hpp"
 #include "config/config.hpp"
+#include "message/json_envelope.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
-#include "plugin/uuid.hpp"
-#include "store/envelope.hpp"
+#include "plugin/unit_of_work.hpp"
 #include "transport/amqp.hpp"
 
 #include <unistd.h>
@@ -43,15 +44,15 @@ Component& loadNoop(plexus::plugin::Runtime& runtime, const std::string& pluginD
   throw std::runtime_error("plexus_bench.so has no BenchNoop receptor");
 }
 
-plexus::store::Envelope message(long i) {
-  plexus::store::Envelope e;
+plexus::Message message(long i) {
+  plexus::Message e;
   e.id = plexus::newUuidV7();
   e.kind = "command";
   e.type = "BenchNoop";
   e.stream = "s-" + std::to_string(i % 64);
   e.correlation = e.id;
   e.timestampMs = 1700000000000 + i;
-  e.sourceService = "bench";
+  e.source = "bench";
   e.sourceInstance = "bench-1";
   e.payload = R"({"orderId":"0190d5a3-7c1e-7000-8000-000000000000","amount":12.5})";
   return e;
@@ -59,9 +60,10 @@ plexus::store::Envelope message(long i) {
 
 void handle(plexus::plugin::Runtime& runtime, Component& noop, const std::string& text) {
   std::string error;
-  auto env = plexus::store::decode(text, error);
+  auto env = plexus::decodeJsonEnvelope(text, error);
   if (!env) throw std::runtime_error("undecodable envelope: " + error);
-  const auto d = runtime.deliver(noop, *env, nullptr);
+  plexus::plugin::Part part;
+  const auto d = runtime.deliver(noop, *env, nullptr, part);
   if (d.status != PLEXUS_OK) throw std::runtime_error("BenchNoop failed: " + d.reason);
 }
 
@@ -76,12 +78,12 @@ int main(int argc, char** argv) {
     Component& noop = loadNoop(runtime, args.str("plugin-dir"));
 
     if (args.has("envelope-size")) {
-      bench::print({{"size", plexus::store::encode(message(0)).size()}});
+      bench::print({{"size", plexus::encodeJsonEnvelope(message(0)).size()}});
       return;
     }
     if (args.has("inproc")) {
       const long n = args.num("inproc", 0);
-      for (long i = 0; i < n; ++i) handle(runtime, noop, plexus::store::encode(message(i)));
+      for (long i = 0; i < n; ++i) handle(runtime, noop, plexus::encodeJsonEnvelope(message(i)));
       bench::print({{"messages", n}});
       return;
     }
@@ -122,7 +124,7 @@ int main(int argc, char** argv) {
     const double start = bench::nowSeconds();
     for (long i = 0; i < n && !failed; ++i) {
       const auto e = message(i);
-      pub.publish("", queue, plexus::store::encode(e), e.id, e.type, e.stream);
+      pub.publish("", queue, plexus::encodeJsonEnvelope(e), e.id, e.type, e.stream);
       if ((i + 1) % batch == 0 || i + 1 == n) pub.waitForConfirms(10000);
     }
     consumer.join();

@@ -4,9 +4,9 @@
 // commit, ack, relay with confirms. At most --window commands are outstanding (so the host's
 // throughput, not the backlog, is measured); events counted during --seconds after --warmup give
 // msgs_per_s. `total` is every distinct event seen (for commits per step).
+#include "base/uuid.hpp"
 #include "common.hpp"
-#include "plugin/uuid.hpp"
-#include "store/envelope.hpp"
+#include "message/json_envelope.hpp"
 #include "transport/amqp.hpp"
 
 #include <unistd.h>
@@ -70,15 +70,16 @@ int main(int argc, char** argv) {
         continue;
       }
       for (long k = 0; k < batch; ++k, ++published) {
-        plexus::store::Envelope e;
+        plexus::Message e;
         e.id = plexus::newUuidV7();
         e.kind = "command";
         e.type = "BenchStep";
         e.stream = run + "-" + std::to_string(published % streams);
         e.correlation = e.id;
-        e.sourceService = "bench";
+        e.source = "bench";
         e.payload = "{}";
-        pub.publish("plexus.commands", e.type, plexus::store::encode(e), e.id, e.type, e.stream);
+        pub.publish("plexus.commands", e.type, plexus::encodeJsonEnvelope(e), e.id, e.type,
+                    e.stream);
       }
       pub.waitForConfirms(30000);
     }

@@ -2,8 +2,8 @@
 // "Behaviour that tests must pin down"). Built twice: embedded (the all-in-one host: SQLite and
 // the in-process bus, tier plugin) and, with PLEXUS_TEST_DISTRIBUTED, seven hosts from the seven
 // deployment configs on the real PostgreSQL and RabbitMQ of scripts/services (tier e2e).
+#include "message/json_envelope.hpp"
 #include "smtp_sink.hpp"
-#include "store/envelope.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
 #include "wait.hpp"
@@ -74,7 +74,7 @@ class System {
         "shipping-worker", "notification-worker", "analytics-worker"};
     // A clean slate: each deployment's schema is dropped, then `migrate` creates it again.
     plexus::config::Store sc;
-    sc.kind = "postgres";
+    sc.kind = "postgresql";
     sc.url = pg;
     auto db = plexus::store::Store::open(sc, 1);
     for (const auto& s : services) {
@@ -377,7 +377,7 @@ TEST(ECommerce, DuplicatesInjectedOnTheBrokerChangeNothing) {
   const std::string p = unique("dup");
   stock(p, 5);
   auto envelope = [&](const std::string& id) {
-    plexus::store::Envelope e;
+    plexus::Message e;
     e.id = id;
     e.kind = "command";
     e.type = "ReserveInventory";
@@ -387,7 +387,7 @@ TEST(ECommerce, DuplicatesInjectedOnTheBrokerChangeNothing) {
     e.payload =
         json{{"orderId", e.stream}, {"items", json::array({{{"productId", p}, {"quantity", 2}}})}}
             .dump();
-    return plexus::store::encode(e);
+    return plexus::encodeJsonEnvelope(e);
   };
   plexus::transport::Amqp amqp(std::getenv("PLEXUS_AMQP_URL"));
   amqp.open(5000);

@@ -102,7 +102,7 @@ class Ledger {
  public:
   explicit Ledger(const std::string& url) {
     config::Store sc;
-    sc.kind = "postgres";
+    sc.kind = "postgresql";
     sc.url = url;
     db_ = store::Store::open(sc, 1);
   }

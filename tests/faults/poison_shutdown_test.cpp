@@ -5,7 +5,7 @@
 //    measured in the same test (a ratio from /proc, never a wall-clock assert);
 //  - SIGTERM during HTTP load: readiness answers 503 at once, every request the host accepted
 //    gets its answer, no accepted message is lost, and the host exits within the drain budget.
-#include "store/envelope.hpp"
+#include "message/json_envelope.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
 #include "transport/amqp.hpp"
@@ -90,7 +90,7 @@ class PoisonAndShutdown : public ::testing::Test {
              {"log", {{"level", "info"}}}}
             .dump(2));  // HostProcess reads "listening"
     plexus::config::Store sc;
-    sc.kind = "postgres";
+    sc.kind = "postgresql";
     sc.url = pg;
     auto db = plexus::store::Store::open(sc, 1);
     auto tx = db->begin();
@@ -179,7 +179,7 @@ TEST_F(PoisonAndShutdown,
   const std::string poisonId = "01a21900-0000-7000-8000-" +
                                std::string(12 - std::min<size_t>(12, run.size()), '0') +
                                run.substr(0, 12);
-  plexus::store::Envelope e;
+  plexus::Message e;
   e.id = poisonId;
   e.kind = "command";
   e.type = "Work";
@@ -191,7 +191,7 @@ TEST_F(PoisonAndShutdown,
   amqp.open(5000);
   amqp.confirmSelect();
   std::thread goodLoad([&] { EXPECT_EQ(sendGood(port, "mix-" + run + "-", good, streams), good); });
-  amqp.publish("plexus.commands", "Work", plexus::store::encode(e), e.id, "Work", e.stream);
+  amqp.publish("plexus.commands", "Work", plexus::encodeJsonEnvelope(e), e.id, "Work", e.stream);
   amqp.waitForConfirms(5000);
   amqp.close();
   goodLoad.join();

@@ -40,7 +40,7 @@ System::System(test::SmtpSink& smtp) {
           {"PLEXUS_AMQP_URL", amqp}};
   // A clean slate: each deployment's schema is dropped, then `migrate` creates it again.
   config::Store sc;
-  sc.kind = "postgres";
+  sc.kind = "postgresql";
   sc.url = pg;
   {
     auto db = store::Store::open(sc, 1);

@@ -1,7 +1,7 @@
 // The RabbitMQ transport with real PostgreSQL and RabbitMQ (scripts/services): two replicas of one
 // deployment compete for its partition queues; per-stream order and exactly-once effects hold,
 // also when a replica is killed with SIGKILL mid-stream.
-#include "store/envelope.hpp"
+#include "message/json_envelope.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
 #include "transport/amqp.hpp"
@@ -55,7 +55,7 @@ class Replicas : public ::testing::Test {
   }
   void TearDown() override {
     plexus::config::Store sc;
-    sc.kind = "postgres";
+    sc.kind = "postgresql";
     sc.url = std::getenv("PLEXUS_PG_URL");
     auto db = plexus::store::Store::open(sc, 1);
     auto tx = db->begin();
@@ -138,7 +138,7 @@ TEST_F(Replicas, AReplicaKilledMidStreamLosesNothingAndDuplicatesNothing) {
 
 // Publishes a Count command straight to the broker, as another service's relay would.
 void publishCount(const std::string& id, const std::string& stream, int seq) {
-  plexus::store::Envelope e;
+  plexus::Message e;
   e.id = id;
   e.kind = "command";
   e.type = "Count";
@@ -149,7 +149,7 @@ void publishCount(const std::string& id, const std::string& stream, int seq) {
   plexus::transport::Amqp amqp(std::getenv("PLEXUS_AMQP_URL"));
   amqp.open(5000);
   amqp.confirmSelect();
-  amqp.publish("plexus.commands", "Count", plexus::store::encode(e), id, "Count", stream);
+  amqp.publish("plexus.commands", "Count", plexus::encodeJsonEnvelope(e), id, "Count", stream);
   amqp.waitForConfirms(5000);
 }
 

@@ -73,7 +73,7 @@ std::string pgUrl(const Servers& s, const std::string& host, const std::string& 
 
 std::unique_ptr<plexus::store::Store> openStore(const std::string& url) {
   plexus::config::Store cfg;
-  cfg.kind = "postgres";
+  cfg.kind = "postgresql";
   cfg.url = url;
   return plexus::store::Store::open(cfg, 2);
 }

@@ -261,7 +261,7 @@ class DistributedTrace : public ::testing::Test {
     // Every deployment in a schema of its own (tracing_<schema>), so this suite never touches the
     // data of the e2e tier; the broker names stay the deployments' own (the suite runs serially).
     plexus::config::Store sc;
-    sc.kind = "postgres";
+    sc.kind = "postgresql";
     sc.url = pg;
     auto db = plexus::store::Store::open(sc, 1);
     std::map<std::string, std::string> env{

@@ -1,13 +1,17 @@
 // The durable runtime embedded: SQLite store + in-process bus, real plugins, real HTTP. Assertions
 // read the framework's tables (inbox, outbox, deliveries, dead letters), not log text.
-#include "dispatch/bus.hpp"
+#include "base/clock.hpp"
+#include "dispatch/dispatcher.hpp"
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
-#include "store/envelope.hpp"
+#include "store/deliveries.hpp"
+#include "store/message_rows.hpp"
 #include "store/migrations.hpp"
+#include "store/outbox.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
+#include "transport/transport.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -44,7 +48,7 @@ std::string storeJson(const plexus::test::TempDir& dir, std::string* schemaOut =
   static int counter = 0;
   const std::string schema = "it_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
   if (schemaOut != nullptr) *schemaOut = schema;
-  return R"({"kind": "postgres", "url": ")" + std::string(url) + R"(", "schema": ")" + schema +
+  return R"({"kind": "postgresql", "url": ")" + std::string(url) + R"(", "schema": ")" + schema +
          R"("})";
 #else
   (void)schemaOut;
@@ -76,7 +80,8 @@ class Embedded : public ::testing::Test {
     o.retryInitialMs = cfg_.transport.retryInitialMs;
     o.retryMaxMs = cfg_.transport.retryMaxMs;
     o.pollIntervalMs = cfg_.transport.pollIntervalMs;
-    bus_ = std::make_unique<plexus::dispatch::Bus>(*runtime_, *db_, metrics_, o);
+    bus_ = std::make_unique<plexus::dispatch::Dispatcher>(*runtime_, *db_, metrics_, o, nullptr,
+                                                          plexus::systemClock());
     auto* b = bus_.get();
     runtime_->attachStore(db_.get(), [b] { b->wake(); });
     server_ = std::make_unique<plexus::http::Server>(cfg_, *runtime_, metrics_);
@@ -113,7 +118,7 @@ class Embedded : public ::testing::Test {
   plexus::Metrics metrics_;
   std::unique_ptr<plexus::plugin::Runtime> runtime_;
   std::unique_ptr<plexus::store::Store> db_;
-  std::unique_ptr<plexus::dispatch::Bus> bus_;
+  std::unique_ptr<plexus::dispatch::Dispatcher> bus_;
   std::unique_ptr<plexus::http::Server> server_;
   std::atomic<bool> migrated_{true};
   int port_ = 0;
@@ -145,10 +150,9 @@ TEST_F(Embedded, SameMessageDeliveredTwiceIsHandledOnce) {
   // Redeliver the very same Count message to its handler, as a broker redelivery would.
   {
     auto tx = db_->begin();
-    tx->exec(
-        "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) "
-        "SELECT message_id, 'testkit/Count', stream_id, envelope, 1, 0 FROM plexus_outbox WHERE "
-        "type = 'Count'");
+    const std::string columns = plexus::store::kMessageColumns;
+    tx->exec("INSERT INTO plexus_deliveries (" + columns + ", handler, attempt, due_at) SELECT " +
+             columns + ", 'testkit/Count', 1, 0 FROM plexus_outbox WHERE type = 'Count'");
     tx->commit();
   }
   bus_->wake();
@@ -162,27 +166,26 @@ TEST_F(Embedded, SameMessageDeliveredTwiceIsHandledOnce) {
 // a retry in backoff (a row due far in the future) holds the stream, so the consumed message is
 // stored behind it, and both run in stream order once the retry is due.
 TEST_F(Embedded, AConsumedMessageWaitsBehindAStoredRetryOfItsStream) {
-  auto envelope = [](int seq) {
-    plexus::store::Envelope e;
+  auto message = [](int seq) {
+    plexus::Message e;
     e.id = "held-" + std::to_string(seq);
     e.kind = "command";
     e.type = "Count";
     e.stream = "held";
     e.timestampMs = 1;
     e.payload = json{{"stream", "held"}, {"seq", seq}}.dump();
-    return plexus::store::encode(e);
+    return e;
   };
   {
     auto tx = db_->begin();
-    tx->exec(
-        "INSERT INTO plexus_deliveries (message_id, handler, stream_id, envelope, attempt, due_at) "
-        "VALUES ('held-1', 'testkit/Count', 'held', $1, 2, $2)",
-        {envelope(1), static_cast<long long>(4102444800000)});  // due in 2100
+    // A retry (attempt 2) due in 2100.
+    plexus::store::deliveries::addRetry(*tx, message(1), "testkit/Count", 2, 4102444800000,
+                                        "failed before", 1);
     tx->commit();
   }
-  std::vector<std::string> errors;
-  const std::vector<bool> ok = bus_->acceptBatch({envelope(2)}, {""}, errors);
-  ASSERT_TRUE(ok.at(0)) << errors.at(0);
+  std::vector<plexus::transport::Received> batch{{message(2), ""}};
+  const std::vector<bool> ok = bus_->inbound().accept(batch);
+  ASSERT_TRUE(ok.at(0));
   EXPECT_EQ(count("held")["n"], 0);  // not run ahead of the waiting retry
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries WHERE stream_id = 'held' AND handler = "
                    "'testkit/Count'"),
@@ -199,19 +202,19 @@ TEST_F(Embedded, AConsumedMessageWaitsBehindAStoredRetryOfItsStream) {
 // One failing message in a consumed batch: the batch's first (optimistic) attempt rolls back, and
 // the re-run with a savepoint per message commits the others once and dead-letters the reject.
 TEST_F(Embedded, AFailingMessageInAConsumedBatchCostsTheOthersNothing) {
-  auto envelope = [](const std::string& stream, const std::string& mode) {
-    plexus::store::Envelope e;
+  auto message = [](const std::string& stream, const std::string& mode) {
+    plexus::Message e;
     e.id = "batch-" + stream;
     e.kind = "command";
     e.type = "Count";
     e.stream = stream;
     e.timestampMs = 1;
     e.payload = json{{"stream", stream}, {"seq", 1}, {"mode", mode}}.dump();
-    return plexus::store::encode(e);
+    return plexus::transport::Received{e, ""};
   };
-  std::vector<std::string> errors;
-  const std::vector<bool> ok = bus_->acceptBatch(
-      {envelope("ba", ""), envelope("bb", "reject"), envelope("bc", "")}, {"", "", ""}, errors);
+  std::vector<plexus::transport::Received> batch{message("ba", ""), message("bb", "reject"),
+                                                 message("bc", "")};
+  const std::vector<bool> ok = bus_->inbound().accept(batch);
   ASSERT_EQ(ok, std::vector<bool>({true, true, true}));
   EXPECT_EQ(count("ba")["n"], 1);
   EXPECT_EQ(count("bb")["n"], 0);
@@ -290,19 +293,20 @@ TEST_F(Embedded, RetentionPurgesOnlyOldPublishedAndProcessedRows) {
     const int64_t old = 1000;  // 1970: far beyond any retention
     tx->exec("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES ('old', 'h', $1)",
              {old});
-    tx->exec(
-        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, "
-        "created_at, published_at) "
-        "VALUES ('old-out', 'event', 'T', 's', '{}', $1, $1, $1)",
-        {old});
-    tx->exec(
-        "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, "
-        "created_at) "
-        "VALUES ('old-unpublished', 'event', 'Nobody', 's', '{}', $1, $1)",
-        {static_cast<long long>(4102444800000)});  // due in 2100: not published, never purged
+    plexus::store::Outgoing published, unpublished;
+    published.message.id = "old-out";
+    published.message.kind = "command";
+    published.message.type = "T";
+    published.message.payload = "{}";
+    unpublished.message = published.message;
+    unpublished.message.id = "old-unpublished";
+    unpublished.message.type = "Nobody";
+    unpublished.deliverAtMs = 4102444800000;  // due in 2100: not published, never purged
+    plexus::store::appendOutgoing(*tx, {published, unpublished}, old);
+    tx->exec("UPDATE plexus_outbox SET published_at = $1 WHERE message_id = 'old-out'", {old});
     tx->commit();
   }
-  bus_->purge();
+  bus_->retention().purge();
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_inbox WHERE message_id = 'old'"), 0);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_inbox"), inboxBefore);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_outbox WHERE message_id = 'old-out'"), 0);

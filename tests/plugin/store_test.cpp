@@ -26,7 +26,7 @@ class StoreTest : public ::testing::Test {
     const char* url = std::getenv("PLEXUS_PG_URL");
     ASSERT_NE(url, nullptr) << "PLEXUS_PG_URL is not set: start scripts/services first";
     static int counter = 0;
-    c.kind = "postgres";
+    c.kind = "postgresql";
     c.url = url;
     c.schema = "st_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
     store_ = Store::open(c, 4);

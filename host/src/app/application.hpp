@@ -10,6 +10,8 @@
 
 namespace plexus::app {
 
+class Host;
+
 class HostApplication : public Poco::Util::ServerApplication {
  public:
   HostApplication();
@@ -20,9 +22,8 @@ class HostApplication : public Poco::Util::ServerApplication {
   int main(const std::vector<std::string>& args) override;
 
  private:
-  int start(bool serve);
+  int serve(Host& host);
   int probe();
-  int migrate();
   void printHelp();
 
   std::string configFile_;

@@ -10,7 +10,7 @@ namespace plexus::config {
 class Reader;
 
 struct Store {
-  std::string kind;  // "sqlite" | "postgres"; empty = no store
+  std::string kind;  // "sqlite" | "postgresql" (also spelt "postgres"); empty = no store
   std::string url;
   std::string schema;
   int poolSize = 16;

@@ -1,6 +1,6 @@
 #include "http/admin.hpp"
 
-#include "dispatch/bus.hpp"
+#include "dispatch/dead_letter_admin.hpp"
 #include "http/router.hpp"
 #include "observability/log.hpp"
 #include "store/store.hpp"
@@ -65,22 +65,22 @@ plugin::HttpResponse AdminApi::deadLetters(const plugin::HttpRequest& req,
                                            const std::vector<std::string>& segs,
                                            std::string& routeLabel) {
   routeLabel = "/admin/dead-letters";
-  if (bus_ == nullptr) return jsonError(404, "this host has no message store");
+  if (deadLetters_ == nullptr) return jsonError(404, "this host has no message store");
   if (segs.size() == 2) {
     if (req.method != "GET") return methodNotAllowed("GET");
     const int limit = limitParam(req.query);
     if (limit < 0) return jsonError(400, "limit must be between 1 and 1000");
-    return jsonOk(200, bus_->deadLetters(limit));
+    return jsonOk(200, deadLetters_->list(limit));
   }
   routeLabel = segs.size() == 3 ? "/admin/dead-letters/{id}" : "/admin/dead-letters/{id}/retry";
   if (segs.size() == 3 && req.method == "DELETE") {
-    if (!bus_->discardDeadLetter(segs[2])) return jsonError(404, "no such dead letter");
+    if (!deadLetters_->discard(segs[2])) return jsonError(404, "no such dead letter");
     plugin::HttpResponse out;
     out.status = 204;
     return out;
   }
   if (segs.size() == 4 && segs[3] == "retry" && req.method == "POST") {
-    if (!bus_->retryDeadLetter(segs[2])) return jsonError(404, "no such dead letter");
+    if (!deadLetters_->retry(segs[2])) return jsonError(404, "no such dead letter");
     return jsonOk(202, json{{"status", "requeued"}, {"id", segs[2]}});
   }
   if (segs.size() == 3) return methodNotAllowed("DELETE");

@@ -7,17 +7,18 @@
 #include <string>
 
 namespace plexus::dispatch {
-class Bus;
+class DeadLetterAdmin;
 }
 
 namespace plexus::http {
 
 class AdminApi {
  public:
-  // `bus` may be null (a host without a store): every endpoint then answers 404 with a reason.
-  explicit AdminApi(dispatch::Bus* bus) : bus_(bus) {}
+  // `deadLetters` may be null (a host without a store): those endpoints then answer 404 with a
+  // reason.
+  explicit AdminApi(dispatch::DeadLetterAdmin* deadLetters) : deadLetters_(deadLetters) {}
 
-  void attach(dispatch::Bus* bus) { bus_ = bus; }
+  void attach(dispatch::DeadLetterAdmin* deadLetters) { deadLetters_ = deadLetters; }
 
   // Answers one request whose path starts with /admin/. `routeLabel` gets the endpoint's template
   // (for metrics and traces; never an id).
@@ -28,7 +29,7 @@ class AdminApi {
                                    const std::vector<std::string>& segments,
                                    std::string& routeLabel);
 
-  dispatch::Bus* bus_;
+  dispatch::DeadLetterAdmin* deadLetters_;
 };
 
 // A JSON error body {"error": message} with `status`.

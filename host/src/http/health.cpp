@@ -1,6 +1,6 @@
 #include "http/health.hpp"
 
-#include "dispatch/bus.hpp"
+#include "dispatch/outbox_monitor.hpp"
 #include "observability/log.hpp"
 #include "store/store.hpp"
 
@@ -35,10 +35,11 @@ plugin::HttpResponse Health::ready() const {
       reasons.push_back("migrations missing: run plexus-host migrate --config FILE");
     } else {
       checks["store"] = "ok";
-      if (bus_ != nullptr) {
+      if (outbox_ != nullptr) {
         try {
-          const int64_t age = bus_->outboxOldestAgeMs();
-          const int64_t pending = bus_->outboxPending();
+          const auto reading = outbox_->read();
+          const int64_t age = reading.oldestAgeMs;
+          const int64_t pending = reading.pending;
           const bool stalled = age > int64_t{stallSeconds_} * 1000;
           checks["outbox"] = json{{"status", stalled ? "degraded" : "ok"},
                                   {"pending", pending},

@@ -9,7 +9,7 @@
 #include <string>
 
 namespace plexus::dispatch {
-class Bus;
+class OutboxMonitor;
 }
 namespace plexus::store {
 class Store;
@@ -28,9 +28,10 @@ class Health {
 
   // The durable runtime, when configured: readiness checks the store, the migrations and the
   // outbox.
-  void attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated) {
+  void attach(store::Store* store, dispatch::OutboxMonitor* outbox,
+              const std::atomic<bool>* migrated) {
     store_ = store;
-    bus_ = bus;
+    outbox_ = outbox;
     migrated_ = migrated;
   }
   // The broker's state: "connected" or "degraded: ..." (reported, still ready).
@@ -48,7 +49,7 @@ class Health {
   const plugin::Runtime& runtime_;
   const std::atomic<bool>& draining_;
   store::Store* store_ = nullptr;
-  dispatch::Bus* bus_ = nullptr;
+  dispatch::OutboxMonitor* outbox_ = nullptr;
   const std::atomic<bool>* migrated_ = nullptr;
   std::function<std::string()> transportState_;
 };

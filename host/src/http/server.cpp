@@ -1,15 +1,16 @@
 #include "http/server.hpp"
 
+#include "dispatch/dispatcher.hpp"
 #include "http/admin.hpp"
 #include "http/auth.hpp"
 #include "http/health.hpp"
 #include "http/rate_limit.hpp"
 
+#include "base/uuid.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "observability/trace.hpp"
 #include "plugin/runtime.hpp"
-#include "plugin/uuid.hpp"
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -371,9 +372,10 @@ void Server::attachTransportState(std::function<std::string()> state) {
   ctx_->health.attachTransportState(std::move(state));
 }
 
-void Server::attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated) {
-  ctx_->health.attach(store, bus, migrated);
-  ctx_->admin.attach(bus);
+void Server::attach(store::Store* store, dispatch::Dispatcher* dispatcher,
+                    const std::atomic<bool>* migrated) {
+  ctx_->health.attach(store, dispatcher ? &dispatcher->outbox() : nullptr, migrated);
+  ctx_->admin.attach(dispatcher ? &dispatcher->deadLetters() : nullptr);
 }
 
 Server::~Server() {

@@ -24,7 +24,7 @@ namespace plugin {
 class Runtime;
 }
 namespace dispatch {
-class Bus;
+class Dispatcher;
 }
 namespace store {
 class Store;
@@ -52,7 +52,8 @@ class Server {
 
   // The durable runtime, when configured: readiness checks the store, the migrations and the
   // outbox; /admin/dead-letters works on the bus.
-  void attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated);
+  void attach(store::Store* store, dispatch::Dispatcher* dispatcher,
+              const std::atomic<bool>* migrated);
   // The broker's state for readiness: "connected" or "degraded: ..." (reported, still ready).
   void attachTransportState(std::function<std::string()> state);
 

@@ -1,8 +1,10 @@
 #include "plugin/runtime.hpp"
 
+#include "base/clock.hpp"
+#include "base/uuid.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
-#include "plugin/uuid.hpp"
+#include "plugin/unit_of_work.hpp"
 
 #include <Poco/Environment.h>
 #include <Poco/Process.h>
@@ -25,8 +27,8 @@ struct plexus_host {
 struct plexus_call {
   plexus::plugin::Runtime* runtime = nullptr;
   plexus_host* host = nullptr;
-  plexus::store::Transaction* tx = nullptr;                  // null without a store
-  std::vector<plexus::store::Outgoing>* outgoing = nullptr;  // shared with local invokes
+  plexus::store::Transaction* tx = nullptr;  // null without a store
+  plexus::plugin::Part* part = nullptr;      // what the call sends; shared with local invokes
   std::string messageId;  // the message being handled (causation of what it sends)
   std::string traceparent;
   std::string stream;
@@ -41,7 +43,6 @@ struct plexus_call {
   std::string contentType;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::vector<plexus::plugin::AfterCommit>* afterCommit = nullptr;  // shared with local invokes
 };
 
 namespace plexus::plugin {
@@ -98,10 +99,7 @@ void apiLog(plexus_host* h, plexus_log_level level, plexus_str message) {
 
 plexus_str apiConfig(plexus_host* h) { return view(h->config); }
 
-int64_t apiNow(plexus_host*) {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+int64_t apiNow(plexus_host* h) { return h->runtime->clock().nowMs(); }
 
 void apiNewId(plexus_host*, char out[37]) {
   const std::string id = newUuidV7();
@@ -155,7 +153,7 @@ plexus_status noStore(plexus_call* call, const char* what) {
 
 plexus_status queue(plexus_call* call, const char* what, const char* kind, plexus_str type,
                     plexus_str stream, plexus_str payload, int64_t deliverAt) {
-  if (call->tx == nullptr || call->outgoing == nullptr) return noStore(call, what);
+  if (call->tx == nullptr || call->part == nullptr) return noStore(call, what);
   const std::string t = text(type);
   if (t.empty()) return fail(call, PLEXUS_REJECT, std::string(what) + ": empty message type");
   const std::string p = text(payload);
@@ -163,20 +161,20 @@ plexus_status queue(plexus_call* call, const char* what, const char* kind, plexu
     return fail(call, PLEXUS_REJECT, std::string(what) + " " + t + ": payload is not valid JSON");
   }
   plexus::store::Outgoing o;
-  plexus::store::Envelope& e = o.envelope;
+  plexus::Message& e = o.message;
   e.id = newUuidV7();
   e.kind = kind;
   e.type = t;
   e.stream = stream.size ? text(stream) : call->stream;
   e.correlation = call->correlation;
   e.causation = call->messageId.empty() ? call->requestId : call->messageId;
-  e.timestampMs = apiNow(nullptr);
-  e.sourceService = call->runtime->service();
+  e.timestampMs = call->runtime->clock().nowMs();
+  e.source = call->runtime->service();
   e.sourceInstance = call->runtime->instance();
   e.traceparent = call->traceparent;
   e.payload = p;
   o.deliverAtMs = deliverAt;
-  call->outgoing->push_back(std::move(o));
+  call->part->outgoing.push_back(std::move(o));
   return PLEXUS_OK;
 }
 
@@ -217,7 +215,7 @@ plexus_status apiSql(plexus_call* c, plexus_str statement, const plexus_value* p
 
 plexus_status apiAfterCommit(plexus_call* call, plexus_after_commit_fn fn, void* user) {
   if (fn == nullptr) return fail(call, PLEXUS_REJECT, "after_commit: null callback");
-  call->afterCommit->push_back({fn, user});
+  call->part->afterCommit.push_back({fn, user});
   return PLEXUS_OK;
 }
 
@@ -257,7 +255,7 @@ plexus_status apiAddHeader(plexus_call* call, plexus_str name, plexus_str value)
 
 trace::Span invokeSpan(const Component& receptor, const std::string& type, const std::string& id,
                        const std::string& traceparent) {
-  store::Envelope e;
+  Message e;
   e.id = id;
   e.type = type;
   e.traceparent = traceparent;
@@ -274,8 +272,7 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   child.runtime = call->runtime;
   child.host = receptor->host.get();
   child.tx = call->tx;
-  child.outgoing = call->outgoing;
-  child.afterCommit = call->afterCommit;
+  child.part = call->part;
   child.stream = stream.size ? text(stream) : call->stream;
   child.correlation = call->correlation;
   child.requestId = call->requestId;
@@ -296,11 +293,10 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   m.correlation = view(child.correlation);
   m.causation = view(call->causation);
   m.payload = view(payloadText);
-  m.timestamp_unix_ms = apiNow(nullptr);
+  m.timestamp_unix_ms = call->runtime->clock().nowMs();
   // The receptor runs inside the caller's transaction under a savepoint: when it fails, its SQL,
   // its messages and its after-commit work are undone while the caller goes on.
-  const size_t outgoingMark = call->outgoing != nullptr ? call->outgoing->size() : 0;
-  const size_t callbackMark = call->afterCommit->size();
+  const plexus::plugin::Part::Mark mark = call->part->mark();
   if (call->tx != nullptr) {
     try {
       call->tx->savepoint("plexus_invoke");
@@ -326,13 +322,7 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
       s = e.transient() ? PLEXUS_RETRY : PLEXUS_REJECT;
     }
   }
-  if (s != PLEXUS_OK) {
-    if (call->outgoing != nullptr) call->outgoing->resize(outgoingMark);
-    std::vector<plexus::plugin::AfterCommit> undone(
-        call->afterCommit->begin() + static_cast<long>(callbackMark), call->afterCommit->end());
-    call->afterCommit->resize(callbackMark);
-    plexus::plugin::runAfterCommit(undone, false);
-  }
+  if (s != PLEXUS_OK) call->part->undoSince(mark);
   if (onResult != nullptr) onResult(user, view(child.result));
   if (s != PLEXUS_OK) call->error = child.result.empty() ? child.error : child.result;
   setOutcome(span, s, child.result.empty() ? child.error : child.result);
@@ -377,7 +367,8 @@ const plexus_host_api kApi = [] {
 
 const plexus_host_api* hostApi() { return &kApi; }
 
-Runtime::Runtime(Metrics& metrics) : metrics_(metrics) {}
+Runtime::Runtime(Metrics& metrics) : Runtime(metrics, systemClock()) {}
+Runtime::Runtime(Metrics& metrics, const Clock& clock) : metrics_(metrics), clock_(clock) {}
 
 Runtime::~Runtime() {
   for (auto it = components_.rbegin(); it != components_.rend(); ++it) {
@@ -508,107 +499,20 @@ void Runtime::attachStore(store::Store* store, std::function<void()> committed) 
 }
 
 namespace {
-int64_t nowMs() { return apiNow(nullptr); }
-}  // namespace
 
-HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) {
-  Component& c = *route.component;
-  std::vector<store::Outgoing> outgoing;
-  std::vector<AfterCommit> afterCommit;
-  std::unique_ptr<store::Transaction> tx;
-  if (store_ != nullptr) {
-    try {
-      tx = store_->begin();
-    } catch (const store::SqlError& e) {
-      log::write(log::Level::Warn, "store unavailable for a request",
-                 nlohmann::json{{"request_id", req.requestId}, {"error", e.what()}});
-      HttpResponse out;
-      out.status = 503;
-      out.body = nlohmann::json{{"error", "store unavailable, retry later"}}.dump();
-      out.headers.emplace_back("Retry-After", "1");
-      return out;
-    }
-  }
-  plexus_call call;
-  call.runtime = this;
-  call.host = c.host.get();
-  call.tx = tx.get();
-  call.outgoing = &outgoing;
-  call.afterCommit = &afterCommit;
-  call.isRoute = true;
-  call.requestId = req.requestId;
-  call.correlation = req.requestId;
-  call.causation = req.requestId;
-  for (const auto& [k, v] : req.headers) {
-    if (k.size() == 11 && Poco::icompare(k, "traceparent") == 0) call.traceparent = v;
-  }
-  // The server span of this request (http/server.cpp) is the parent of what the route sends.
-  if (trace::current().valid()) call.traceparent = trace::current().traceparent();
-  trace::Span txSpan = tx ? startTransactionSpan(*store_) : trace::Span();
-  std::optional<trace::Scope> txScope;
-  if (tx) txScope.emplace(txSpan);
-  std::vector<plexus_pair> params, headers;
-  params.reserve(req.params.size());
-  for (const auto& [k, v] : req.params) params.push_back({view(k), view(v)});
-  headers.reserve(req.headers.size());
-  for (const auto& [k, v] : req.headers) headers.push_back({view(k), view(v)});
-  plexus_request r{};
-  r.struct_size = sizeof r;
-  r.method = view(req.method);
-  r.path = view(req.path);
-  r.query = view(req.query);
-  r.body = view(req.body);
-  r.request_id = view(req.requestId);
-  r.params = params.data();
-  r.param_count = params.size();
-  r.headers = headers.data();
-  r.header_count = headers.size();
-
-  plexus_status s = PLEXUS_FATAL;
-  {
-    CurrentCall current(&call);
-    s = c.handleRequest(c.instance, &call, &r);
-  }
-  if (s == PLEXUS_FATAL) {
-    markFatal(c.plugin->name + "/" + c.name, call.result.empty() ? call.error : call.result);
-  }
-  bool committed = false;
-  if (tx) {
-    if (s == PLEXUS_OK) {
-      try {
-        store::appendOutgoing(*tx, outgoing, nowMs());
-        tx->commit();
-        tx.reset();  // free the connection before after-commit work (it may open its own)
-        committed = true;
-      } catch (const store::SqlError& e) {
-        log::write(log::Level::Warn, "commit failed",
-                   nlohmann::json{{"request_id", req.requestId}, {"error", e.what()}});
-        call.responded = false;
-        call.error = "commit failed";
-        s = PLEXUS_RETRY;
-        txSpan.setStatus(trace::StatusCode::Error, e.what());
-      }
-    } else {
-      tx.reset();  // rolls back
-      txSpan.setAttribute("db.rolled_back", true);
-    }
-    txScope.reset();
-    txSpan.end();
-  } else {
-    committed = s == PLEXUS_OK;  // nothing to commit
-  }
-  runAfterCommit(afterCommit, committed);
-  if (committed && !outgoing.empty() && committed_) committed_();
-
+HttpResponse unavailable(const std::string& requestId, const std::string& error) {
+  log::write(log::Level::Warn, "store unavailable for a request",
+             nlohmann::json{{"request_id", requestId}, {"error", error}});
   HttpResponse out;
-  out.headers = std::move(call.headers);
-  if (call.responded) {
-    out.status = call.httpStatus;
-    out.contentType = call.contentType;
-    out.body = std::move(call.body);
-    return out;
-  }
-  const std::string reason = call.result.empty() ? call.error : call.result;
+  out.status = 503;
+  out.body = nlohmann::json{{"error", "store unavailable, retry later"}}.dump();
+  out.headers.emplace_back("Retry-After", "1");
+  return out;
+}
+
+// The response of a route hook that did not call respond(): 204, or an error by status.
+HttpResponse byStatus(plexus_status s, const std::string& reason) {
+  HttpResponse out;
   switch (s) {
     case PLEXUS_OK:
       out.status = 204;
@@ -624,60 +528,150 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
       out.status = 500;
       break;
   }
-  out.body = nlohmann::json{{"error", out.status >= 500
-                                          ? std::string(out.status == 503
-                                                            ? "temporarily unavailable, retry later"
-                                                            : "internal error")
-                                          : reason}}
-                 .dump();
+  const std::string message = out.status == 400   ? reason
+                              : out.status == 503 ? "temporarily unavailable, retry later"
+                                                  : "internal error";
+  out.body = nlohmann::json{{"error", message}}.dump();
+  return out;
+}
+
+plexus_request requestView(const HttpRequest& req, std::vector<plexus_pair>& params,
+                           std::vector<plexus_pair>& headers) {
+  params.reserve(req.params.size());
+  for (const auto& [k, v] : req.params) params.push_back({view(k), view(v)});
+  headers.reserve(req.headers.size());
+  for (const auto& [k, v] : req.headers) headers.push_back({view(k), view(v)});
+  plexus_request r{};
+  r.struct_size = sizeof r;
+  r.method = view(req.method);
+  r.path = view(req.path);
+  r.query = view(req.query);
+  r.body = view(req.body);
+  r.request_id = view(req.requestId);
+  r.params = params.data();
+  r.param_count = params.size();
+  r.headers = headers.data();
+  r.header_count = headers.size();
+  return r;
+}
+
+}  // namespace
+
+HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) {
+  Component& c = *route.component;
+  std::unique_ptr<UnitOfWork> work;
+  if (store_ != nullptr) {
+    try {
+      work = std::make_unique<UnitOfWork>(*store_, clock_, committed_);
+    } catch (const store::SqlError& e) {
+      return unavailable(req.requestId, e.what());
+    }
+  }
+  Part part;
+  plexus_call call;
+  call.runtime = this;
+  call.host = c.host.get();
+  call.tx = work ? &work->tx() : nullptr;
+  call.part = &part;
+  call.isRoute = true;
+  call.requestId = req.requestId;
+  call.correlation = req.requestId;
+  call.causation = req.requestId;
+  for (const auto& [k, v] : req.headers) {
+    if (k.size() == 11 && Poco::icompare(k, "traceparent") == 0) call.traceparent = v;
+  }
+  // The server span of this request (http/server.cpp) is the parent of what the route sends.
+  if (trace::current().valid()) call.traceparent = trace::current().traceparent();
+  trace::Span txSpan = work ? startTransactionSpan(*store_) : trace::Span();
+  std::optional<trace::Scope> txScope;
+  if (work) txScope.emplace(txSpan);
+  std::vector<plexus_pair> params, headers;
+  const plexus_request r = requestView(req, params, headers);
+
+  plexus_status s = PLEXUS_FATAL;
+  {
+    CurrentCall current(&call);
+    s = c.handleRequest(c.instance, &call, &r);
+  }
+  if (s == PLEXUS_FATAL) markFatal(c.id, call.result.empty() ? call.error : call.result);
+  if (!work) {
+    runAfterCommit(part.afterCommit, s == PLEXUS_OK);  // nothing to commit
+  } else if (s == PLEXUS_OK) {
+    try {
+      work->keep(std::move(part));
+      work->commit();
+    } catch (const store::SqlError& e) {
+      log::write(log::Level::Warn, "commit failed",
+                 nlohmann::json{{"request_id", req.requestId}, {"error", e.what()}});
+      call.responded = false;
+      call.error = "commit failed";
+      s = PLEXUS_RETRY;
+      txSpan.setStatus(trace::StatusCode::Error, e.what());
+    }
+  } else {
+    work->discard(std::move(part));
+    txSpan.setAttribute("db.rolled_back", true);
+  }
+  work.reset();
+  txScope.reset();
+  txSpan.end();
+
+  HttpResponse out;
+  if (call.responded) {
+    out.status = call.httpStatus;
+    out.contentType = call.contentType;
+    out.body = std::move(call.body);
+  } else {
+    out = byStatus(s, call.result.empty() ? call.error : call.result);
+  }
+  for (auto& h : call.headers) out.headers.push_back(std::move(h));
   return out;
 }
 
 plexus_status Runtime::post(plexus_host& h, int32_t kind, const std::string& type,
                             const std::string& stream, const std::string& payload) {
+  (void)h;
   if (store_ == nullptr)
     return fail(nullptr, PLEXUS_FATAL, "post needs a store; this host's config has none");
   if (type.empty() || (kind != 0 && kind != 1))
     return fail(nullptr, PLEXUS_REJECT, "post: bad kind or empty type");
   if (!nlohmann::json::accept(payload))
     return fail(nullptr, PLEXUS_REJECT, "post " + type + ": payload is not JSON");
-  store::Outgoing o;
-  store::Envelope& e = o.envelope;
+  Part part;
+  store::Outgoing& o = part.outgoing.emplace_back();
+  Message& e = o.message;
   e.id = newUuidV7();
   e.kind = kind == 1 ? "event" : "command";
   e.type = type;
   e.stream = stream;
   e.correlation = e.id;
-  e.timestampMs = nowMs();
-  e.sourceService = service_;
+  e.timestampMs = clock_.nowMs();
+  e.source = service_;
   e.sourceInstance = instance_;
   e.traceparent = trace::current().traceparent();  // after-commit work of a traced handler
   e.payload = payload;
   try {
-    auto tx = store_->begin();
-    store::appendOutgoing(*tx, {o}, e.timestampMs);
-    tx->commit();
+    UnitOfWork work(*store_, clock_, committed_);
+    work.keep(std::move(part));
+    work.commit();
   } catch (const store::SqlError& err) {
     return fail(nullptr, err.transient() ? PLEXUS_RETRY : PLEXUS_REJECT, err.what());
   }
-  (void)h;
-  if (committed_) committed_();
   return PLEXUS_OK;
 }
 
-Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transaction* tx) {
+Delivery Runtime::deliver(Component& c, const Message& e, store::Transaction* tx, Part& part) {
   Delivery d;
   plexus_call call;
   call.runtime = this;
   call.host = c.host.get();
   call.tx = tx;
-  call.outgoing = &d.outgoing;
-  call.afterCommit = &d.afterCommit;
+  call.part = &part;
   call.messageId = e.id;
   call.stream = e.stream;
   call.correlation = e.correlation.empty() ? e.id : e.correlation;
   call.causation = e.id;
-  // Inside the handler span (dispatch/bus.cpp), what this handler sends continues from it.
+  // Inside the handler span (dispatch), what this handler sends continues from it.
   call.traceparent = trace::current().valid() ? trace::current().traceparent() : e.traceparent;
   plexus_message m{};
   m.struct_size = sizeof m;
@@ -707,7 +701,7 @@ Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transac
   return d;
 }
 
-trace::Span startHandlerSpan(const Component& c, const store::Envelope& e) {
+trace::Span startHandlerSpan(const Component& c, const Message& e) {
   trace::Span span = trace::startSpan("handle " + e.type, trace::SpanKind::Internal, e.traceparent);
   if (span.recording()) {
     span.setAttribute("plexus.plugin", c.plugin->name);
@@ -730,9 +724,7 @@ void setOutcome(trace::Span& span, plexus_status status, const std::string& reas
 
 trace::Span startTransactionSpan(const store::Store& store) {
   trace::Span span = trace::startSpan("db.transaction", trace::SpanKind::Internal);
-  span.setAttribute(
-      "db.system",
-      std::string(store.dialect() == store::Dialect::Postgres ? "postgresql" : "sqlite"));
+  span.setAttribute("db.system", std::string(store.dialect().name()));
   return span;
 }
 

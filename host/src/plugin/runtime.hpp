@@ -3,6 +3,7 @@
 // invoke of receptors and the route table the HTTP layer serves.
 
 #include "config/config.hpp"
+#include "message/message.hpp"
 #include "observability/trace.hpp"
 #include "plugin/loader.hpp"
 #include "store/outbox.hpp"
@@ -20,8 +21,9 @@
 #include <vector>
 
 namespace plexus {
+class Clock;
 class Metrics;
-}
+}  // namespace plexus
 
 namespace plexus::plugin {
 
@@ -49,12 +51,13 @@ struct AfterCommit {
 };
 void runAfterCommit(std::vector<AfterCommit>& callbacks, bool committed);
 
-// The outcome of one handler run inside a caller-owned transaction.
+struct Part;  // plugin/unit_of_work.hpp
+
+// The outcome of one handler run inside a caller-owned transaction; what it wrote besides its
+// SQL is in the Part the caller passed.
 struct Delivery {
   plexus_status status = PLEXUS_FATAL;
-  std::string reason;                     // set_result text or host error for failures
-  std::vector<store::Outgoing> outgoing;  // to append before commit
-  std::vector<AfterCommit> afterCommit;
+  std::string reason;  // set_result text or host error for failures
 };
 
 struct RouteBinding {
@@ -84,6 +87,7 @@ struct HttpResponse {
 class Runtime {
  public:
   explicit Runtime(Metrics& metrics);
+  Runtime(Metrics& metrics, const Clock& clock);
   ~Runtime();  // destroys component instances; plugins stay loaded
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -100,8 +104,10 @@ class Runtime {
   // messages included) when the hook returns OK.
   HttpResponse handle(const RouteBinding& route, const HttpRequest& request);
 
-  // Runs one receptor or perspective on a message inside `tx` (may be null without a store).
-  Delivery deliver(Component& component, const store::Envelope& message, store::Transaction* tx);
+  // Runs one receptor or perspective on a message inside `tx` (may be null without a store);
+  // what it sends and registers for after the commit goes into `part`.
+  Delivery deliver(Component& component, const Message& message, store::Transaction* tx,
+                   Part& part);
 
   // Host API `post`: one message in a transaction of its own.
   plexus_status post(plexus_host& host, int32_t kind, const std::string& type,
@@ -121,11 +127,13 @@ class Runtime {
 
   // Used by the host API implementation.
   Metrics& metrics() { return metrics_; }
+  const Clock& clock() const { return clock_; }
   Component* receptorFor(const std::string& type) const;
   void markFatal(const std::string& who, const std::string& reason);
 
  private:
   Metrics& metrics_;
+  const Clock& clock_;
   std::string service_;
   std::string instance_;
   store::Store* store_ = nullptr;
@@ -144,7 +152,7 @@ const plexus_host_api* hostApi();
 
 // Tracing (docs/observability.md): "handle {type}" spans one handler run, a child of this
 // thread's current span, else of the message's traceparent; the outcome goes in plexus.outcome.
-trace::Span startHandlerSpan(const Component& component, const store::Envelope& message);
+trace::Span startHandlerSpan(const Component& component, const Message& message);
 void setOutcome(trace::Span& span, plexus_status status, const std::string& reason);
 // "db.transaction": one host-owned transaction, a child of this thread's current span.
 trace::Span startTransactionSpan(const store::Store& store);

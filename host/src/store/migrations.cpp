@@ -80,13 +80,130 @@ constexpr const char* kFrameworkV3 = R"SQL(
 CREATE INDEX plexus_deliveries_stream ON plexus_deliveries (stream_id, handler)
 )SQL";
 
-std::string substitute(std::string sql, Dialect d) {
-  const std::string seq =
-      d == Dialect::Postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
-  for (size_t at = sql.find("{SEQ}"); at != std::string::npos; at = sql.find("{SEQ}", at))
-    sql.replace(at, 5, seq);
-  return sql;
-}
+// v4: messages stored as metadata columns beside the payload as it came (DESIGN.md §3), instead of
+// a JSON envelope; the event store keeps each event's metadata; the outbox's unused lease columns
+// go. Tables are rebuilt (SQLite cannot drop a UNIQUE column constraint) and the rows of 0.1 are
+// converted, the JSON read with the dialect's operators ({J}: as JSON; {T}: back to text).
+// A dead-letter copy keeps the failed message's id, so message ids are unique per kind only.
+constexpr const char* kFrameworkV4 = R"SQL(
+CREATE TABLE plexus_outbox_v4 (
+  seq {SEQ},
+  message_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  type TEXT NOT NULL,
+  stream_id TEXT NOT NULL,
+  correlation_id TEXT NOT NULL,
+  causation_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  source_instance TEXT NOT NULL,
+  traceparent TEXT NOT NULL,
+  tracestate TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  occurred_at BIGINT NOT NULL,
+  payload TEXT NOT NULL,
+  deliver_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  published_at BIGINT
+);
+INSERT INTO plexus_outbox_v4 (message_id, kind, type, stream_id, correlation_id, causation_id,
+  source, source_instance, traceparent, tracestate, content_type, occurred_at, payload,
+  deliver_at, created_at, published_at)
+SELECT message_id, kind, type, stream_id,
+  COALESCE(envelope{J} ->> 'correlation', ''), COALESCE(envelope{J} ->> 'causation', ''),
+  COALESCE(envelope{J} -> 'source' ->> 'service', ''),
+  COALESCE(envelope{J} -> 'source' ->> 'instance', ''),
+  COALESCE(envelope{J} ->> 'traceparent', ''), '', 'application/json',
+  COALESCE(CAST(envelope{J} ->> 'timestampMs' AS BIGINT), created_at),
+  COALESCE((envelope{J} -> 'payload'){T}, 'null'), deliver_at, created_at, published_at
+FROM plexus_outbox ORDER BY seq;
+DROP TABLE plexus_outbox;
+ALTER TABLE plexus_outbox_v4 RENAME TO plexus_outbox;
+CREATE UNIQUE INDEX plexus_outbox_message ON plexus_outbox (message_id) WHERE kind <> 'dead-letter';
+CREATE INDEX plexus_outbox_pending ON plexus_outbox (deliver_at) WHERE published_at IS NULL;
+CREATE TABLE plexus_deliveries_v4 (
+  seq {SEQ},
+  message_id TEXT NOT NULL,
+  handler TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  type TEXT NOT NULL,
+  stream_id TEXT NOT NULL,
+  correlation_id TEXT NOT NULL,
+  causation_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  source_instance TEXT NOT NULL,
+  traceparent TEXT NOT NULL,
+  tracestate TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  occurred_at BIGINT NOT NULL,
+  payload TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  due_at BIGINT NOT NULL,
+  first_failed_at BIGINT,
+  last_error TEXT,
+  claimed_by TEXT,
+  claimed_until BIGINT,
+  UNIQUE (message_id, handler)
+);
+INSERT INTO plexus_deliveries_v4 (message_id, handler, kind, type, stream_id, correlation_id,
+  causation_id, source, source_instance, traceparent, tracestate, content_type, occurred_at,
+  payload, attempt, due_at, first_failed_at, last_error, claimed_by, claimed_until)
+SELECT message_id, handler, COALESCE(envelope{J} ->> 'kind', 'event'),
+  COALESCE(envelope{J} ->> 'type', ''), stream_id,
+  COALESCE(envelope{J} ->> 'correlation', ''), COALESCE(envelope{J} ->> 'causation', ''),
+  COALESCE(envelope{J} -> 'source' ->> 'service', ''),
+  COALESCE(envelope{J} -> 'source' ->> 'instance', ''),
+  COALESCE(envelope{J} ->> 'traceparent', ''), '', 'application/json',
+  COALESCE(CAST(envelope{J} ->> 'timestampMs' AS BIGINT), due_at),
+  COALESCE((envelope{J} -> 'payload'){T}, 'null'), attempt, due_at, first_failed_at,
+  last_error, claimed_by, claimed_until
+FROM plexus_deliveries ORDER BY seq;
+DROP TABLE plexus_deliveries;
+ALTER TABLE plexus_deliveries_v4 RENAME TO plexus_deliveries;
+CREATE INDEX plexus_deliveries_due ON plexus_deliveries (due_at);
+CREATE INDEX plexus_deliveries_stream ON plexus_deliveries (stream_id, handler);
+CREATE TABLE plexus_dead_letters_v4 (
+  id TEXT PRIMARY KEY,
+  message_id TEXT NOT NULL,
+  handler TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  type TEXT NOT NULL,
+  stream_id TEXT NOT NULL,
+  correlation_id TEXT NOT NULL,
+  causation_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  source_instance TEXT NOT NULL,
+  traceparent TEXT NOT NULL,
+  tracestate TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  occurred_at BIGINT NOT NULL,
+  payload TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  first_failed_at BIGINT NOT NULL,
+  last_failed_at BIGINT NOT NULL
+);
+INSERT INTO plexus_dead_letters_v4 (id, message_id, handler, kind, type, stream_id,
+  correlation_id, causation_id, source, source_instance, traceparent, tracestate, content_type,
+  occurred_at, payload, reason, attempts, first_failed_at, last_failed_at)
+SELECT id, message_id, handler, COALESCE(envelope{J} ->> 'kind', 'event'), type, stream_id,
+  COALESCE(envelope{J} ->> 'correlation', ''), COALESCE(envelope{J} ->> 'causation', ''),
+  COALESCE(envelope{J} -> 'source' ->> 'service', ''),
+  COALESCE(envelope{J} -> 'source' ->> 'instance', ''),
+  COALESCE(envelope{J} ->> 'traceparent', ''), '', 'application/json',
+  COALESCE(CAST(envelope{J} ->> 'timestampMs' AS BIGINT), first_failed_at),
+  COALESCE((envelope{J} -> 'payload'){T}, 'null'), reason, attempts, first_failed_at,
+  last_failed_at
+FROM plexus_dead_letters;
+DROP TABLE plexus_dead_letters;
+ALTER TABLE plexus_dead_letters_v4 RENAME TO plexus_dead_letters;
+CREATE INDEX plexus_dead_letters_failed ON plexus_dead_letters (last_failed_at);
+ALTER TABLE plexus_events ADD COLUMN correlation_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE plexus_events ADD COLUMN causation_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE plexus_events ADD COLUMN source TEXT NOT NULL DEFAULT '';
+ALTER TABLE plexus_events ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
+ALTER TABLE plexus_events ADD COLUMN content_type TEXT NOT NULL DEFAULT 'application/json';
+ALTER TABLE plexus_events ADD COLUMN occurred_at BIGINT NOT NULL DEFAULT 0
+)SQL";
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -120,13 +237,6 @@ std::vector<Migration> ordered(const std::vector<Migration>& framework,
   return all;
 }
 
-void ensureSchema(Store& store) {
-  if (store.dialect() != Dialect::Postgres || store.schema().empty()) return;
-  auto tx = store.begin();
-  tx->exec("CREATE SCHEMA IF NOT EXISTS " + store.schema());  // identifier validated at open
-  tx->commit();
-}
-
 }  // namespace
 
 std::string checksum(const std::string& sql) {
@@ -135,22 +245,21 @@ std::string checksum(const std::string& sql) {
   return Poco::DigestEngine::digestToHex(engine.digest());
 }
 
-std::vector<Migration> frameworkMigrations(Dialect dialect) {
+std::vector<Migration> frameworkMigrations(const Dialect& dialect) {
   return {
       Migration{"plexus", 1, "framework tables: outbox, inbox, events, deliveries, dead letters",
-                substitute(kFrameworkV1, dialect)},
+                dialect.ddl(kFrameworkV1)},
       Migration{"plexus", 2, "delivery claims", kFrameworkV2},
-      Migration{"plexus", 3, "deliveries by stream", kFrameworkV3}};
+      Migration{"plexus", 3, "deliveries by stream", kFrameworkV3},
+      Migration{"plexus", 4, "messages as metadata columns and payload",
+                dialect.ddl(kFrameworkV4)}};
 }
 
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations) {
-  ensureSchema(store);
+  store.ensureSchema();
   MigrationReport report;
   auto tx = store.begin();
-  if (store.dialect() == Dialect::Postgres) {
-    // One migrator at a time across every replica and Job; released at commit.
-    tx->exec("SELECT pg_advisory_xact_lock(7391466)");
-  }
+  store.dialect().lockMigrations(*tx);  // one migrator at a time; released at commit
   ensureLedger(*tx);
   const auto done = applied(*tx);
   for (const Migration& m : ordered(frameworkMigrations(store.dialect()), pluginMigrations)) {

@@ -29,7 +29,7 @@ struct MigrationReport {
 };
 
 // The framework's migrations for a dialect.
-std::vector<Migration> frameworkMigrations(Dialect dialect);
+std::vector<Migration> frameworkMigrations(const Dialect& dialect);
 
 // Applies framework + plugin migrations. Throws MigrationError (checksum mismatch) or SqlError.
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations);

@@ -1,46 +1,94 @@
 #include "store/outbox.hpp"
 
-namespace plexus::store {
+#include "store/event_store.hpp"
+#include "store/message_rows.hpp"
 
-void appendOutgoing(Transaction& tx, const std::vector<Outgoing>& messages, int64_t nowMs,
-                    bool deferred) {
-  static const std::string kEvent =
-      "INSERT INTO plexus_events (stream_id, version, message_id, type, payload, created_at) "
-      "SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM plexus_events WHERE "
-      "stream_id = $1";
-  static const std::string kOutbox =
-      "INSERT INTO plexus_outbox (message_id, kind, type, stream_id, envelope, deliver_at, "
-      "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-  for (const Outgoing& m : messages) {
-    const Envelope& e = m.envelope;
-    if (e.kind == "event") {
-      const std::vector<Value> event{e.stream, e.id, e.type, e.payload,
-                                     static_cast<long long>(nowMs)};
-      if (deferred) {
-        tx.defer(kEvent, event);
-      } else {
-        try {
-          tx.exec(kEvent, event);
-        } catch (const SqlError& err) {
-          // Another writer appended to the stream first: optimistic concurrency, try again.
-          throw SqlError(std::string("event stream ") + e.stream + " moved on: " + err.what(),
-                         true);
-        }
-      }
-    }
-    const std::vector<Value> row{e.id,
-                                 e.kind,
-                                 e.type,
-                                 e.stream,
-                                 encode(e),
-                                 static_cast<long long>(m.deliverAtMs > 0 ? m.deliverAtMs : nowMs),
-                                 static_cast<long long>(nowMs)};
-    if (deferred) {
-      tx.defer(kOutbox, row);
-    } else {
-      tx.exec(kOutbox, row);
-    }
+namespace plexus::store {
+namespace {
+
+const std::string& insertSql() {
+  static const std::string sql = std::string("INSERT INTO plexus_outbox (") + kMessageColumns +
+                                 ", deliver_at, created_at) VALUES (" +
+                                 placeholders(1, kMessageColumnCount + 2) + ")";
+  return sql;
+}
+
+void insert(Transaction& tx, const Message& m, int64_t deliverAt, int64_t nowMs, bool deferred) {
+  std::vector<Value> row;
+  row.reserve(kMessageColumnCount + 2);
+  appendMessage(row, m);
+  row.emplace_back(static_cast<long long>(deliverAt));
+  row.emplace_back(static_cast<long long>(nowMs));
+  if (deferred) {
+    tx.defer(insertSql(), row);
+  } else {
+    tx.exec(insertSql(), row);
   }
 }
 
+}  // namespace
+
+void appendOutgoing(Transaction& tx, const std::vector<Outgoing>& messages, int64_t nowMs,
+                    bool deferred) {
+  for (const Outgoing& o : messages) {
+    if (o.message.kind == "event") event_store::append(tx, o.message, nowMs, deferred);
+    insert(tx, o.message, o.deliverAtMs > 0 ? o.deliverAtMs : nowMs, nowMs, deferred);
+  }
+}
+
+namespace outbox {
+
+std::vector<Row> claimDue(Transaction& tx, const Dialect& dialect, int64_t nowMs, int limit) {
+  const Rows rows = tx.query(std::string("SELECT seq, ") + kMessageColumns +
+                                 " FROM plexus_outbox WHERE published_at IS NULL AND deliver_at "
+                                 "<= $1 ORDER BY seq LIMIT $2" +
+                                 dialect.skipLocked(),
+                             {static_cast<long long>(nowMs), limit});
+  std::vector<Row> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(Row{r[0].asInt(), messageFrom(r, 1)});
+  return out;
+}
+
+void markPublished(Transaction& tx, const std::vector<int64_t>& seqs, int64_t nowMs) {
+  if (seqs.empty()) return;
+  // One statement for the whole batch instead of a round trip per row.
+  std::vector<Value> params{static_cast<long long>(nowMs)};
+  params.reserve(seqs.size() + 1);
+  for (int64_t s : seqs) params.emplace_back(static_cast<long long>(s));
+  tx.exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq IN (" +
+              placeholders(2, seqs.size()) + ")",
+          params);
+}
+
+int64_t nextDueAt(Transaction& tx) {
+  const Rows next =
+      tx.query("SELECT MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL", {});
+  return (!next.empty() && !next[0][0].isNull()) ? next[0][0].asInt() : 0;
+}
+
+void appendDeadLetterCopy(Transaction& tx, const Message& failed, int64_t nowMs) {
+  Message copy = failed;  // its own id: message ids are unique per kind (framework migration 4)
+  copy.kind = "dead-letter";
+  insert(tx, copy, nowMs, nowMs, false);
+}
+
+Backlog backlog(Transaction& tx, int64_t nowMs) {
+  const Rows r = tx.query(
+      "SELECT COUNT(*), MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL AND "
+      "deliver_at <= $1",
+      {static_cast<long long>(nowMs)});
+  Backlog b;
+  if (r.empty()) return b;
+  b.pending = r[0][0].isNull() ? 0 : r[0][0].asInt();
+  b.oldestDueAt = r[0][1].isNull() ? 0 : r[0][1].asInt();
+  return b;
+}
+
+int64_t purgePublished(Transaction& tx, int64_t cutoffMs) {
+  return tx.exec("DELETE FROM plexus_outbox WHERE published_at IS NOT NULL AND published_at < $1",
+                 {static_cast<long long>(cutoffMs)});
+}
+
+}  // namespace outbox
 }  // namespace plexus::store

@@ -1,9 +1,8 @@
 #pragma once
-// Writing a handler's outgoing messages in its own transaction: events are appended to the event
-// store (stream + version unique) and every message to the outbox, so nothing is published
-// unless the transaction commits.
+// The outbox (plexus_outbox): what a handler sends, written in its own transaction so nothing is
+// published unless it commits; the relay publishes due rows in seq order and marks them.
 
-#include "store/envelope.hpp"
+#include "message/message.hpp"
 #include "store/store.hpp"
 
 #include <vector>
@@ -11,14 +10,38 @@
 namespace plexus::store {
 
 struct Outgoing {
-  Envelope envelope;
-  int64_t deliverAtMs = 0;  // 0 = now
+  Message message;
+  int64_t deliverAtMs = 0;  // 0 = now; later = a scheduled message
 };
 
-// Throws SqlError; a clash on the event stream version is reported as transient (retry).
-// `deferred`: the statements go with the transaction's next round trip (Transaction::defer), and
-// a failure surfaces there, untranslated.
+// Events go to the event store too. Throws SqlError; a clash on an event stream's version is
+// reported as transient (retry). `deferred`: the statements travel with the transaction's next
+// round trip (Transaction::defer) and a failure surfaces there, untranslated.
 void appendOutgoing(Transaction& tx, const std::vector<Outgoing>& messages, int64_t nowMs,
                     bool deferred = false);
 
+namespace outbox {
+
+struct Row {
+  int64_t seq = 0;
+  Message message;  // kind "dead-letter": a copy for the broker's dead-letter queue
+};
+
+// Due, unpublished rows in seq order, claimed for this transaction (other replicas skip them).
+std::vector<Row> claimDue(Transaction& tx, const Dialect& dialect, int64_t nowMs, int limit);
+void markPublished(Transaction& tx, const std::vector<int64_t>& seqs, int64_t nowMs);
+// The earliest deliver_at of an unpublished row (a scheduled message), 0 when none.
+int64_t nextDueAt(Transaction& tx);
+// A copy of a dead-lettered message for the broker's dead-letter queue.
+void appendDeadLetterCopy(Transaction& tx, const Message& failed, int64_t nowMs);
+
+struct Backlog {
+  int64_t pending = 0;      // due and unpublished
+  int64_t oldestDueAt = 0;  // 0 when none
+};
+Backlog backlog(Transaction& tx, int64_t nowMs);
+// Retention: published rows older than `cutoff`. Returns the rows deleted.
+int64_t purgePublished(Transaction& tx, int64_t cutoffMs);
+
+}  // namespace outbox
 }  // namespace plexus::store

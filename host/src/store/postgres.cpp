@@ -1,5 +1,6 @@
 #include "store/postgres.hpp"
 
+#include <Poco/URI.h>
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -15,6 +16,40 @@
 
 namespace plexus::store {
 namespace {
+
+// libpq URI -> key=value connection string. Throws std::invalid_argument for a malformed URI.
+std::string connectionString(const std::string& url) {
+  if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) return url;
+  Poco::URI uri(url);
+  auto quote = [](const std::string& v) {
+    std::string out = "'";
+    for (char c : v) {
+      if (c == '\'' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    return out + "'";
+  };
+  std::string out;
+  auto add = [&](const std::string& k, const std::string& v) {
+    if (v.empty()) return;
+    out += (out.empty() ? "" : " ") + k + "=" + quote(v);
+  };
+  add("host", uri.getHost());
+  if (uri.getPort() != 0) add("port", std::to_string(uri.getPort()));
+  const std::string info = uri.getUserInfo();
+  const size_t colon = info.find(':');
+  std::string user, password;  // URI::decode appends to its output
+  Poco::URI::decode(info.substr(0, colon), user);
+  if (colon != std::string::npos) Poco::URI::decode(info.substr(colon + 1), password);
+  add("user", user);
+  add("password", password);
+  std::string db = uri.getPath();
+  if (!db.empty() && db[0] == '/') db = db.substr(1);
+  add("dbname", db);
+  for (const auto& [k, v] : uri.getQueryParameters()) add(k, v);
+  if (out.empty()) throw std::invalid_argument("PostgreSQL URL has no host");
+  return out;
+}
 
 // Type OIDs from PostgreSQL's catalog (pg_type.dat); stable across versions.
 constexpr Oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701,
@@ -230,6 +265,27 @@ class PgTransaction final : public Transaction {
   std::vector<Cmd> deferred_;
 };
 
+class PostgresDialect final : public Dialect {
+ public:
+  const char* name() const override { return "postgresql"; }
+  std::string ddl(const std::string& sql) const override {
+    return fillPlaceholders(
+        sql, {{"{SEQ}", "BIGSERIAL PRIMARY KEY"}, {"{J}", "::jsonb"}, {"{T}", "::text"}});
+  }
+  const char* skipLocked() const override { return " FOR UPDATE SKIP LOCKED"; }
+  bool beginRelay(Transaction& tx, bool relaxDurability) const override {
+    // The lock goes with the transaction, so a dead relay frees it at once.
+    const Rows got = tx.query(
+        "SELECT CASE WHEN pg_try_advisory_xact_lock(7391467, hashtext(current_schema())) THEN 1 "
+        "ELSE 0 END, set_config('synchronous_commit', $1, true)",
+        {relaxDurability ? "off" : "on"});
+    return !got.empty() && got[0][0].asInt() == 1;
+  }
+  void lockMigrations(Transaction& tx) const override {
+    tx.exec("SELECT pg_advisory_xact_lock(7391466)");
+  }
+};
+
 class PostgresStore final : public Store {
  public:
   PostgresStore(std::string conninfo, const std::string& schema, int poolSize)
@@ -240,7 +296,13 @@ class PostgresStore final : public Store {
     if (!schema_.empty()) conninfo_ += " options='-c search_path=" + schema_ + "'";
   }
   ~PostgresStore() override = default;
-  Dialect dialect() const override { return Dialect::Postgres; }
+  const Dialect& dialect() const override { return postgresDialect(); }
+  void ensureSchema() override {
+    if (schema_.empty()) return;
+    auto tx = begin();
+    tx->exec("CREATE SCHEMA IF NOT EXISTS " + schema_);  // identifier validated at open
+    tx->commit();
+  }
 
   std::unique_ptr<Transaction> begin() override {
     // Wait (bounded) for a free connection instead of failing at once when every one is busy.
@@ -467,9 +529,17 @@ Result PgTransaction::send(Cmd cmd) {
 
 }  // namespace
 
-std::unique_ptr<Store> openPostgres(const std::string& conninfo, const std::string& schema,
-                                    int poolSize) {
-  return std::make_unique<PostgresStore>(conninfo, schema, poolSize);
+const Dialect& postgresDialect() {
+  static const PostgresDialect dialect;
+  return dialect;
+}
+
+std::unique_ptr<Store> openPostgres(const config::Store& config, int poolSize) {
+  if (!config.schema.empty() && !validIdentifier(config.schema)) {
+    throw std::invalid_argument("store.schema must be a lowercase SQL identifier, got \"" +
+                                config.schema + "\"");
+  }
+  return std::make_unique<PostgresStore>(connectionString(config.url), config.schema, poolSize);
 }
 
 }  // namespace plexus::store

@@ -11,8 +11,9 @@
 
 namespace plexus::store {
 
-// `conninfo` is a libpq key=value string (see pgConnectionString); `schema` may be empty.
-std::unique_ptr<Store> openPostgres(const std::string& conninfo, const std::string& schema,
-                                    int poolSize);
+const Dialect& postgresDialect();
+// store.url: a libpq URI (postgresql://u:p@h:port/db?sslmode=...) or key=value string;
+// store.schema: the deployment's schema (may be empty).
+std::unique_ptr<Store> openPostgres(const config::Store& config, int poolSize);
 
 }  // namespace plexus::store

@@ -1,200 +1,11 @@
 #include "store/store.hpp"
 
 #include "store/postgres.hpp"
+#include "store/sqlite.hpp"
 
-#include <Poco/Data/RecordSet.h>
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/SQLite/SQLiteException.h>
-#include <Poco/Data/Session.h>
-#include <Poco/Data/SessionPool.h>
-#include <Poco/Data/Statement.h>
-#include <Poco/Nullable.h>
-#include <Poco/URI.h>
-
-#include <filesystem>
-#include <mutex>
+#include <map>
 
 namespace plexus::store {
-namespace {
-
-using Poco::Data::Keywords::bind;
-
-// SQLite's "busy" errors are worth a retry; the others are not.
-[[noreturn]] void rethrow(const Poco::Exception& e) {
-  const bool transient =
-      dynamic_cast<const Poco::Data::SQLite::DBLockedException*>(&e) != nullptr ||
-      dynamic_cast<const Poco::Data::SQLite::TableLockedException*>(&e) != nullptr;
-  throw SqlError(e.displayText(), transient);
-}
-
-Value cell(const Poco::Data::RecordSet& rs, size_t col, size_t row) {
-  if (rs.isNull(col, row)) return Value();
-  const Poco::Dynamic::Var v = rs.value(col, row);
-  switch (rs.columnType(col)) {
-    case Poco::Data::MetaColumn::FDT_BOOL:
-    case Poco::Data::MetaColumn::FDT_INT8:
-    case Poco::Data::MetaColumn::FDT_UINT8:
-    case Poco::Data::MetaColumn::FDT_INT16:
-    case Poco::Data::MetaColumn::FDT_UINT16:
-    case Poco::Data::MetaColumn::FDT_INT32:
-    case Poco::Data::MetaColumn::FDT_UINT32:
-    case Poco::Data::MetaColumn::FDT_INT64:
-    case Poco::Data::MetaColumn::FDT_UINT64:
-      return Value(static_cast<long long>(v.convert<Poco::Int64>()));
-    case Poco::Data::MetaColumn::FDT_FLOAT:
-    case Poco::Data::MetaColumn::FDT_DOUBLE:
-      return Value(v.convert<double>());
-    default:
-      return Value(v.convert<std::string>());
-  }
-}
-
-class SqliteTransaction final : public Transaction {
- public:
-  // "$N" -> "?N" outside quotes, so "$2 ... $1" binds like PostgreSQL does.
-  static std::string sqliteParameters(const std::string& sql) {
-    std::string out;
-    out.reserve(sql.size());
-    char quote = 0;
-    for (size_t i = 0; i < sql.size(); ++i) {
-      const char c = sql[i];
-      if (quote != 0) {
-        if (c == quote) quote = 0;
-      } else if (c == '\'' || c == '"') {
-        quote = c;
-      } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '1' && sql[i + 1] <= '9') {
-        out.push_back('?');
-        continue;
-      }
-      out.push_back(c);
-    }
-    return out;
-  }
-
- public:
-  SqliteTransaction(Poco::Data::Session session, std::unique_lock<std::mutex> lock)
-      : session_(std::move(session)), lock_(std::move(lock)) {
-    try {
-      session_.begin();
-    } catch (const Poco::Exception& e) {
-      rethrow(e);
-    }
-  }
-  ~SqliteTransaction() override {
-    if (open_) {
-      try {
-        session_.rollback();
-      } catch (...) {
-        // Nothing to undo beyond what SQLite undoes itself.
-      }
-    }
-  }
-
-  Rows query(const std::string& sql, const std::vector<Value>& params, int64_t* affected) override {
-    try {
-      Poco::Data::Statement st(session_);
-      // SQLite numbers "$N" parameters by first appearance, not by N; "?N" means index N.
-      st << sqliteParameters(sql);
-      for (const Value& p : params) {
-        switch (p.type()) {
-          case Value::Type::Null:
-            st, bind(Poco::Nullable<std::string>());
-            break;
-          case Value::Type::Int:
-            st, bind(static_cast<Poco::Int64>(p.asInt()));
-            break;
-          case Value::Type::Double:
-            st, bind(p.asDouble());
-            break;
-          case Value::Type::Text:
-            st, bind(p.asText());
-            break;
-        }
-      }
-      const size_t n = st.execute();
-      if (affected != nullptr) *affected = static_cast<int64_t>(n);
-      Rows rows;
-      if (hasColumns(st)) {
-        Poco::Data::RecordSet rs(st);
-        rows.reserve(rs.rowCount());
-        for (size_t r = 0; r < rs.rowCount(); ++r) {
-          Row row;
-          row.reserve(rs.columnCount());
-          for (size_t c = 0; c < rs.columnCount(); ++c) row.push_back(cell(rs, c, r));
-          rows.push_back(std::move(row));
-        }
-      }
-      return rows;
-    } catch (const Poco::Exception& e) {
-      rethrow(e);
-    }
-  }
-
-  void commit() override {
-    open_ = false;
-    try {
-      session_.commit();
-    } catch (const Poco::Exception& e) {
-      rethrow(e);
-    }
-  }
-  void rollback() override {
-    open_ = false;
-    try {
-      session_.rollback();
-    } catch (const Poco::Exception& e) {
-      rethrow(e);
-    }
-  }
-
- private:
-  static bool hasColumns(Poco::Data::Statement& st) {
-    try {
-      Poco::Data::RecordSet rs(st);
-      return rs.columnCount() > 0;
-    } catch (const Poco::Exception&) {
-      return false;
-    }
-  }
-
-  Poco::Data::Session session_;
-  std::unique_lock<std::mutex> lock_;  // one writer at a time in this process
-  bool open_ = true;
-};
-
-class SqliteStore final : public Store {
- public:
-  explicit SqliteStore(const std::string& path) : session_("sqlite", path) {
-    // WAL lets readers run beside the writer; the busy timeout turns brief contention into waits.
-    session_ << "PRAGMA journal_mode=WAL", Poco::Data::Keywords::now;
-    session_ << "PRAGMA busy_timeout=5000", Poco::Data::Keywords::now;
-    session_ << "PRAGMA synchronous=NORMAL", Poco::Data::Keywords::now;
-  }
-  Dialect dialect() const override { return Dialect::Sqlite; }
-  std::unique_ptr<Transaction> begin() override {
-    std::unique_lock<std::mutex> lock(mu_);
-    return std::make_unique<SqliteTransaction>(session_, std::move(lock));
-  }
-  bool ping(std::string& error) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    try {
-      int one = 0;
-      session_ << "SELECT 1", Poco::Data::Keywords::into(one), Poco::Data::Keywords::now;
-      return one == 1;
-    } catch (const Poco::Exception& e) {
-      error = e.displayText();
-      return false;
-    }
-  }
-
- private:
-  std::mutex mu_;
-  Poco::Data::Session session_;
-};
-
-std::once_flag registered;
-
-}  // namespace
 
 bool validIdentifier(const std::string& s) {
   if (s.empty() || s.size() > 63) return false;
@@ -204,39 +15,6 @@ bool validIdentifier(const std::string& s) {
     if (!ok) return false;
   }
   return true;
-}
-
-std::string pgConnectionString(const std::string& url) {
-  if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) return url;
-  Poco::URI uri(url);
-  auto quote = [](const std::string& v) {
-    std::string out = "'";
-    for (char c : v) {
-      if (c == '\'' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    return out + "'";
-  };
-  std::string out;
-  auto add = [&](const std::string& k, const std::string& v) {
-    if (v.empty()) return;
-    out += (out.empty() ? "" : " ") + k + "=" + quote(v);
-  };
-  add("host", uri.getHost());
-  if (uri.getPort() != 0) add("port", std::to_string(uri.getPort()));
-  const std::string info = uri.getUserInfo();
-  const size_t colon = info.find(':');
-  std::string user, password;  // URI::decode appends to its output
-  Poco::URI::decode(info.substr(0, colon), user);
-  if (colon != std::string::npos) Poco::URI::decode(info.substr(colon + 1), password);
-  add("user", user);
-  add("password", password);
-  std::string db = uri.getPath();
-  if (!db.empty() && db[0] == '/') db = db.substr(1);
-  add("dbname", db);
-  for (const auto& [k, v] : uri.getQueryParameters()) add(k, v);
-  if (out.empty()) throw std::invalid_argument("PostgreSQL URL has no host");
-  return out;
 }
 
 std::vector<std::string> splitStatements(const std::string& script) {
@@ -283,26 +61,22 @@ std::vector<std::string> splitStatements(const std::string& script) {
   return out;
 }
 
+namespace {
+using Factory = std::unique_ptr<Store> (*)(const config::Store&, int);
+// Store kinds (config store.kind) -> factory. A new dialect adds its entry here (and its name to
+// the choices in config/store.cpp).
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> all{{"postgresql", &openPostgres},
+                                                  {"sqlite", &openSqlite}};
+  return all;
+}
+}  // namespace
+
 std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
-  std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
-  try {
-    if (config.kind == "postgres") {
-      if (!config.schema.empty() && !validIdentifier(config.schema)) {
-        throw std::invalid_argument("store.schema must be a lowercase SQL identifier, got \"" +
-                                    config.schema + "\"");
-      }
-      return openPostgres(pgConnectionString(config.url), config.schema, poolSize);
-    }
-    if (config.url != ":memory:") {
-      const auto dir = std::filesystem::path(config.url).parent_path();
-      if (!dir.empty()) std::filesystem::create_directories(dir);  // the embedded data dir
-    }
-    return std::make_unique<SqliteStore>(config.url);
-  } catch (const Poco::Exception& e) {
-    throw SqlError("cannot open the " + config.kind + " store: " + e.displayText(), true);
-  } catch (const std::filesystem::filesystem_error& e) {
-    throw SqlError("cannot create the data directory: " + std::string(e.what()), false);
-  }
+  auto it = factories().find(config.kind);
+  if (it == factories().end())
+    throw SqlError("no store of kind \"" + config.kind + "\" is built into this host", false);
+  return it->second(config, poolSize);
 }
 
 }  // namespace plexus::store

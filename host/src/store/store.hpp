@@ -1,8 +1,10 @@
 #pragma once
-// The store: PostgreSQL (libpq, pooled connections) or SQLite (Poco Data, one file, embedded),
-// behind one small interface. Statements always use $1..$N placeholders and typed parameters.
+// The store: PostgreSQL (libpq, pooled connections; store/postgres.cpp) or SQLite (Poco Data,
+// one file, embedded; store/sqlite.cpp), behind one small interface. Statements always use
+// $1..$N placeholders and typed parameters; what differs between dialects is in Dialect.
 
-#include "config/config.hpp"
+#include "config/store.hpp"
+#include "store/dialect.hpp"
 
 #include <plexus/sdk/types.hpp>
 
@@ -12,8 +14,6 @@
 #include <vector>
 
 namespace plexus::store {
-
-enum class Dialect { Postgres, Sqlite };
 
 // A failed statement. `transient` failures (connection lost, serialization failure, deadlock,
 // database busy) are worth retrying; the others are not.
@@ -56,23 +56,22 @@ class Transaction {
 class Store {
  public:
   virtual ~Store() = default;
-  virtual Dialect dialect() const = 0;
+  virtual const Dialect& dialect() const = 0;
   virtual std::unique_ptr<Transaction> begin() = 0;
   // Cheap reachability check for readiness; false with `error` set when unreachable.
   virtual bool ping(std::string& error) = 0;
   const std::string& schema() const { return schema_; }
+  // Creates the store's schema (namespace) when it has one and it is missing (migrate).
+  virtual void ensureSchema() {}
 
-  // Opens the configured store. PostgreSQL URLs may be libpq URIs (postgresql://u:p@h:port/db)
-  // or key=value strings; SQLite URLs are file paths (or :memory:).
+  // Opens the configured store through the factory registered for config.kind (store/registry).
+  // PostgreSQL URLs may be libpq URIs (postgresql://u:p@h:port/db) or key=value strings; SQLite
+  // URLs are file paths (or :memory:).
   static std::unique_ptr<Store> open(const config::Store& config, int poolSize);
 
  protected:
   std::string schema_;
 };
-
-// libpq URI -> key=value connection string (what Poco's PostgreSQL connector takes). Throws
-// std::invalid_argument for a malformed URI.
-std::string pgConnectionString(const std::string& url);
 
 // Splits a script into statements on ';' outside quotes, dollar-quoted blocks and comments.
 std::vector<std::string> splitStatements(const std::string& script);

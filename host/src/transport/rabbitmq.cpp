@@ -1,6 +1,7 @@
 #include "transport/rabbitmq.hpp"
 
-#include "dispatch/fault.hpp"
+#include "base/fault.hpp"
+#include "message/json_envelope.hpp"
 #include "observability/log.hpp"
 #include "transport/amqp.hpp"
 
@@ -20,13 +21,21 @@ constexpr const char* kDlx = "plexus.dlx";
 constexpr const char* kUnroutable = "plexus.unroutable";
 }  // namespace
 
-RabbitTransport::RabbitTransport(RabbitOptions options, dispatch::Bus& bus,
-                                 std::set<std::string> events, std::set<std::string> commands)
+RabbitTransport::RabbitTransport(RabbitOptions options, Bindings bindings)
     : options_(std::move(options)),
-      bus_(bus),
-      events_(std::move(events)),
-      commands_(std::move(commands)),
+      bindings_(std::move(bindings)),
       publisher_(std::make_unique<Amqp>(options_.url, options_.tls)) {}
+
+std::unique_ptr<Transport> createRabbitTransport(const config::Config& config, Bindings bindings) {
+  RabbitOptions o;
+  o.url = config.transport.url;
+  const auto& tls = config.transport.tls;
+  o.tls = {tls.caFile, tls.certFile, tls.keyFile, tls.verifyPeer, tls.verifyHostname};
+  o.service = config.service;
+  o.partitions = config.transport.partitions;
+  o.prefetch = config.transport.prefetch;
+  return std::make_unique<RabbitTransport>(std::move(o), std::move(bindings));
+}
 
 RabbitTransport::~RabbitTransport() { stop(); }
 
@@ -49,11 +58,12 @@ void RabbitTransport::declare(Amqp& a) {
                        {"x-dead-letter-routing-key", dlq}});
     a.bindQueue(q, options_.service, "1");
   }
-  for (const auto& t : events_) a.bindExchange(options_.service, kEvents, t);
-  for (const auto& t : commands_) a.bindExchange(options_.service, kCommands, t);
+  for (const auto& t : bindings_.events) a.bindExchange(options_.service, kEvents, t);
+  for (const auto& t : bindings_.commands) a.bindExchange(options_.service, kCommands, t);
 }
 
-void RabbitTransport::start() {
+void RabbitTransport::start(Inbound& inbound) {
+  inbound_ = &inbound;
   consumer_ = std::thread([this] { consumeLoop(); });
 }
 
@@ -74,7 +84,7 @@ std::string RabbitTransport::state() const {
   return "degraded: " + (lastError_.empty() ? std::string("connecting") : lastError_);
 }
 
-void RabbitTransport::publish(const std::vector<dispatch::Outbound>& messages) {
+void RabbitTransport::publish(const std::vector<Message>& messages) {
   try {
     if (!publisher_->isOpen()) {
       publisher_->open(5000);
@@ -82,14 +92,15 @@ void RabbitTransport::publish(const std::vector<dispatch::Outbound>& messages) {
       publisher_->confirmSelect();
     }
     for (const auto& m : messages) {
+      const std::string body = encodeJsonEnvelope(m);
       if (m.kind == "dead-letter") {
-        publisher_->publish(kDlx, options_.service + ".dead-letter", m.envelope, m.id, m.type,
-                            m.stream);
+        publisher_->publish(kDlx, options_.service + ".dead-letter", body, m.id, m.type, m.stream,
+                            m.traceparent);
       } else {
-        publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, m.envelope, m.id,
-                            m.type, m.stream, m.traceparent);
+        publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, body, m.id, m.type,
+                            m.stream, m.traceparent);
       }
-      dispatch::fault::reach(dispatch::fault::Point::MidRelay);
+      fault::reach(fault::Point::MidRelay);
     }
     publisher_->waitForConfirms(options_.confirmTimeoutMs);
     publisherUp_ = true;
@@ -121,44 +132,7 @@ void RabbitTransport::consumeLoop() {
       failures = 0;
       while (!stopping_) {
         auto m = amqp.next(200);
-        if (!m) continue;
-        // Group commit: what the broker has already sent (up to the prefetch) is stored in one
-        // transaction, then acked: one WAL flush instead of one per message.
-        std::vector<AmqpMessage> batch;
-        batch.push_back(std::move(*m));
-        while (batch.size() < static_cast<size_t>(options_.prefetch)) {
-          auto more = amqp.next(0);
-          if (!more) break;
-          batch.push_back(std::move(*more));
-        }
-        std::vector<std::string> bodies, traceparents, errors;
-        for (const auto& b : batch) {
-          bodies.push_back(b.body);
-          traceparents.push_back(b.traceparent);
-        }
-        std::vector<bool> committed;
-        try {
-          committed = bus_.acceptBatch(bodies, traceparents, errors);
-        } catch (const std::exception& e) {
-          // The store is down: hand the messages back to the broker; they come again.
-          log::write(log::Level::Warn, "cannot store consumed messages; requeued",
-                     nlohmann::json{{"messages", batch.size()}, {"error", e.what()}});
-          for (const auto& b : batch) amqp.reject(b.deliveryTag, true);
-          throw AmqpError(std::string("store unavailable: ") + e.what());
-        }
-        const bool all = std::all_of(committed.begin(), committed.end(), [](bool c) { return c; });
-        for (size_t i = 0; i < batch.size(); ++i) {
-          if (committed[i]) {
-            dispatch::fault::reach(dispatch::fault::Point::AfterCommitBeforeAck);
-            // Only after the batch is committed; one frame for the whole batch when it can.
-            if (!all) amqp.ack(batch[i].deliveryTag);
-          } else {
-            log::write(log::Level::Warn, "unusable message sent to the dead-letter queue",
-                       nlohmann::json{{"message_id", batch[i].messageId}, {"error", errors[i]}});
-            amqp.reject(batch[i].deliveryTag, false);
-          }
-        }
-        if (all) amqp.ack(batch.back().deliveryTag, true);
+        if (m) consumeBatch(amqp, std::move(*m));
       }
     } catch (const AmqpError& e) {
       consumerUp_ = false;
@@ -178,6 +152,52 @@ void RabbitTransport::consumeLoop() {
     }
   }
   consumerUp_ = false;
+}
+
+// Group commit: what the broker has already sent (up to the prefetch) is committed by the host in
+// one transaction, then acked: one WAL flush instead of one per message.
+void RabbitTransport::consumeBatch(Amqp& amqp, AmqpMessage first) {
+  std::vector<AmqpMessage> batch;
+  batch.push_back(std::move(first));
+  while (batch.size() < static_cast<size_t>(options_.prefetch)) {
+    auto more = amqp.next(0);
+    if (!more) break;
+    batch.push_back(std::move(*more));
+  }
+  std::vector<Received> received(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto m = decodeJsonEnvelope(batch[i].body, received[i].error);
+    if (m) received[i].message = std::move(*m);
+    if (!received[i].error.empty()) {
+      received[i].message.id = batch[i].messageId;
+      received[i].message.payload = batch[i].body;
+    }
+    // The publish span (AMQP header) is the parent of the consume span.
+    if (!batch[i].traceparent.empty()) received[i].message.traceparent = batch[i].traceparent;
+  }
+  std::vector<bool> committed;
+  try {
+    committed = inbound_->accept(received);
+  } catch (const std::exception& e) {
+    // The store is down: hand the messages back to the broker; they come again.
+    log::write(log::Level::Warn, "cannot store consumed messages; requeued",
+               nlohmann::json{{"messages", batch.size()}, {"error", e.what()}});
+    for (const auto& b : batch) amqp.reject(b.deliveryTag, true);
+    throw AmqpError(std::string("store unavailable: ") + e.what());
+  }
+  const bool all = std::all_of(committed.begin(), committed.end(), [](bool c) { return c; });
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (committed[i]) {
+      fault::reach(fault::Point::AfterCommitBeforeAck);
+      // Only after the batch is committed; one frame for the whole batch when it can.
+      if (!all) amqp.ack(batch[i].deliveryTag);
+    } else {
+      log::write(log::Level::Warn, "unusable message sent to the dead-letter queue",
+                 nlohmann::json{{"message_id", batch[i].messageId}, {"error", received[i].error}});
+      amqp.reject(batch[i].deliveryTag, false);
+    }
+  }
+  if (all) amqp.ack(batch.back().deliveryTag, true);
 }
 
 }  // namespace plexus::transport

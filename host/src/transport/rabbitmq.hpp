@@ -8,14 +8,16 @@
 //                    for every type the deployment handles, feeding <service>.p0..pN-1 partition
 //                    queues with single-active-consumer: one stream -> one queue -> one consumer
 //                    at a time across replicas, in order.
-// A consumed message is committed into the store as deliveries, then acked; the publisher sends
+// A consumed batch is committed by the host (transport::Inbound), then acked; the publisher sends
 // committed outbox rows with publisher confirms. Both reconnect with backoff.
 
-#include "dispatch/bus.hpp"
+#include "config/config.hpp"
 #include "transport/amqp.hpp"
+#include "transport/transport.hpp"
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -31,28 +33,25 @@ struct RabbitOptions {
   int confirmTimeoutMs = 10000;
 };
 
-class RabbitTransport final : public dispatch::Publisher {
+class RabbitTransport final : public Transport {
  public:
-  RabbitTransport(RabbitOptions options, dispatch::Bus& bus, std::set<std::string> events,
-                  std::set<std::string> commands);
+  RabbitTransport(RabbitOptions options, Bindings bindings);
   ~RabbitTransport() override;
 
-  void start();  // consumer thread (declares the topology on every (re)connect)
-  void stopConsuming();
-  void stop();  // after the bus stopped: closes the publisher too
-  void publish(const std::vector<dispatch::Outbound>& messages) override;
-
-  // "connected", or "degraded: <reason>" while the broker is unreachable.
-  std::string state() const;
+  void start(Inbound& inbound) override;  // consumer thread
+  void stopConsuming() override;
+  void stop() override;
+  void publish(const std::vector<Message>& messages) override;
+  std::string state() const override;
 
  private:
   void declare(Amqp& amqp);
   void consumeLoop();
+  void consumeBatch(Amqp& amqp, AmqpMessage first);
 
   RabbitOptions options_;
-  dispatch::Bus& bus_;
-  std::set<std::string> events_;
-  std::set<std::string> commands_;
+  Bindings bindings_;
+  Inbound* inbound_ = nullptr;
   std::unique_ptr<Amqp> publisher_;  // relay thread only
   std::atomic<bool> stopping_{false};
   std::atomic<bool> consumerUp_{false};
@@ -61,5 +60,8 @@ class RabbitTransport final : public dispatch::Publisher {
   std::string lastError_;
   std::thread consumer_;
 };
+
+// The factory registered as transport kind "rabbitmq" (transport/registry.cpp).
+std::unique_ptr<Transport> createRabbitTransport(const config::Config& config, Bindings bindings);
 
 }  // namespace plexus::transport

@@ -1,22 +1,13 @@
-#include "store/envelope.hpp"
+#include "message/json_envelope.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <ctime>
 
-namespace plexus::store {
+namespace plexus {
 
-std::string rfc3339(int64_t unixMs) {
-  const std::time_t t = static_cast<std::time_t>(unixMs / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unixMs % 1000));
-  return buf;
-}
-
-std::string encode(const Envelope& e) {
-  nlohmann::json j{{"v", Envelope::kVersion},
+std::string encodeJsonEnvelope(const Message& e) {
+  nlohmann::json j{{"v", 1},
                    {"id", e.id},
                    {"kind", e.kind},
                    {"type", e.type},
@@ -25,7 +16,7 @@ std::string encode(const Envelope& e) {
                    {"causation", e.causation},
                    {"timestamp", rfc3339(e.timestampMs)},
                    {"timestampMs", e.timestampMs},
-                   {"source", {{"service", e.sourceService}, {"instance", e.sourceInstance}}},
+                   {"source", {{"service", e.source}, {"instance", e.sourceInstance}}},
                    {"traceparent", e.traceparent},
                    {"attempt", e.attempt}};
   j["payload"] = nlohmann::json::parse(e.payload, nullptr, false);
@@ -33,7 +24,7 @@ std::string encode(const Envelope& e) {
   return j.dump();
 }
 
-std::optional<Envelope> decode(const std::string& text, std::string& error) {
+std::optional<Message> decodeJsonEnvelope(const std::string& text, std::string& error) {
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) {
     error = "envelope is not a JSON object";
@@ -43,7 +34,7 @@ std::optional<Envelope> decode(const std::string& text, std::string& error) {
     auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  Envelope e;
+  Message e;
   e.id = str("id");
   e.type = str("type");
   if (e.id.empty() || e.type.empty()) {
@@ -54,8 +45,7 @@ std::optional<Envelope> decode(const std::string& text, std::string& error) {
   // Compared as 64-bit (unsigned when the number is): get<int>() wrapped 2^32+1 around to 1.
   const bool tooNew =
       v != j.end() && v->is_number_integer() &&
-      (v->is_number_unsigned() ? v->get<uint64_t>() > uint64_t{Envelope::kVersion + 100}
-                               : v->get<int64_t>() > Envelope::kVersion + 100);
+      (v->is_number_unsigned() ? v->get<uint64_t>() > uint64_t{101} : v->get<int64_t>() > 1 + 100);
   if (tooNew) {
     error = "envelope version " + v->dump() + " is not understood";
     return std::nullopt;
@@ -75,7 +65,7 @@ std::optional<Envelope> decode(const std::string& text, std::string& error) {
       auto it = src->find(key);
       return it != src->end() && it->is_string() ? it->get<std::string>() : std::string();
     };
-    e.sourceService = field("service");
+    e.source = field("service");
     e.sourceInstance = field("instance");
   }
   auto at = j.find("attempt");
@@ -85,4 +75,4 @@ std::optional<Envelope> decode(const std::string& text, std::string& error) {
   return e;
 }
 
-}  // namespace plexus::store
+}  // namespace plexus

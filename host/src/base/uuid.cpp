@@ -1,4 +1,4 @@
-#include "plugin/uuid.hpp"
+#include "base/uuid.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -14,7 +14,7 @@
 // Unset (production), reach() is one load of a flag that is false. A malformed value stops the
 // host at start with a message naming the variable.
 
-namespace plexus::dispatch::fault {
+namespace plexus::fault {
 
 enum class Point { BeforeCommit, AfterCommitBeforeAck, AfterPublishBeforeMark, MidRelay };
 
@@ -27,4 +27,4 @@ inline void reach(Point point) {
   if (detail::armed) detail::reachSlow(point);
 }
 
-}  // namespace plexus::dispatch::fault
+}  // namespace plexus::fault

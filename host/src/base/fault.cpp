@@ -1,4 +1,4 @@
-#include "dispatch/fault.hpp"
+#include "base/fault.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-namespace plexus::dispatch::fault {
+namespace plexus::fault {
 namespace {
 
 constexpr std::array<const char*, 4> kNames{"before_commit", "after_commit_before_ack",
@@ -85,4 +85,4 @@ void reachSlow(Point point) {
 }
 }  // namespace detail
 
-}  // namespace plexus::dispatch::fault
+}  // namespace plexus::fault

@@ -1,0 +1,197 @@
+#include "app/host.hpp"
+
+#include "base/clock.hpp"
+#include "dispatch/dispatcher.hpp"
+#include "http/server.hpp"
+#include "observability/log.hpp"
+#include "observability/process_metrics.hpp"
+#include "store/migrations.hpp"
+#include "transport/registry.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <Poco/Exception.h>
+
+#ifndef PLEXUS_VERSION
+#define PLEXUS_VERSION "0.0.0"
+#endif
+
+namespace plexus::app {
+namespace {
+
+using nlohmann::json;
+
+// The migrations of the loaded plugins for the store's dialect ("any" fits every dialect).
+std::vector<store::Migration> pluginMigrations(const plugin::Runtime& runtime,
+                                               const store::Dialect& dialect) {
+  std::vector<store::Migration> out;
+  for (const auto& p : runtime.plugins()) {
+    for (const auto& m : p->migrations) {
+      const std::string d = m.dialect;
+      if (d == dialect.name() || d == "any")
+        out.push_back(store::Migration{p->name, m.version, m.name ? m.name : "", m.sql});
+    }
+  }
+  return out;
+}
+
+dispatch::Options dispatchOptions(const config::Transport& t, const std::string& instance) {
+  dispatch::Options o;
+  o.workers = t.workers;
+  o.maxAttempts = t.maxAttempts;
+  o.retryInitialMs = t.retryInitialMs;
+  o.retryMaxMs = t.retryMaxMs;
+  o.pollIntervalMs = t.pollIntervalMs;
+  o.retentionMs = int64_t{t.retentionHours} * 3600 * 1000;
+  o.instance = instance;
+  return o;
+}
+
+}  // namespace
+
+Host::Host(config::Config config, std::string configFile)
+    : config_(std::move(config)), configFile_(std::move(configFile)), runtime_(metrics_) {}
+
+Host::~Host() { stop(); }
+
+void Host::load(bool serve) {
+  try {
+    runtime_.start(config_);
+  } catch (const plugin::PluginError& e) {
+    log::write(log::Level::Error, "plugin refused",
+               json{{"path", e.path()}, {"reason", e.reason()}});
+    throw StartError(kExitConfig, e.what());
+  }
+  std::vector<std::pair<std::string, std::string>> versions;
+  for (const auto& p : runtime_.plugins()) versions.emplace_back(p->name, p->version);
+  process::registerMetrics(
+      metrics_, PLEXUS_VERSION,
+      std::to_string(PLEXUS_ABI_MAJOR) + "." + std::to_string(PLEXUS_ABI_MINOR), versions);
+  std::string error;
+  if (!tracing_.configure(config_, runtime_, metrics_, serve, error))
+    throw StartError(kExitConfig, "invalid environment: " + error);
+}
+
+std::string Host::validate() {
+  try {
+    http::Server check(config_, runtime_, metrics_);  // route templates and collisions
+  } catch (const std::exception& e) {
+    throw StartError(kExitConfig, e.what());
+  }
+  return configFile_ + " is valid: " + std::to_string(runtime_.plugins().size()) + " plugin(s), " +
+         std::to_string(runtime_.componentCount()) + " component(s), " +
+         std::to_string(runtime_.routes().size()) + " route(s)";
+}
+
+std::string Host::migrate() {
+  if (config_.store.kind.empty())
+    throw StartError(kExitConfig,
+                     "migrate: " + configFile_ + " has no \"store\"; nothing to migrate");
+  try {
+    auto db = store::Store::open(config_.store, 2);
+    const auto report = store::migrate(*db, pluginMigrations(runtime_, db->dialect()));
+    return "migrate: " + std::to_string(report.applied) + " applied, " +
+           std::to_string(report.alreadyApplied) + " already applied" +
+           (config_.store.schema.empty() ? "" : " (schema " + config_.store.schema + ")");
+  } catch (const store::MigrationError& e) {
+    throw StartError(kExitConfig, std::string("migrate refused: ") + e.what());
+  } catch (const std::exception& e) {
+    throw StartError(kExitUnavailable, std::string("migrate failed: ") + e.what());
+  }
+}
+
+// With SQLite (embedded) the host migrates at start; with PostgreSQL `migrate` is a separate step
+// and an unmigrated host stays not ready. An unreachable PostgreSQL is not fatal either: the
+// host serves /health and stays not ready.
+void Host::openStore() {
+  try {
+    store_ = store::Store::open(config_.store, config_.store.poolSize);
+  } catch (const std::exception& e) {
+    throw StartError(kExitUnavailable, std::string("cannot open the store: ") + e.what());
+  }
+  try {
+    const auto migrations = pluginMigrations(runtime_, store_->dialect());
+    if (std::string(store_->dialect().name()) == "sqlite") {
+      const auto report = store::migrate(*store_, migrations);
+      log::write(log::Level::Info, "migrations applied",
+                 json{{"applied", report.applied}, {"already_applied", report.alreadyApplied}});
+      return;
+    }
+    const auto pending = store::pendingMigrations(*store_, migrations);
+    if (!pending.empty()) {
+      migrated_ = false;
+      log::write(log::Level::Error,
+                 "not ready: migrations missing; run plexus-host migrate --config " + configFile_,
+                 json{{"pending", pending}});
+    }
+  } catch (const store::MigrationError& e) {
+    throw StartError(kExitConfig, e.what());
+  } catch (const std::exception& e) {
+    migrated_ = false;
+    log::write(log::Level::Error, "not ready: store check failed", json{{"error", e.what()}});
+  }
+}
+
+void Host::start() {
+  if (!config_.store.kind.empty()) {
+    openStore();
+    dispatch::HandlerTable handlers(runtime_);
+    transport::registerBuiltinTransports();
+    try {
+      transport_ = transport::create(config_, {handlers.eventTypes(), handlers.commandTypes()});
+    } catch (const std::invalid_argument& e) {
+      throw StartError(kExitConfig, e.what());
+    }
+    dispatcher_ = std::make_unique<dispatch::Dispatcher>(
+        runtime_, *store_, metrics_, dispatchOptions(config_.transport, runtime_.instance()),
+        transport_.get(), systemClock());
+    dispatch::Dispatcher* d = dispatcher_.get();
+    runtime_.attachStore(store_.get(), [d] { d->wake(); });
+  }
+  try {
+    auto server = std::make_unique<http::Server>(config_, runtime_, metrics_);
+    server->attach(store_.get(), dispatcher_.get(), &migrated_);
+    if (transport_) {
+      transport::Transport* t = transport_.get();
+      server->attachTransportState([t] { return t->state(); });
+    }
+    server->start();
+    server_ = std::move(server);
+  } catch (const Poco::Exception& e) {
+    log::write(log::Level::Error, "cannot serve", json{{"error", e.displayText()}});
+    throw StartError(kExitUnavailable, "cannot serve on " + config_.http.host + ":" +
+                                           std::to_string(config_.http.port) + ": " +
+                                           e.displayText());
+  } catch (const std::exception& e) {
+    throw StartError(kExitConfig, e.what());
+  }
+  if (dispatcher_) startDispatch();
+}
+
+void Host::startDispatch() {
+  if (migrated_) {
+    dispatcher_->start();
+    return;
+  }
+  // Wait for `migrate` (a Job, another replica) and start consuming once the schema is there.
+  watch_ = std::make_unique<MigrationWatch>(*store_, pluginMigrations(runtime_, store_->dialect()),
+                                            [this] {
+                                              migrated_ = true;
+                                              dispatcher_->start();
+                                            });
+  watch_->start();
+}
+
+bool Host::stop() {
+  if (!server_) return true;
+  const bool drained = server_->shutdown();
+  if (watch_) watch_->stop();
+  if (dispatcher_) dispatcher_->stop();  // consumer, running handlers, outbox flush, publisher
+  tracing_.stop();                       // after the last handler: its spans go out too
+  server_.reset();
+  return drained;
+}
+
+int Host::port() const { return server_ ? server_->port() : 0; }
+
+}  // namespace plexus::app

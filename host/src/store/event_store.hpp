@@ -1,0 +1,26 @@
+#pragma once
+// The event store (plexus_events): every event a deployment emits, per stream in version order,
+// with its metadata. Appended in the emitting transaction (store/outbox.hpp).
+
+#include "message/message.hpp"
+#include "store/store.hpp"
+
+#include <vector>
+
+namespace plexus::store::event_store {
+
+struct StoredEvent {
+  int64_t version = 0;
+  int64_t recordedAt = 0;  // commit time of the emitting transaction (Unix ms)
+  Message message;
+};
+
+// Appends at the stream's next version. A clash with another writer of the stream is an SqlError
+// (unique stream + version); non-deferred appends report it as transient (retry).
+void append(Transaction& tx, const Message& event, int64_t nowMs, bool deferred);
+
+// Events of `stream` with version > afterVersion, oldest first, at most `limit`.
+std::vector<StoredEvent> read(Transaction& tx, const std::string& stream, int64_t afterVersion,
+                              int limit);
+
+}  // namespace plexus::store::event_store
