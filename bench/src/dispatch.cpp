@@ -7,12 +7,12 @@
 #include "base/uuid.hpp"
 #include "common.hpp"
 #include "config/config.hpp"
-#include "message/json_envelope.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
 #include "plugin/unit_of_work.hpp"
 #include "transport/amqp.hpp"
+#include "transport/cloudevents.hpp"
 
 #include <unistd.h>
 
@@ -58,10 +58,11 @@ plexus::Message message(long i) {
   return e;
 }
 
-void handle(plexus::plugin::Runtime& runtime, Component& noop, const std::string& text) {
+void handle(plexus::plugin::Runtime& runtime, Component& noop,
+            const plexus::transport::AmqpProperties& properties, std::string& body) {
   std::string error;
-  auto env = plexus::decodeJsonEnvelope(text, error);
-  if (!env) throw std::runtime_error("undecodable envelope: " + error);
+  auto env = plexus::transport::fromAmqp(properties, body, "plexus.commands", error);
+  if (!env) throw std::runtime_error("unusable message: " + error);
   plexus::plugin::Part part;
   const auto d = runtime.deliver(noop, *env, nullptr, part);
   if (d.status != PLEXUS_OK) throw std::runtime_error("BenchNoop failed: " + d.reason);
@@ -77,13 +78,20 @@ int main(int argc, char** argv) {
     plexus::plugin::Runtime runtime(metrics);
     Component& noop = loadNoop(runtime, args.str("plugin-dir"));
 
-    if (args.has("envelope-size")) {
-      bench::print({{"size", plexus::encodeJsonEnvelope(message(0)).size()}});
+    if (args.has("envelope-size")) {  // payload + metadata (header names and values)
+      const auto m = message(0);
+      size_t size = m.payload.size();
+      for (const auto& [k, v] : plexus::transport::toAmqp(m).headers) size += k.size() + v.size();
+      bench::print({{"size", size}});
       return;
     }
     if (args.has("inproc")) {
       const long n = args.num("inproc", 0);
-      for (long i = 0; i < n; ++i) handle(runtime, noop, plexus::encodeJsonEnvelope(message(i)));
+      for (long i = 0; i < n; ++i) {
+        const auto m = message(i);
+        std::string body = m.payload;
+        handle(runtime, noop, plexus::transport::toAmqp(m), body);
+      }
       bench::print({{"messages", n}});
       return;
     }
@@ -111,7 +119,7 @@ int main(int argc, char** argv) {
         for (long got = 0; got < n;) {
           auto m = sub.next(30000);
           if (!m) throw std::runtime_error("no message within 30 s");
-          handle(runtime, noop, m->body);
+          handle(runtime, noop, m->properties, m->body);
           sub.ack(m->deliveryTag);
           ++got;
         }
@@ -124,7 +132,7 @@ int main(int argc, char** argv) {
     const double start = bench::nowSeconds();
     for (long i = 0; i < n && !failed; ++i) {
       const auto e = message(i);
-      pub.publish("", queue, plexus::encodeJsonEnvelope(e), e.id, e.type, e.stream);
+      pub.publish("", queue, plexus::transport::toAmqp(e), e.payload);
       if ((i + 1) % batch == 0 || i + 1 == n) pub.waitForConfirms(10000);
     }
     consumer.join();

@@ -5,8 +5,8 @@
 // p50/p99 of order completion (POST sent -> ShipmentCreated consumed), and counts of cancelled and
 // timed-out orders (both must be 0 for a valid run).
 #include "common.hpp"
-#include "message/json_envelope.hpp"
 #include "transport/amqp.hpp"
+#include "transport/cloudevents.hpp"
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
         auto m = sub.next(200);
         if (!m) continue;
         std::string error;
-        auto env = plexus::decodeJsonEnvelope(m->body, error);
+        auto env = plexus::transport::fromAmqp(m->properties, m->body, m->exchange, error);
         sub.ack(m->deliveryTag);
         if (!env) continue;
         {

@@ -6,8 +6,8 @@
 // msgs_per_s. `total` is every distinct event seen (for commits per step).
 #include "base/uuid.hpp"
 #include "common.hpp"
-#include "message/json_envelope.hpp"
 #include "transport/amqp.hpp"
+#include "transport/cloudevents.hpp"
 
 #include <unistd.h>
 
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
           }
           last = now;
           sub.ack(m->deliveryTag);
-          if (!ids.insert(m->messageId).second) continue;
+          if (!ids.insert(m->properties.messageId).second) continue;
           ++seen;
           if (now >= from && now <= end) ++inWindow;
         }
@@ -78,8 +78,7 @@ int main(int argc, char** argv) {
         e.correlation = e.id;
         e.source = "bench";
         e.payload = "{}";
-        pub.publish("plexus.commands", e.type, plexus::encodeJsonEnvelope(e), e.id, e.type,
-                    e.stream);
+        pub.publish("plexus.commands", e.type, plexus::transport::toAmqp(e), e.payload);
       }
       pub.waitForConfirms(30000);
     }

@@ -2,10 +2,10 @@
 // "Behaviour that tests must pin down"). Built twice: embedded (the all-in-one host: SQLite and
 // the in-process bus, tier plugin) and, with PLEXUS_TEST_DISTRIBUTED, seven hosts from the seven
 // deployment configs on the real PostgreSQL and RabbitMQ of scripts/services (tier e2e).
-#include "message/json_envelope.hpp"
 #include "smtp_sink.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
+#include "transport/cloudevents.hpp"
 #include "wait.hpp"
 #ifdef PLEXUS_TEST_DISTRIBUTED
 #include "transport/amqp.hpp"
@@ -376,9 +376,10 @@ TEST(ECommerce, BadOrdersAreRefusedWith400) {
 TEST(ECommerce, DuplicatesInjectedOnTheBrokerChangeNothing) {
   const std::string p = unique("dup");
   stock(p, 5);
-  auto envelope = [&](const std::string& id) {
+  auto message = [&](const std::string& id) {
     plexus::Message e;
     e.id = id;
+    e.source = "e2e-test";
     e.kind = "command";
     e.type = "ReserveInventory";
     e.stream = "01a21900-0000-7000-8000-00000000d0d0";
@@ -387,19 +388,17 @@ TEST(ECommerce, DuplicatesInjectedOnTheBrokerChangeNothing) {
     e.payload =
         json{{"orderId", e.stream}, {"items", json::array({{{"productId", p}, {"quantity", 2}}})}}
             .dump();
-    return plexus::encodeJsonEnvelope(e);
+    return e;
   };
   plexus::transport::Amqp amqp(std::getenv("PLEXUS_AMQP_URL"));
   amqp.open(5000);
   amqp.confirmSelect();
   const std::string first = "01a21900-0000-7000-8000-00000000d0d1",
                     second = "01a21900-0000-7000-8000-00000000d0d2";
-  amqp.publish("plexus.commands", "ReserveInventory", envelope(first), first, "ReserveInventory",
-               "01a21900-0000-7000-8000-00000000d0d0");
-  amqp.publish("plexus.commands", "ReserveInventory", envelope(first), first, "ReserveInventory",
-               "01a21900-0000-7000-8000-00000000d0d0");
-  amqp.publish("plexus.commands", "ReserveInventory", envelope(second), second, "ReserveInventory",
-               "01a21900-0000-7000-8000-00000000d0d0");
+  for (const std::string& id : {first, first, second}) {
+    const plexus::Message m = message(id);
+    amqp.publish("plexus.commands", "ReserveInventory", plexus::transport::toAmqp(m), m.payload);
+  }
   amqp.waitForConfirms(5000);
   ASSERT_TRUE(eventually([&] { return available(p) == 3; })) << available(p);
   // Give the copies every chance to be (wrongly) applied, then check once more: still one

@@ -5,10 +5,10 @@
 //    measured in the same test (a ratio from /proc, never a wall-clock assert);
 //  - SIGTERM during HTTP load: readiness answers 503 at once, every request the host accepted
 //    gets its answer, no accepted message is lost, and the host exits within the drain budget.
-#include "message/json_envelope.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
 #include "transport/amqp.hpp"
+#include "transport/cloudevents.hpp"
 #include "wait.hpp"
 
 #include <Poco/Net/HTTPClientSession.h>
@@ -185,13 +185,14 @@ TEST_F(PoisonAndShutdown,
   e.type = "Work";
   e.stream = "poison-" + run;
   e.correlation = poisonId;
+  e.source = "faults-test";
   e.timestampMs = 1;
   e.payload = json{{"mode", "retry"}}.dump();
   plexus::transport::Amqp amqp(std::getenv("PLEXUS_AMQP_URL"));
   amqp.open(5000);
   amqp.confirmSelect();
   std::thread goodLoad([&] { EXPECT_EQ(sendGood(port, "mix-" + run + "-", good, streams), good); });
-  amqp.publish("plexus.commands", "Work", plexus::encodeJsonEnvelope(e), e.id, "Work", e.stream);
+  amqp.publish("plexus.commands", "Work", plexus::transport::toAmqp(e), e.payload);
   amqp.waitForConfirms(5000);
   amqp.close();
   goodLoad.join();

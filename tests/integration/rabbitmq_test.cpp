@@ -1,18 +1,22 @@
 // The RabbitMQ transport with real PostgreSQL and RabbitMQ (scripts/services): two replicas of one
 // deployment compete for its partition queues; per-stream order and exactly-once effects hold,
 // also when a replica is killed with SIGKILL mid-stream.
-#include "message/json_envelope.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
 #include "transport/amqp.hpp"
+#include "transport/cloudevents.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <functional>
+#include <set>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -144,14 +148,47 @@ void publishCount(const std::string& id, const std::string& stream, int seq) {
   e.type = "Count";
   e.stream = stream;
   e.correlation = id;
+  e.source = "integration-test";
   e.timestampMs = 1;
   e.payload = json{{"stream", stream}, {"seq", seq}}.dump();
   plexus::transport::Amqp amqp(std::getenv("PLEXUS_AMQP_URL"));
   amqp.open(5000);
   amqp.confirmSelect();
-  amqp.publish("plexus.commands", "Count", plexus::encodeJsonEnvelope(e), id, "Count", stream);
+  amqp.publish("plexus.commands", "Count", plexus::transport::toAmqp(e), e.payload);
   amqp.waitForConfirms(5000);
 }
+
+// Runs a shell command; its standard output, and the exit code in `rc`.
+std::string shell(const std::string& command, int& rc) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) {
+    rc = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = ::pclose(p);
+  rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// amqp-tools reads "amqp://h:p/" as the empty vhost; without the slash it is "/".
+std::string amqpToolsUrl() {
+  std::string url = std::getenv("PLEXUS_AMQP_URL");
+  if (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+const std::string kForeign =
+    std::string("/usr/bin/python3 ") + PLEXUS_SOURCE_DIR + "/tests/integration/foreign_client.py";
 
 int services(const std::string& args) {
   return std::system(
@@ -216,3 +253,94 @@ TEST_F(Replicas, ABrokerRestartMidStreamLosesNothing) {
 }
 
 }  // namespace
+
+// Interoperability (DESIGN.md §3, "Wire format"): clients that know nothing of Plexus publish
+// commands it handles, and read the events it publishes, with CloudEvents over AMQP.
+TEST_F(Replicas, ForeignClientsPublishAndConsumeCloudEvents) {
+  auto host = start();
+  const std::string url = std::getenv("PLEXUS_AMQP_URL");
+  const std::string queue = "foreign." + service_;
+  {
+    plexus::transport::Amqp amqp(url);
+    amqp.open(5000);
+    amqp.declareQueue(queue, {{"x-expires", int64_t{600000}}});
+    amqp.bindQueue(queue, "plexus.events", "Counted");
+  }
+  // amqp-publish (amqp-tools) can set headers only: the attributes travel as headers.
+  int rc = 0;
+  shell("amqp-publish -u " + quoted(amqpToolsUrl()) +
+            " -e plexus.commands -r Count -p -C application/json"
+            " -H 'cloudEvents_specversion: 1.0' -H 'cloudEvents_id: ext-" +
+            service_ +
+            "'"
+            " -H 'cloudEvents_type: Count' -H 'cloudEvents_source: amqp-tools'"
+            " -H 'cloudEvents_subject: f1' -H 'x-stream: f1' -b '{\"stream\": \"f1\", \"seq\": 1}'",
+        rc);
+  ASSERT_EQ(rc, 0) << "amqp-publish failed (apt-get install amqp-tools)";
+  // pika in structured mode: attributes and data in one JSON document.
+  const json event{{"specversion", "1.0"},
+                   {"id", "pika-" + service_},
+                   {"type", "Count"},
+                   {"source", "pika"},
+                   {"subject", "f2"},
+                   {"time", "2026-01-01T00:00:00Z"},
+                   {"data", {{"stream", "f2"}, {"seq", 2}}}};
+  shell(kForeign + " publish-structured " + quoted(url) + " plexus.commands Count " +
+            quoted(event.dump()),
+        rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(eventually([&] {
+    return count(host->port(), "f1")["n"] == 1 && count(host->port(), "f2")["n"] == 1;
+  })) << count(host->port(), "f1")
+      << count(host->port(), "f2");
+
+  // What Plexus published, read by pika: CloudEvents binary mode, the payload as the body.
+  const std::string lines = shell(kForeign + " consume " + quoted(url) + " " + queue + " 2 30", rc);
+  ASSERT_EQ(rc, 0) << lines;
+  std::set<std::string> subjects;
+  std::istringstream in(lines);
+  for (std::string line; std::getline(in, line);) {
+    const json m = json::parse(line);
+    EXPECT_EQ(m["properties"]["type"], "Counted") << line;
+    EXPECT_EQ(m["properties"]["app_id"], service_) << line;
+    EXPECT_EQ(m["properties"]["content_type"], "application/json") << line;
+    EXPECT_EQ(m["properties"]["delivery_mode"], 2) << line;
+    EXPECT_FALSE(m["properties"]["message_id"].get<std::string>().empty()) << line;
+    EXPECT_EQ(m["headers"]["cloudEvents_specversion"], "1.0") << line;
+    EXPECT_EQ(m["headers"]["cloudEvents_source"], service_) << line;
+    EXPECT_EQ(m["headers"]["cloudEvents_plexuskind"], "event") << line;
+    const std::string subject = m["headers"]["cloudEvents_subject"];
+    subjects.insert(subject);
+    // The causation is the command that was handled; the body is the emitted payload.
+    EXPECT_EQ(m["headers"]["cloudEvents_causationid"],
+              (subject == "f1" ? "ext-" : "pika-") + service_)
+        << line;
+    const json body = json::parse(m["body"].get<std::string>());
+    EXPECT_EQ(body["seq"], subject == "f1" ? 1 : 2) << line;
+    EXPECT_EQ(body["n"], 1) << line;
+  }
+  EXPECT_EQ(subjects, (std::set<std::string>{"f1", "f2"}));
+}
+
+TEST_F(Replicas, AMessageMissingARequiredAttributeIsDeadLetteredNamingIt) {
+  auto host = start();
+  int rc = 0;
+  shell("amqp-publish -u " + quoted(amqpToolsUrl()) +
+            " -e plexus.commands -r Count -p -C application/json"
+            " -H 'cloudEvents_specversion: 1.0' -H 'cloudEvents_id: no-type-" +
+            service_ +
+            "'"
+            " -H 'cloudEvents_source: amqp-tools' -H 'x-stream: nt' -b '{}'",
+        rc);
+  ASSERT_EQ(rc, 0);
+  json letters;
+  ASSERT_TRUE(eventually([&] {
+    letters = json::parse(http(host->port(), "GET", "/admin/dead-letters").body);
+    return letters.size() == 1;
+  })) << letters;
+  EXPECT_EQ(letters[0]["messageId"], "no-type-" + service_);
+  EXPECT_EQ(letters[0]["handler"], "-");
+  const std::string reason = letters[0]["reason"];
+  EXPECT_NE(reason.find("'type'"), std::string::npos) << reason;
+  EXPECT_EQ(count(host->port(), "nt")["n"], 0);
+}

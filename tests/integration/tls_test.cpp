@@ -213,7 +213,10 @@ TEST_F(TlsRabbit, VerifiedConnectionPublishesAndConsumes) {
   ASSERT_TRUE(amqp.isOpen()) << last;
   amqp.declareQueue("tls-e-probe");
   amqp.confirmSelect();
-  amqp.publish("", "tls-e-probe", R"({"over":"tls"})", "m-1", "Probe", "s-1");
+  plexus::transport::AmqpProperties props;
+  props.messageId = "m-1";
+  props.type = "Probe";
+  amqp.publish("", "tls-e-probe", props, R"({"over":"tls"})");
   amqp.waitForConfirms(5000);
   amqp.consume("tls-e-probe");
   const auto m = amqp.next(5000);

@@ -72,15 +72,64 @@ std::string replyText(const amqp_rpc_reply_t& r) {
   return "unknown reply";
 }
 
-std::string headerText(const amqp_basic_properties_t& props, const std::string& name) {
-  if ((props._flags & AMQP_BASIC_HEADERS_FLAG) == 0) return {};
-  for (int i = 0; i < props.headers.num_entries; ++i) {
-    const amqp_table_entry_t& e = props.headers.entries[i];
-    if (text(e.key) != name) continue;
-    if (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES)
-      return text(e.value.value.bytes);
+// A header value as text (what AmqpProperties keeps); false for tables, arrays and void.
+bool valueText(const amqp_field_value_t& v, std::string& out) {
+  switch (v.kind) {
+    case AMQP_FIELD_KIND_UTF8:
+    case AMQP_FIELD_KIND_BYTES:
+      out = text(v.value.bytes);
+      return true;
+    case AMQP_FIELD_KIND_BOOLEAN:
+      out = v.value.boolean ? "true" : "false";
+      return true;
+    case AMQP_FIELD_KIND_I8:
+      out = std::to_string(v.value.i8);
+      return true;
+    case AMQP_FIELD_KIND_U8:
+      out = std::to_string(v.value.u8);
+      return true;
+    case AMQP_FIELD_KIND_I16:
+      out = std::to_string(v.value.i16);
+      return true;
+    case AMQP_FIELD_KIND_U16:
+      out = std::to_string(v.value.u16);
+      return true;
+    case AMQP_FIELD_KIND_I32:
+      out = std::to_string(v.value.i32);
+      return true;
+    case AMQP_FIELD_KIND_U32:
+      out = std::to_string(v.value.u32);
+      return true;
+    case AMQP_FIELD_KIND_I64:
+      out = std::to_string(v.value.i64);
+      return true;
+    case AMQP_FIELD_KIND_U64:
+    case AMQP_FIELD_KIND_TIMESTAMP:
+      out = std::to_string(v.value.u64);
+      return true;
+    default:
+      return false;
   }
-  return {};
+}
+
+AmqpProperties propertiesOf(const amqp_basic_properties_t& p) {
+  AmqpProperties out;
+  if (p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) out.contentType = text(p.content_type);
+  if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) out.messageId = text(p.message_id);
+  if (p._flags & AMQP_BASIC_TYPE_FLAG) out.type = text(p.type);
+  if (p._flags & AMQP_BASIC_CORRELATION_ID_FLAG) out.correlationId = text(p.correlation_id);
+  if (p._flags & AMQP_BASIC_APP_ID_FLAG) out.appId = text(p.app_id);
+  if (p._flags & AMQP_BASIC_TIMESTAMP_FLAG) out.timestamp = p.timestamp;
+  out.persistent = (p._flags & AMQP_BASIC_DELIVERY_MODE_FLAG) && p.delivery_mode == 2;
+  if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
+    out.headers.reserve(static_cast<size_t>(p.headers.num_entries));
+    for (int i = 0; i < p.headers.num_entries; ++i) {
+      const amqp_table_entry_t& e = p.headers.entries[i];
+      std::string value;
+      if (valueText(e.value, value)) out.headers.emplace_back(text(e.key), std::move(value));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -197,23 +246,37 @@ void Amqp::confirmSelect() {
   check("confirm.select");
 }
 
-void Amqp::publish(const std::string& exchange, const std::string& key, const std::string& body,
-                   const std::string& messageId, const std::string& type, const std::string& stream,
-                   const std::string& traceparent) {
+void Amqp::publish(const std::string& exchange, const std::string& key, const AmqpProperties& p,
+                   const std::string& body) {
   if (conn_ == nullptr) throw AmqpError("not connected");
   amqp_basic_properties_t props{};
-  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                 AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG;
-  const std::string contentType = "application/json";
-  props.content_type = bytes(contentType);
-  props.delivery_mode = 2;  // persistent
-  props.message_id = bytes(messageId);
-  props.type = bytes(type);
-  // The consistent-hash exchange partitions on this header: one stream, one queue.
-  AmqpArgs headerArgs{{"x-stream", stream}};
-  if (!traceparent.empty()) headerArgs["traceparent"] = traceparent;  // W3C trace context
-  Table headers(headerArgs);
-  props.headers = headers.table;
+  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+  props.delivery_mode = p.persistent ? 2 : 1;
+  auto set = [&](const std::string& value, amqp_flags_t flag, amqp_bytes_t& field) {
+    if (value.empty()) return;
+    props._flags |= flag;
+    field = bytes(value);
+  };
+  set(p.contentType, AMQP_BASIC_CONTENT_TYPE_FLAG, props.content_type);
+  set(p.messageId, AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id);
+  set(p.type, AMQP_BASIC_TYPE_FLAG, props.type);
+  set(p.correlationId, AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id);
+  set(p.appId, AMQP_BASIC_APP_ID_FLAG, props.app_id);
+  if (p.timestamp != 0) {
+    props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
+    props.timestamp = p.timestamp;
+  }
+  std::vector<amqp_table_entry_t> entries(p.headers.size());
+  for (size_t i = 0; i < p.headers.size(); ++i) {
+    entries[i].key = bytes(p.headers[i].first);
+    entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[i].value.value.bytes = bytes(p.headers[i].second);
+  }
+  if (!entries.empty()) {
+    props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    props.headers.num_entries = static_cast<int>(entries.size());
+    props.headers.entries = entries.data();
+  }
   const int rc =
       amqp_basic_publish(conn_, 1, bytes(exchange), bytes(key), 0, 0, &props, bytes(body));
   if (rc != AMQP_STATUS_OK) {
@@ -285,11 +348,10 @@ std::optional<AmqpMessage> Amqp::next(int timeoutMs) {
   AmqpMessage m;
   m.deliveryTag = env.delivery_tag;
   m.redelivered = env.redelivered != 0;
+  m.exchange = text(env.exchange);
   m.routingKey = text(env.routing_key);
   m.body = text(env.message.body);
-  if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-    m.messageId = text(env.message.properties.message_id);
-  m.traceparent = headerText(env.message.properties, "traceparent");
+  m.properties = propertiesOf(env.message.properties);
   amqp_destroy_envelope(&env);
   return m;
 }

@@ -7,7 +7,10 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 struct amqp_connection_state_t_;
 struct amqp_socket_t_;
@@ -21,13 +24,35 @@ class AmqpError : public std::runtime_error {
 
 using AmqpArgs = std::map<std::string, std::variant<std::string, int64_t, bool>>;
 
+// The AMQP basic properties Plexus reads and writes (DESIGN.md §3, "Wire format"). Headers are
+// kept as text: numbers, booleans and timestamps that other clients send arrive as their decimal
+// or "true"/"false" text; tables and arrays are skipped.
+struct AmqpProperties {
+  std::string contentType;
+  std::string messageId;
+  std::string type;
+  std::string correlationId;
+  std::string appId;
+  uint64_t timestamp = 0;  // seconds since the epoch; 0 = not set
+  bool persistent = true;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The value of header `name`, or null.
+  const std::string* header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
+};
+
 struct AmqpMessage {
   uint64_t deliveryTag = 0;
   bool redelivered = false;
+  std::string exchange;  // where the publisher sent it
   std::string routingKey;
   std::string body;
-  std::string messageId;
-  std::string traceparent;  // W3C trace context header, when the publisher set one
+  AmqpProperties properties;
 };
 
 // TLS for amqps:// URLs. Empty caFile = OpenSSL's default trust store; certFile + keyFile = a
@@ -59,9 +84,8 @@ class Amqp {
 
   // Publisher confirms: enable once, publish, then wait until the broker confirmed them all.
   void confirmSelect();
-  void publish(const std::string& exchange, const std::string& key, const std::string& body,
-               const std::string& messageId, const std::string& type, const std::string& stream,
-               const std::string& traceparent = "");
+  void publish(const std::string& exchange, const std::string& key,
+               const AmqpProperties& properties, const std::string& body);
   void waitForConfirms(int timeoutMs);  // throws AmqpError on nack, timeout or channel error
 
   void qos(uint16_t prefetch);

@@ -1,9 +1,9 @@
 #include "transport/rabbitmq.hpp"
 
 #include "base/fault.hpp"
-#include "message/json_envelope.hpp"
 #include "observability/log.hpp"
 #include "transport/amqp.hpp"
+#include "transport/cloudevents.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -92,13 +92,12 @@ void RabbitTransport::publish(const std::vector<Message>& messages) {
       publisher_->confirmSelect();
     }
     for (const auto& m : messages) {
-      const std::string body = encodeJsonEnvelope(m);
+      // Binary content mode: the payload is the body, untouched.
       if (m.kind == "dead-letter") {
-        publisher_->publish(kDlx, options_.service + ".dead-letter", body, m.id, m.type, m.stream,
-                            m.traceparent);
+        publisher_->publish(kDlx, options_.service + ".dead-letter", toAmqp(m), m.payload);
       } else {
-        publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, body, m.id, m.type,
-                            m.stream, m.traceparent);
+        publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, toAmqp(m),
+                            m.payload);
       }
       fault::reach(fault::Point::MidRelay);
     }
@@ -166,14 +165,18 @@ void RabbitTransport::consumeBatch(Amqp& amqp, AmqpMessage first) {
   }
   std::vector<Received> received(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    auto m = decodeJsonEnvelope(batch[i].body, received[i].error);
-    if (m) received[i].message = std::move(*m);
-    if (!received[i].error.empty()) {
-      received[i].message.id = batch[i].messageId;
-      received[i].message.payload = batch[i].body;
+    const AmqpProperties& p = batch[i].properties;
+    auto m = fromAmqp(p, batch[i].body, batch[i].exchange, received[i].error);
+    if (m) {
+      received[i].message = std::move(*m);
+    } else {  // what could be read, for the dead letter
+      Message& bad = received[i].message;
+      bad = salvage(p, batch[i].exchange);
+      if (bad.id.empty()) bad.id = "unidentified-" + std::to_string(batch[i].deliveryTag);
+      bad.payload = std::move(batch[i].body);
     }
     // The publish span (AMQP header) is the parent of the consume span.
-    if (!batch[i].traceparent.empty()) received[i].message.traceparent = batch[i].traceparent;
+    if (const std::string* tp = p.header("traceparent")) received[i].message.traceparent = *tp;
   }
   std::vector<bool> committed;
   try {
@@ -192,8 +195,9 @@ void RabbitTransport::consumeBatch(Amqp& amqp, AmqpMessage first) {
       // Only after the batch is committed; one frame for the whole batch when it can.
       if (!all) amqp.ack(batch[i].deliveryTag);
     } else {
-      log::write(log::Level::Warn, "unusable message sent to the dead-letter queue",
-                 nlohmann::json{{"message_id", batch[i].messageId}, {"error", received[i].error}});
+      log::write(
+          log::Level::Warn, "unusable message sent to the dead-letter queue",
+          nlohmann::json{{"message_id", received[i].message.id}, {"error", received[i].error}});
       amqp.reject(batch[i].deliveryTag, false);
     }
   }
