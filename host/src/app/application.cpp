@@ -1,7 +1,9 @@
 #include "app/application.hpp"
 
+#include "admin/flow_sampler.hpp"
 #include "config/config.hpp"
 #include "dispatch/bus.hpp"
+#include "http/admin.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
@@ -22,6 +24,7 @@
 #include <Poco/Util/OptionSet.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <iostream>
@@ -103,6 +106,12 @@ class Tracing {
  private:
   std::unique_ptr<otlp::Exporter> exporter_;
 };
+
+int64_t wallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 dispatch::Options busOptions(const config::Transport& t) {
   dispatch::Options o;
@@ -300,14 +309,31 @@ int HostApplication::start(bool serve) {
     }
   }
 
+  // The console's flow charts: the host's own metrics sampled into a ring buffer. Declared before
+  // the server so it outlives every request that reads it.
+  admin::FlowSampler flow(metrics, cfg.console.sampleSeconds, cfg.console.historyMinutes,
+                          wallClockMs);
+  if (bus) {
+    dispatch::Bus* b = bus.get();
+    flow.setRefresh([b] {
+      try {
+        b->outboxPending();  // brings the outbox gauges up to date
+        b->outboxOldestAgeMs();
+      } catch (const std::exception&) {
+        // store unreachable or not migrated yet: readiness reports it
+      }
+    });
+  }
   try {
     http::Server server(cfg, runtime, metrics);
     server.attach(db.get(), bus.get(), &migrated);
+    server.admin().attachFlow(&flow);
     if (rabbit) {
       transport::RabbitTransport* r = rabbit.get();
       server.attachTransportState([r] { return r->state(); });
     }
     server.start();
+    flow.start();
     if (bus) {
       if (migrated) {
         bus->start();
@@ -351,6 +377,7 @@ int HostApplication::start(bool serve) {
                nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs},
                               {"drain_seconds", cfg.http.drainSeconds}});
     const bool drained = server.shutdown();
+    flow.stop();
     {
       std::lock_guard<std::mutex> lock(watchMu);
       stopWatch = true;

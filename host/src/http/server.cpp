@@ -46,7 +46,7 @@ struct Server::Context {
   int inflight = 0;
   bool wakeUp = false;
   Health health;
-  AdminApi admin{nullptr};
+  AdminApi admin{config, runtime, [this] { return health.ready(); }};
   std::unique_ptr<Authenticator> auth;   // http.auth.enabled
   std::unique_ptr<RateLimiter> limiter;  // http.limits.rate_per_second > 0
 };
@@ -216,6 +216,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       ar.path = path;
       ar.query = query;
       ar.requestId = requestId;
+      for (const auto& [k, v] : req) ar.headers.emplace_back(k, v);  // token for peers, ETags
       return reply(resp, ctx_.admin.handle(ar, routeLabel), requestId);
     }
 
@@ -373,8 +374,10 @@ void Server::attachTransportState(std::function<std::string()> state) {
 
 void Server::attach(store::Store* store, dispatch::Bus* bus, const std::atomic<bool>* migrated) {
   ctx_->health.attach(store, bus, migrated);
-  ctx_->admin.attach(bus);
+  ctx_->admin.attach(store, bus);
 }
+
+AdminApi& Server::admin() { return ctx_->admin; }
 
 Server::~Server() {
   if (server_) server_->stopAll(true);
