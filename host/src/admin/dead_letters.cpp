@@ -195,7 +195,8 @@ plugin::HttpResponse DeadLetters::bulk(const plugin::HttpRequest& req, const std
     const queries::DeadLetterFilter f = filterFrom(body["filter"]);
     count = queries::countDeadLetters(*tx, f);
     if (count > kMaxBulk) {
-      return jsonError(400, std::to_string(count) + " dead letters match; one action takes at most " +
+      return jsonError(400, std::to_string(count) +
+                                " dead letters match; one action takes at most " +
                                 std::to_string(kMaxBulk) + ": narrow the filter");
     }
     if (count == expected)
@@ -212,6 +213,7 @@ plugin::HttpResponse DeadLetters::bulk(const plugin::HttpRequest& req, const std
     count = static_cast<int64_t>(ids.size());
   }
   tx->commit();
+  tx.reset();  // the SQLite store holds its one connection until the transaction object goes
   if (count != expected) {
     return jsonOk(409, json{{"error", "the selection changed: " + std::to_string(count) +
                                           " dead letters match now, not " +

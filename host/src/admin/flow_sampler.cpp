@@ -57,8 +57,7 @@ double round4(double v) {
 
 }  // namespace
 
-FlowSampler::FlowSampler(const Metrics& metrics, int sampleSeconds, int historyMinutes,
-                         Clock clock)
+FlowSampler::FlowSampler(const Metrics& metrics, int sampleSeconds, int historyMinutes, Clock clock)
     : metrics_(metrics),
       sampleSeconds_(sampleSeconds),
       capacity_(static_cast<size_t>(historyMinutes) * 60 / static_cast<size_t>(sampleSeconds) + 1),
@@ -70,7 +69,8 @@ void FlowSampler::start() {
   sampleNow();
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(sampleSeconds_), [this] { return stopping_; })) {
+    while (
+        !cv_.wait_for(lock, std::chrono::seconds(sampleSeconds_), [this] { return stopping_; })) {
       lock.unlock();
       try {
         sampleNow();
@@ -93,9 +93,10 @@ void FlowSampler::stop() {
 
 void FlowSampler::sampleNow() {
   if (refresh_) refresh_();
-  std::vector<std::string> families{
-      "plexus_handler_duration_seconds", "plexus_outbox_pending", "plexus_outbox_oldest_age_seconds",
-      "plexus_http_requests_total", "plexus_http_request_duration_seconds"};
+  std::vector<std::string> families{"plexus_handler_duration_seconds", "plexus_outbox_pending",
+                                    "plexus_outbox_oldest_age_seconds",
+                                    "plexus_http_requests_total",
+                                    "plexus_http_request_duration_seconds"};
   for (const auto& [name, _] : kMessageFamilies) families.push_back(name);
   Sample s;
   s.atMs = clock_();
@@ -106,11 +107,12 @@ void FlowSampler::sampleNow() {
       s.values[msg->second + kSep + label(r, "handler") + kSep + label(r, "type")] += r.value;
     } else if (r.family == "plexus_handler_duration_seconds") {
       s.buckets["latency" + std::string(1, kSep) + label(r, "handler")] = r.buckets;
-    } else if (r.family == "plexus_outbox_pending" || r.family == "plexus_outbox_oldest_age_seconds") {
+    } else if (r.family == "plexus_outbox_pending" ||
+               r.family == "plexus_outbox_oldest_age_seconds") {
       s.values[r.family] = r.value;
     } else if (r.family == "plexus_http_requests_total") {
-      s.values["http" + std::string(1, kSep) + label(r, "method") + kSep + label(r, "route") + kSep +
-               codeClass(label(r, "code"))] += r.value;
+      s.values["http" + std::string(1, kSep) + label(r, "method") + kSep + label(r, "route") +
+               kSep + codeClass(label(r, "code"))] += r.value;
     } else if (r.family == "plexus_http_request_duration_seconds") {
       s.buckets["http" + std::string(1, kSep) + label(r, "method") + kSep + label(r, "route")] =
           r.buckets;
@@ -173,8 +175,8 @@ json FlowSampler::series(int minutes) const {
       if (ab != a.buckets.end() && ab->second.size() == delta.size()) {
         for (size_t j = 0; j < delta.size(); ++j) delta[j].second -= ab->second[j].second;
       }
-      for (const auto& [name, q] : {std::pair<const char*, double>{"p50", 0.5}, {"p95", 0.95},
-                                   {"p99", 0.99}}) {
+      for (const auto& [name, q] :
+           {std::pair<const char*, double>{"p50", 0.5}, {"p95", 0.95}, {"p99", 0.99}}) {
         pcts[k][name].push_back(number(round4(quantile(q, delta))));
       }
     }
@@ -219,8 +221,8 @@ json FlowSampler::series(int minutes) const {
   for (const auto& [k, p] : pcts) {
     const auto f = split(k);
     if (f[0] == "latency") {
-      out["latency"].push_back(
-          json{{"handler", f[1]}, {"p50", p.at("p50")}, {"p95", p.at("p95")}, {"p99", p.at("p99")}});
+      out["latency"].push_back(json{
+          {"handler", f[1]}, {"p50", p.at("p50")}, {"p95", p.at("p95")}, {"p99", p.at("p99")}});
     } else if (f.size() == 3) {
       json& h = http[f[1] + " " + f[2]];
       h["method"] = f[1];

@@ -19,14 +19,14 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kProxied{"overview", "plugins",  "flow",
+const std::set<std::string> kProxied{"overview",     "plugins", "flow",
                                      "dead-letters", "streams", "messages"};
 
 std::string header(const plugin::HttpRequest& req, const std::string& name) {
   for (const auto& [k, v] : req.headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(a) == std::tolower(b);
+        }))
       return v;
   }
   return "";
@@ -78,8 +78,9 @@ plugin::HttpResponse Peers::handle(const plugin::HttpRequest& req,
     return jsonError(404, "no peer " + segs[2] + " (see GET /admin/peers)");
   }
   if (segs.size() < 4 || segs.size() > 5 || kProxied.count(segs[3]) == 0) {
-    return jsonError(404, "a peer's overview, plugins, flow, dead-letters, streams/{id} or "
-                          "messages/{id} can be read through the proxy");
+    return jsonError(404,
+                     "a peer's overview, plugins, flow, dead-letters, streams/{id} or "
+                     "messages/{id} can be read through the proxy");
   }
   if (!safeQuery(req.query)) return jsonError(400, "query string not allowed through the proxy");
   std::string target = "/admin";
@@ -134,11 +135,12 @@ plugin::HttpResponse Peers::proxy(const config::Peer& peer, const std::string& t
     result.contentType = in.getContentType().empty() ? "application/json" : in.getContentType();
     result.headers.emplace_back("X-Plexus-Peer", peer.name);
     result.headers.emplace_back("Cache-Control", "no-store");
-    if (in.has("X-Total-Count")) result.headers.emplace_back("X-Total-Count", in.get("X-Total-Count"));
+    if (in.has("X-Total-Count"))
+      result.headers.emplace_back("X-Total-Count", in.get("X-Total-Count"));
     return result;
   } catch (const Poco::TimeoutException&) {
-    return peerError(504, peer, "did not answer within " + std::to_string(console_.peerTimeoutMs) +
-                                    " ms",
+    return peerError(504, peer,
+                     "did not answer within " + std::to_string(console_.peerTimeoutMs) + " ms",
                      "timeout");
   } catch (const Poco::Exception& e) {
     return peerError(502, peer, "is unreachable: " + e.displayText(), "unreachable");

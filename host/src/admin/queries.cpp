@@ -28,19 +28,18 @@ std::vector<Value> filterParams(const DeadLetterFilter& f) {
 }
 
 // One constant statement per query: optional filters are "param empty OR match".
-#define PLEXUS_DEAD_LETTER_WHERE                                                              \
+#define PLEXUS_DEAD_LETTER_WHERE                                                            \
   " WHERE (CAST($1 AS TEXT) = '' OR type = $1) AND (CAST($2 AS TEXT) = '' OR handler = $2)" \
   " AND (CAST($3 AS TEXT) = '' OR LOWER(reason) LIKE $3 ESCAPE '\\')"                       \
   " AND last_failed_at >= $4 AND last_failed_at <= $5"
 
-#define PLEXUS_DEAD_LETTER_SELECT                                                          \
+#define PLEXUS_DEAD_LETTER_SELECT                                                        \
   "SELECT id, message_id, handler, type, stream_id, reason, attempts, first_failed_at, " \
   "last_failed_at, envelope FROM plexus_dead_letters"
 
 DeadLetterRow deadLetterRow(const Row& r) {
-  return DeadLetterRow{r[0].asText(), r[1].asText(), r[2].asText(), r[3].asText(),
-                       r[4].asText(), r[5].asText(), r[6].asInt(),  r[7].asInt(),
-                       r[8].asInt(),  r[9].asText()};
+  return DeadLetterRow{r[0].asText(), r[1].asText(), r[2].asText(), r[3].asText(), r[4].asText(),
+                       r[5].asText(), r[6].asInt(),  r[7].asInt(),  r[8].asInt(),  r[9].asText()};
 }
 
 std::string textOrEmpty(const Value& v) { return v.isNull() ? std::string() : v.asText(); }
@@ -62,8 +61,8 @@ std::vector<DeadLetterRow> deadLetters(store::Transaction& tx, const DeadLetterF
 }
 
 int64_t countDeadLetters(store::Transaction& tx, const DeadLetterFilter& f) {
-  const Rows rows =
-      tx.query("SELECT COUNT(*) FROM plexus_dead_letters" PLEXUS_DEAD_LETTER_WHERE, filterParams(f));
+  const Rows rows = tx.query("SELECT COUNT(*) FROM plexus_dead_letters" PLEXUS_DEAD_LETTER_WHERE,
+                             filterParams(f));
   return rows.empty() ? 0 : rows[0][0].asInt();
 }
 
@@ -96,16 +95,16 @@ std::optional<MessageRow> message(store::Transaction& tx, const std::string& id)
       {id});
   if (!events.empty()) {
     const Row& r = events[0];
-    return MessageRow{id,           "event",      r[2].asText(),      r[0].asText(), r[1].asInt(),
-                      r[3].asText(), textOrEmpty(r[5]), r[4].asInt()};
+    return MessageRow{id,           "event",       r[2].asText(),     r[0].asText(),
+                      r[1].asInt(), r[3].asText(), textOrEmpty(r[5]), r[4].asInt()};
   }
   const Rows outbox = tx.query(
       "SELECT kind, type, stream_id, envelope, created_at FROM plexus_outbox WHERE message_id = $1",
       {id});
   if (outbox.empty()) return std::nullopt;
   const Row& r = outbox[0];
-  return MessageRow{id, r[0].asText(), r[1].asText(), r[2].asText(), 0, "", r[3].asText(),
-                    r[4].asInt()};
+  return MessageRow{id, r[0].asText(), r[1].asText(), r[2].asText(), 0,
+                    "", r[3].asText(), r[4].asInt()};
 }
 
 std::vector<MessageRow> correlated(store::Transaction& tx, const std::string& correlation,

@@ -44,8 +44,11 @@ void addMetadata(json& out, const std::string& envelopeText) {
 }
 
 json messageJson(const queries::MessageRow& m) {
-  json out{{"messageId", m.messageId}, {"kind", m.kind},       {"type", m.type},
-           {"stream", m.stream},       {"createdAt", store::rfc3339(m.createdAtMs)}};
+  json out{{"messageId", m.messageId},
+           {"kind", m.kind},
+           {"type", m.type},
+           {"stream", m.stream},
+           {"createdAt", store::rfc3339(m.createdAtMs)}};
   if (m.version > 0) {
     out["version"] = m.version;
     out["payload"] = parsedOrText(m.payload);

@@ -13,8 +13,8 @@ class Streams {
  public:
   void attach(store::Store* store) { store_ = store; }
 
-  plugin::HttpResponse streams(const plugin::HttpRequest& req,
-                               const std::vector<std::string>& segs, std::string& routeLabel);
+  plugin::HttpResponse streams(const plugin::HttpRequest& req, const std::vector<std::string>& segs,
+                               std::string& routeLabel);
   plugin::HttpResponse messages(const plugin::HttpRequest& req,
                                 const std::vector<std::string>& segs, std::string& routeLabel);
 

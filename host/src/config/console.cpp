@@ -65,7 +65,8 @@ Console parseConsole(const Reader& r, const json& c) {
   r.optionalInt(c, base, "history_minutes", out.historyMinutes, 1, 240);
   if (!c.contains("peers")) return out;
   const json& peers = c["peers"];
-  if (!peers.is_array()) r.fail(base + "/peers", "must be an array, got " + Reader::describe(peers));
+  if (!peers.is_array())
+    r.fail(base + "/peers", "must be an array, got " + Reader::describe(peers));
   if (peers.size() > 64) r.fail(base + "/peers", "at most 64 peers");
   for (size_t i = 0; i < peers.size(); ++i) {
     const std::string path = base + "/peers/" + std::to_string(i);

@@ -21,7 +21,7 @@ struct Peer {
 };
 
 struct Console {
-  std::vector<Peer> peers;  // an entry whose url expands to "" is left out
+  std::vector<Peer> peers;   // an entry whose url expands to "" is left out
   int peerTimeoutMs = 2000;  // per proxied peer request: connect, send and each read
   int sampleSeconds = 5;     // flow sampler period
   int historyMinutes = 15;   // flow history kept in the ring buffer

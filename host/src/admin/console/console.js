@@ -32,7 +32,7 @@
       else if (k === 'text') node.textContent = v;
       else node.setAttribute(k, v === true ? '' : String(v));
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null || c === false) continue;
       node.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -64,6 +64,11 @@
     const s = $('#status');
     s.textContent = message || '';
     s.className = isError ? 'error' : '';
+  }
+
+  // For promises started by a click: show the failure instead of leaving it unhandled.
+  function report(e) {
+    if (e.status !== 401 && e.status !== 403) status(e.message, true);
   }
 
   function pretty(value) {
@@ -285,9 +290,9 @@
     render(root, r) {
       this.root = root;
       this.minutes = Number(r.params.get('minutes')) || 5;
-      const minutes = el('select', {id: 'flow-minutes', onchange: (e) => { this.minutes = Number(e.target.value); this.refresh(); }},
+      const minutes = el('select', {id: 'flow-minutes', onchange: (e) => { this.minutes = Number(e.target.value); this.refresh().catch(report); }},
         [5, 15].map((m) => el('option', {value: m, selected: m === this.minutes}, `last ${m} minutes`)));
-      const hosts = el('input', {type: 'checkbox', id: 'flow-host', onchange: () => this.refresh()});
+      const hosts = el('input', {type: 'checkbox', id: 'flow-host', onchange: () => this.refresh().catch(report)});
       root.replaceChildren(el('h1', {}, 'Flow'),
         el('div', {class: 'toolbar'}, el('label', {for: 'flow-minutes'}, 'Window '), minutes,
           el('label', {}, hosts, ' show /admin, /health and /metrics requests'),
@@ -357,20 +362,20 @@
       const field = (name, label, type) => el('label', {}, label,
         el('input', {type: type || 'text', name, id: `dl-${name}`,
           value: type === 'datetime-local' ? isoToLocal(this.filter[name]) : (this.filter[name] || '')}));
-      const form = el('form', {class: 'filters', id: 'dl-filters', onsubmit: (e) => { e.preventDefault(); this.apply(); }},
+      const form = el('form', {class: 'filters', id: 'dl-filters', onsubmit: (e) => { e.preventDefault(); this.apply().catch(report); }},
         field('type', 'Type'), field('handler', 'Handler'), field('reason', 'Reason contains'),
         field('since', 'Failed since', 'datetime-local'), field('until', 'Failed until', 'datetime-local'),
         el('button', {type: 'submit', class: 'primary'}, 'Apply'),
-        el('button', {type: 'button', onclick: () => { for (const k of DL_FIELDS) $(`#dl-${k}`, root).value = ''; this.apply(); }}, 'Clear'));
+        el('button', {type: 'button', onclick: () => { for (const k of DL_FIELDS) $(`#dl-${k}`, root).value = ''; this.apply().catch(report); }}, 'Clear'));
       root.replaceChildren(el('h1', {}, 'Dead letters'), form,
         el('div', {class: 'toolbar'},
           el('span', {id: 'dl-count', 'aria-live': 'polite'}), el('span', {class: 'grow'}),
-          el('button', {type: 'button', id: 'dl-retry-all', onclick: () => this.bulk('retry')}, 'Retry all matching…'),
-          el('button', {type: 'button', id: 'dl-discard-all', class: 'danger', onclick: () => this.bulk('discard')}, 'Discard all matching…')),
+          el('button', {type: 'button', id: 'dl-retry-all', onclick: () => this.bulk('retry').catch(report)}, 'Retry all matching…'),
+          el('button', {type: 'button', id: 'dl-discard-all', class: 'danger', onclick: () => this.bulk('discard').catch(report)}, 'Discard all matching…')),
         el('div', {id: 'dl-list'}),
         el('div', {class: 'toolbar'},
-          el('button', {type: 'button', id: 'dl-newest', onclick: () => { this.page = null; this.refresh(); }}, 'Newest'),
-          el('button', {type: 'button', id: 'dl-older', onclick: () => { this.page = this.next; this.refresh(); }}, 'Older →')),
+          el('button', {type: 'button', id: 'dl-newest', onclick: () => { this.page = null; this.refresh().catch(report); }}, 'Newest'),
+          el('button', {type: 'button', id: 'dl-older', onclick: () => { this.page = this.next; this.refresh().catch(report); }}, 'Older →')),
         el('div', {id: 'dl-detail'}));
       return this.refresh();
     },
@@ -403,7 +408,7 @@
         el('td', {class: 'wrap'}, d.reason), el('td', {class: 'num hide-narrow'}, d.attempts),
         el('td', {class: 'hide-narrow'}, el('a', {href: `#/streams/${encodeURIComponent(d.stream)}`, class: 'mono'}, short(d.stream))),
         el('td', {}, el('button', {type: 'button', class: 'link', 'aria-label': `Details of dead letter ${d.id}`,
-          onclick: () => this.show(d.id)}, 'Details'))));
+          onclick: () => this.show(d.id).catch(report)}, 'Details'))));
       $('#dl-list', this.root).replaceChildren(body.length
         ? table('Dead letters, newest first', ['Last failed', 'Type', 'Handler', 'Reason', {text: 'Attempts', cls: 'num hide-narrow'}, {text: 'Stream', cls: 'hide-narrow'}, ''], rows, {id: 'dl-table'})
         : el('p', {class: 'muted', id: 'dl-empty'}, 'No dead letters match.'));
@@ -429,8 +434,8 @@
           el('dt', {}, 'Source'), el('dd', {}, env.source ? `${env.source.service} (${env.source.instance})` : '–')),
         el('h3', {}, 'Payload'), el('pre', {}, pretty(env.payload)),
         el('div', {class: 'toolbar'},
-          el('button', {type: 'button', class: 'primary', id: 'dl-retry-one', onclick: () => this.retryOne(d.id)}, 'Retry'),
-          el('button', {type: 'button', class: 'danger', id: 'dl-discard-one', onclick: () => this.discardOne(d.id)}, 'Discard…')));
+          el('button', {type: 'button', class: 'primary', id: 'dl-retry-one', onclick: () => this.retryOne(d.id).catch(report)}, 'Retry'),
+          el('button', {type: 'button', class: 'danger', id: 'dl-discard-one', onclick: () => this.discardOne(d.id).catch(report)}, 'Discard…')));
       $('#dl-detail', this.root).replaceChildren(detail);
       for (const tr of this.root.querySelectorAll('#dl-table tbody tr')) tr.classList.toggle('selected', tr.dataset.id === id);
       detail.focus();
@@ -446,7 +451,7 @@
         status(`Dead letter ${short(id)} requeued: its handler gets the message again.`);
         this.showGone();
       } catch (e) { if (e.status !== 401) status(`Retry failed: ${e.message}`, true); }
-      await this.refresh();
+      await this.refresh().catch((e) => status(`Dead letters: ${e.message}`, true));
     },
     async discardOne(id) {
       if (!await confirmAction('Discard this dead letter?', `Dead letter ${id} is deleted for good; its message is not handled.`, 'Discard 1')) return;
@@ -455,7 +460,7 @@
         status(`Dead letter ${short(id)} discarded.`);
         this.showGone();
       } catch (e) { if (e.status !== 401) status(`Discard failed: ${e.message}`, true); }
-      await this.refresh();
+      await this.refresh().catch((e) => status(`Dead letters: ${e.message}`, true));
     },
     async bulk(action) {
       const count = this.count;
@@ -473,7 +478,7 @@
         else if (e.status !== 401) status(`${verb} failed: ${e.message}`, true);
       }
       this.page = null;
-      await this.refresh();
+      await this.refresh().catch((e) => status(`Dead letters: ${e.message}`, true));
     },
   };
 
