@@ -2,10 +2,10 @@
 // a confirmed count), streams and messages, overview and plugins, flow samples, the peers proxy
 // and the console's files. Runs on SQLite (tier plugin) and, built with PLEXUS_TEST_POSTGRES, on
 // the PostgreSQL server of scripts/services (tier integration), each test in a fresh schema.
+#include "http/admin.hpp"
 #include "admin/flow_sampler.hpp"
 #include "config/config.hpp"
 #include "dispatch/bus.hpp"
-#include "http/admin.hpp"
 #include "http/server.hpp"
 #include "jwt_support.hpp"
 #include "observability/metrics.hpp"
@@ -83,7 +83,8 @@ class Admin : public ::testing::Test {
     bus_ = std::make_unique<plexus::dispatch::Bus>(*runtime_, *db_, metrics_, o);
     auto* b = bus_.get();
     runtime_->attachStore(db_.get(), [b] { b->wake(); });
-    flow_ = std::make_unique<plexus::admin::FlowSampler>(metrics_, 5, 15, [this] { return now_.load(); });
+    flow_ = std::make_unique<plexus::admin::FlowSampler>(metrics_, 5, 15,
+                                                         [this] { return now_.load(); });
     server_ = std::make_unique<plexus::http::Server>(cfg_, *runtime_, metrics_);
     server_->attach(db_.get(), bus_.get(), &migrated_);
     server_->admin().attachFlow(flow_.get());
@@ -154,7 +155,7 @@ TEST_F(Admin, DeadLettersFilterAndPage) {
   EXPECT_EQ(last[0]["handler"], "testkit/Count");
   EXPECT_EQ(last[0]["envelope"]["type"], "Count");
 
-  EXPECT_EQ(getJson("/admin/dead-letters?reason=REFUSED").size(), 3u);       // case-insensitive
+  EXPECT_EQ(getJson("/admin/dead-letters?reason=REFUSED").size(), 3u);        // case-insensitive
   EXPECT_EQ(getJson("/admin/dead-letters?reason=count_refused").size(), 0u);  // '_' is no wildcard
   EXPECT_EQ(getJson("/admin/dead-letters?handler=testkit%2FCount").size(), 3u);
   EXPECT_EQ(getJson("/admin/dead-letters?handler=other").size(), 0u);
@@ -189,9 +190,10 @@ TEST_F(Admin, BulkActionsNeedTheConfirmedCount) {
                  {{"filter", filter}, {"ids", json::array()}, {"expectedCount", 3}})
                 .status,
             400);
-  EXPECT_EQ(post("/admin/dead-letters/discard", {{"filter", {{"colour", "red"}}}, {"expectedCount", 3}})
-                .status,
-            400);
+  EXPECT_EQ(
+      post("/admin/dead-letters/discard", {{"filter", {{"colour", "red"}}}, {"expectedCount", 3}})
+          .status,
+      400);
   EXPECT_EQ(http(port_, "POST", "/admin/dead-letters/discard", "{not json").status, 400);
   EXPECT_EQ(get("/admin/dead-letters/discard").status, 405);
 
@@ -316,7 +318,8 @@ TEST_F(Admin, OverviewPluginsAndFlowSamples) {
   EXPECT_FALSE(testkit["routes"].empty());
   ASSERT_FALSE(testkit["migrations"].empty());
   EXPECT_TRUE(testkit["migrations"][0]["appliedAt"].is_string());
-  EXPECT_EQ(p["frameworkMigrations"].size(), plexus::store::frameworkMigrations(db_->dialect()).size());
+  EXPECT_EQ(p["frameworkMigrations"].size(),
+            plexus::store::frameworkMigrations(db_->dialect()).size());
 }
 
 TEST_F(Admin, ConsoleFilesAreServedWithTheirTypesAndValidators) {
@@ -340,22 +343,21 @@ TEST_F(Admin, ConsoleFilesAreServedWithTheirTypesAndValidators) {
 // never answers.
 TEST_F(Admin, PeersAreProxiedWithTheCallersTokenAndFailAlone) {
   plexus::test::TempDir peerDir;
-  const std::string peerConfig = peerDir.write(
-      "peer.json",
-      json{{"service", "peer-echo"},
-           {"http",
-            {{"host", "127.0.0.1"},
-             {"port", 0},
-             {"auth",
-              {{"enabled", true},
-               {"groups",
-                {{{"prefix", "/admin"},
-                  {"issuer", "https://login.test/"},
-                  {"audience", "plexus"},
-                  {"algorithms", {"HS256"}},
-                  {"hs256_secret", kSecret}}}}}}}},
-           {"plugins", {{{"library", plexus::test::plugin("echo")}}}}}
-          .dump());
+  const std::string peerConfig =
+      peerDir.write("peer.json", json{{"service", "peer-echo"},
+                                      {"http",
+                                       {{"host", "127.0.0.1"},
+                                        {"port", 0},
+                                        {"auth",
+                                         {{"enabled", true},
+                                          {"groups",
+                                           {{{"prefix", "/admin"},
+                                             {"issuer", "https://login.test/"},
+                                             {"audience", "plexus"},
+                                             {"algorithms", {"HS256"}},
+                                             {"hs256_secret", kSecret}}}}}}}},
+                                      {"plugins", {{{"library", plexus::test::plugin("echo")}}}}}
+                                     .dump());
   plexus::test::HostProcess peer(peerConfig);
   Poco::Net::ServerSocket hangs(Poco::Net::SocketAddress("127.0.0.1", 0), 16);
   Poco::Net::ServerSocket closed(Poco::Net::SocketAddress("127.0.0.1", 0));

@@ -39,6 +39,11 @@
     return node;
   }
 
+  // Replaces a node's children; null, undefined and false are left out (not shown as text).
+  function fill(node, ...children) {
+    node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  }
+
   function svg(tag, attrs) {
     const node = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
@@ -229,7 +234,7 @@
     title: 'Overview',
     render(root) {
       this.root = root;
-      root.replaceChildren(el('h1', {}, 'Overview'), el('div', {id: 'ov-cards', class: 'cards'}),
+      fill(root, el('h1', {}, 'Overview'), el('div', {id: 'ov-cards', class: 'cards'}),
         el('h2', {}, 'Readiness'), el('div', {id: 'ov-ready'}),
         el('h2', {}, 'Plugins'), el('div', {id: 'ov-plugins'}, el('p', {class: 'muted'}, 'Loading…')));
       return this.refresh(true);
@@ -238,7 +243,7 @@
       const o = await loadSelf();
       const flow = o.flow || {};
       const per = flow.perSecond || {};
-      $('#ov-cards', this.root).replaceChildren(
+      fill($('#ov-cards', this.root), 
         card('Service', o.service, el('div', {class: 'muted mono wrap'}, o.instance)),
         card('Version', o.version, el('div', {class: 'muted'}, `plugin ABI ${o.abi}`)),
         card('Uptime', duration(o.uptimeSeconds), el('div', {class: 'muted'}, `since ${when(o.startedAt)}`)),
@@ -257,7 +262,7 @@
           el('td', {class: 'wrap'}, text));
       });
       const reasons = (o.readiness && o.readiness.reasons) || [];
-      $('#ov-ready', this.root).replaceChildren(
+      fill($('#ov-ready', this.root), 
         table('Readiness checks', ['Check', 'State', 'Detail'], rows),
         reasons.length ? el('ul', {class: 'error'}, reasons.map((r) => el('li', {}, r))) : null);
       if (withPlugins === true || !this.pluginsShown) await this.plugins();
@@ -280,7 +285,7 @@
           p.migrations.map((m) => el('tr', {}, el('td', {class: 'num'}, m.version), el('td', {}, m.name),
             el('td', {}, m.appliedAt ? when(m.appliedAt) : pill('not applied', 'warn'))))) : null));
       const framework = body.frameworkMigrations || [];
-      $('#ov-plugins', this.root).replaceChildren(...blocks,
+      fill($('#ov-plugins', this.root), ...blocks,
         framework.length ? el('p', {class: 'muted'}, `Framework migrations applied: ${framework.map((m) => `v${m.version}`).join(', ')}`) : '');
     },
   };
@@ -293,7 +298,7 @@
       const minutes = el('select', {id: 'flow-minutes', onchange: (e) => { this.minutes = Number(e.target.value); this.refresh().catch(report); }},
         [5, 15].map((m) => el('option', {value: m, selected: m === this.minutes}, `last ${m} minutes`)));
       const hosts = el('input', {type: 'checkbox', id: 'flow-host', onchange: () => this.refresh().catch(report)});
-      root.replaceChildren(el('h1', {}, 'Flow'),
+      fill(root, el('h1', {}, 'Flow'),
         el('div', {class: 'toolbar'}, el('label', {for: 'flow-minutes'}, 'Window '), minutes,
           el('label', {}, hosts, ' show /admin, /health and /metrics requests'),
           el('span', {class: 'grow'}), el('span', {id: 'flow-info', class: 'muted'})),
@@ -312,12 +317,12 @@
         el('h3', {class: 'wrap'}, h.type, ' ', el('span', {class: 'muted'}, `→ ${h.handler}`)),
         lineChart(`${h.type} at ${h.handler}, messages per second`, kinds.map(([k, label]) => ({key: k, label, values: h[k]})), '/s'),
         el('div', {class: 'muted'}, `since start: ${h.totals.handled} handled, ${h.totals.failed} failed, ${h.totals.retried} retried, ${h.totals.deadLettered} dead-lettered`)));
-      $('#flow-handlers', this.root).replaceChildren(...(handlers.length ? handlers : [el('p', {class: 'muted'}, 'No message handled yet.')]));
+      fill($('#flow-handlers', this.root), ...(handlers.length ? handlers : [el('p', {class: 'muted'}, 'No message handled yet.')]));
       const latency = f.latency.map((l) => el('div', {class: 'card', 'data-latency': l.handler},
         el('h3', {class: 'wrap'}, l.handler),
         lineChart(`${l.handler} handler latency, milliseconds`, ['p50', 'p95', 'p99'].map((k) => ({key: k, label: k, values: l[k].map((v) => (v === null ? null : v * 1000))})), ' ms')));
-      $('#flow-latency', this.root).replaceChildren(...(latency.length ? latency : [el('p', {class: 'muted'}, 'No handler ran yet.')]));
-      $('#flow-outbox', this.root).replaceChildren(
+      fill($('#flow-latency', this.root), ...(latency.length ? latency : [el('p', {class: 'muted'}, 'No handler ran yet.')]));
+      fill($('#flow-outbox', this.root), 
         el('div', {class: 'card'}, el('h3', {}, 'Pending rows'), lineChart('Outbox rows pending', [{key: 'pending', label: 'pending', values: f.outbox.pending}], '')),
         el('div', {class: 'card'}, el('h3', {}, 'Oldest pending row'), lineChart('Age of the oldest pending outbox row, seconds', [{key: 'age', label: 'age', values: f.outbox.oldestAgeSeconds}], ' s')));
       const showHost = $('#flow-host', this.root).checked;
@@ -335,7 +340,7 @@
             {key: '5xx', label: '5xx', values: by['5xx'] || new Array(n).fill(0)}], '/s'),
           h.p95 ? el('div', {class: 'muted'}, `p95 latency ${rate(([...h.p95].reverse().find((v) => v !== null) || 0) * 1000)} ms`) : null);
       });
-      $('#flow-http', this.root).replaceChildren(...(http.length ? http : [el('p', {class: 'muted'}, 'No requests yet.')]));
+      fill($('#flow-http', this.root), ...(http.length ? http : [el('p', {class: 'muted'}, 'No requests yet.')]));
     },
   };
 
@@ -367,7 +372,7 @@
         field('since', 'Failed since', 'datetime-local'), field('until', 'Failed until', 'datetime-local'),
         el('button', {type: 'submit', class: 'primary'}, 'Apply'),
         el('button', {type: 'button', onclick: () => { for (const k of DL_FIELDS) $(`#dl-${k}`, root).value = ''; this.apply().catch(report); }}, 'Clear'));
-      root.replaceChildren(el('h1', {}, 'Dead letters'), form,
+      fill(root, el('h1', {}, 'Dead letters'), form,
         el('div', {class: 'toolbar'},
           el('span', {id: 'dl-count', 'aria-live': 'polite'}), el('span', {class: 'grow'}),
           el('button', {type: 'button', id: 'dl-retry-all', onclick: () => this.bulk('retry').catch(report)}, 'Retry all matching…'),
@@ -409,7 +414,7 @@
         el('td', {class: 'hide-narrow'}, el('a', {href: `#/streams/${encodeURIComponent(d.stream)}`, class: 'mono'}, short(d.stream))),
         el('td', {}, el('button', {type: 'button', class: 'link', 'aria-label': `Details of dead letter ${d.id}`,
           onclick: () => this.show(d.id).catch(report)}, 'Details'))));
-      $('#dl-list', this.root).replaceChildren(body.length
+      fill($('#dl-list', this.root), body.length
         ? table('Dead letters, newest first', ['Last failed', 'Type', 'Handler', 'Reason', {text: 'Attempts', cls: 'num hide-narrow'}, {text: 'Stream', cls: 'hide-narrow'}, ''], rows, {id: 'dl-table'})
         : el('p', {class: 'muted', id: 'dl-empty'}, 'No dead letters match.'));
       if (this.selected && !body.some((d) => d.id === this.selected)) this.showGone();
@@ -436,13 +441,13 @@
         el('div', {class: 'toolbar'},
           el('button', {type: 'button', class: 'primary', id: 'dl-retry-one', onclick: () => this.retryOne(d.id).catch(report)}, 'Retry'),
           el('button', {type: 'button', class: 'danger', id: 'dl-discard-one', onclick: () => this.discardOne(d.id).catch(report)}, 'Discard…')));
-      $('#dl-detail', this.root).replaceChildren(detail);
+      fill($('#dl-detail', this.root), detail);
       for (const tr of this.root.querySelectorAll('#dl-table tbody tr')) tr.classList.toggle('selected', tr.dataset.id === id);
       detail.focus();
     },
     showGone() {
       const panel = $('#dl-selected', this.root);
-      if (panel) panel.replaceChildren(el('p', {class: 'muted'}, `Dead letter ${short(this.selected)} is no longer stored here.`));
+      if (panel) fill(panel, el('p', {class: 'muted'}, `Dead letter ${short(this.selected)} is no longer stored here.`));
       this.selected = null;
     },
     async retryOne(id) {
@@ -538,7 +543,7 @@
         const box = $('#stream-across', root);
         location.hash = `#/streams/${encodeURIComponent(id)}${box && box.checked ? '?across=1' : ''}`;
       }}, el('label', {for: 'stream-id'}, 'Stream id', input), acrossBox, el('button', {type: 'submit', class: 'primary'}, 'Look up'));
-      root.replaceChildren(el('h1', {}, 'Streams'), form, el('div', {id: 'stream-result'}));
+      fill(root, el('h1', {}, 'Streams'), form, el('div', {id: 'stream-result'}));
       this.arg = r.arg;
       this.across = across;
       this.correlation = r.params.get('correlation');
@@ -550,7 +555,7 @@
       if (this.message) return this.showMessage(out, this.message);
       if (this.correlation) return this.showCorrelation(out, this.correlation);
       if (!this.arg) {
-        out.replaceChildren(el('p', {class: 'muted'}, 'Enter a stream id to see its events in order, with their correlation, causation and trace ids.'));
+        fill(out, el('p', {class: 'muted'}, 'Enter a stream id to see its events in order, with their correlation, causation and trace ids.'));
         return undefined;
       }
       const results = await fromSources(`/streams/${encodeURIComponent(this.arg)}?limit=500`, this.across);
@@ -562,7 +567,7 @@
         if (!r.error && nextLink(r.headers)) problems.push(`${r.source.name}: more than 500 events, showing the first 500`);
       }
       events.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.version - b.version));
-      out.replaceChildren(
+      fill(out, 
         el('h2', {}, `Stream `, el('span', {class: 'mono'}, this.arg), ` · ${events.length} event${events.length === 1 ? '' : 's'}`),
         problems.length ? el('ul', {class: 'error'}, problems.map((p) => el('li', {}, p))) : null,
         events.length ? this.eventTable(events) : el('p', {class: 'muted', id: 'stream-empty'}, 'No events in this stream here.'));
@@ -586,7 +591,7 @@
     async showMessage(out, id) {
       const results = await fromSources(`/messages/${encodeURIComponent(id)}`, true);
       const found = results.filter((r) => !r.error);
-      out.replaceChildren(el('h2', {}, 'Message ', el('span', {class: 'mono'}, id)),
+      fill(out, el('h2', {}, 'Message ', el('span', {class: 'mono'}, id)),
         found.length ? found.map((r) => {
           const m = r.body;
           return el('div', {class: 'panel', id: 'message-detail'},
@@ -606,7 +611,7 @@
       const messages = [];
       for (const r of results) if (!r.error) for (const m of r.body) messages.push({...m, service: r.source.name});
       messages.sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
-      out.replaceChildren(el('h2', {}, 'Correlation ', el('span', {class: 'mono'}, id), ` · ${messages.length} message${messages.length === 1 ? '' : 's'}`),
+      fill(out, el('h2', {}, 'Correlation ', el('span', {class: 'mono'}, id), ` · ${messages.length} message${messages.length === 1 ? '' : 's'}`),
         table('Messages of the correlation, oldest first', ['Time', 'Service', 'Kind', 'Type', 'Stream', 'Causation'],
           messages.map((m) => el('tr', {},
             el('td', {}, when(m.createdAt)), el('td', {}, m.service), el('td', {}, m.kind), el('td', {}, m.type),
@@ -628,7 +633,7 @@
         this.cards.set(p.index, c);
         grid.append(c);
       }
-      root.replaceChildren(el('h1', {}, 'System'),
+      fill(root, el('h1', {}, 'System'),
         state.peers.peers.length
           ? el('p', {class: 'muted'}, `${state.peers.peers.length} hosts from console.peers, each asked through this host with your token (${state.peers.timeoutMs} ms timeout). A host that does not answer is marked; the others still show.`)
           : el('p', {}, 'No peers configured. List the other hosts of the system in ', el('code', {}, 'console.peers'), ' (see docs/console.md) to see them here.'),
@@ -651,7 +656,7 @@
         const self = state.self && o.instance === state.self.instance;
         const per = (o.flow && o.flow.perSecond) || {};
         c.dataset.state = o.ready ? 'ready' : 'not-ready';
-        body.replaceChildren(
+        fill(body, 
           el('div', {}, pill(o.ready ? 'ready' : 'not ready', o.ready ? 'ok' : 'warn'), self ? ' (this host)' : ''),
           el('dl', {class: 'meta'},
             el('dt', {}, 'Service'), el('dd', {}, `${o.service} ${o.version}`),
@@ -666,7 +671,7 @@
         if (e.status === 401) return;
         const kind = e.body && e.body.timeout ? 'timeout' : e.body && e.body.unauthorized ? 'refused' : 'unreachable';
         c.dataset.state = kind;
-        body.replaceChildren(el('div', {}, pill(kind === 'timeout' ? 'no answer in time' : kind === 'refused' ? 'refused the token' : 'unreachable', 'bad')),
+        fill(body, el('div', {}, pill(kind === 'timeout' ? 'no answer in time' : kind === 'refused' ? 'refused the token' : 'unreachable', 'bad')),
           el('p', {class: 'wrap'}, e.message), el('p', {class: 'muted'}, `checked ${new Date().toLocaleTimeString()}`));
       } finally {
         delete c.dataset.busy;
@@ -694,7 +699,7 @@
     status('');
     const root = $('#view');
     root.dataset.view = r.name;
-    root.replaceChildren(el('p', {class: 'muted'}, 'Loading…'));
+    fill(root, el('p', {class: 'muted'}, 'Loading…'));
     try {
       await state.view.render(root, r);
       stamp();
