@@ -1,7 +1,9 @@
 #include "app/host.hpp"
 
+#include "admin/flow_sampler.hpp"
 #include "base/clock.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "http/admin.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/process_metrics.hpp"
@@ -148,9 +150,11 @@ void Host::start() {
     dispatch::Dispatcher* d = dispatcher_.get();
     runtime_.attachStore(store_.get(), [d] { d->wake(); });
   }
+  startFlowSampler();
   try {
     auto server = std::make_unique<http::Server>(config_, runtime_, metrics_);
     server->attach(store_.get(), dispatcher_.get(), &migrated_);
+    server->admin().attachFlow(flow_.get());
     if (transport_) {
       transport::Transport* t = transport_.get();
       server->attachTransportState([t] { return t->state(); });
@@ -166,6 +170,24 @@ void Host::start() {
     throw StartError(kExitConfig, e.what());
   }
   if (dispatcher_) startDispatch();
+}
+
+// The console's flow charts: the host's own metrics sampled into a ring buffer.
+void Host::startFlowSampler() {
+  flow_ = std::make_unique<admin::FlowSampler>(metrics_, config_.console.sampleSeconds,
+                                               config_.console.historyMinutes,
+                                               [] { return systemClock().nowMs(); });
+  if (dispatcher_) {
+    dispatch::Dispatcher* d = dispatcher_.get();
+    flow_->setRefresh([d] {
+      try {
+        d->outbox().read();  // brings the outbox gauges up to date
+      } catch (const std::exception&) {
+        // store unreachable or not migrated yet: readiness reports it
+      }
+    });
+  }
+  flow_->start();
 }
 
 void Host::startDispatch() {
@@ -185,6 +207,7 @@ void Host::startDispatch() {
 bool Host::stop() {
   if (!server_) return true;
   const bool drained = server_->shutdown();
+  if (flow_) flow_->stop();
   if (watch_) watch_->stop();
   if (dispatcher_) dispatcher_->stop();  // consumer, running handlers, outbox flush, publisher
   tracing_.stop();                       // after the last handler: its spans go out too

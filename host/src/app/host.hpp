@@ -14,6 +14,9 @@
 #include <stdexcept>
 #include <string>
 
+namespace plexus::admin {
+class FlowSampler;
+}
 namespace plexus::dispatch {
 class Dispatcher;
 }
@@ -68,6 +71,7 @@ class Host {
  private:
   void openStore();
   void startDispatch();  // the dispatcher (and the transport's consumer) once migrated
+  void startFlowSampler();
 
   config::Config config_;
   std::string configFile_;
@@ -78,6 +82,7 @@ class Host {
   std::atomic<bool> migrated_{true};
   std::unique_ptr<transport::Transport> transport_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
+  std::unique_ptr<admin::FlowSampler> flow_;  // the console's charts; outlives the server
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<MigrationWatch> watch_;
 };

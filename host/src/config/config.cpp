@@ -33,8 +33,9 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     throw ConfigError(file, "", std::string("malformed JSON: ") + e.what());
   }
   Reader r(file, env);
-  r.expectObject(doc, "", {"service", "http", "store", "transport", "plugin_dir", "plugins", "log"},
-                 {"service", "plugins"});
+  r.expectObject(
+      doc, "", {"service", "http", "store", "transport", "plugin_dir", "plugins", "log", "console"},
+      {"service", "plugins"});
   Config c;
   c.file = file;
   c.service = r.string(doc["service"], "/service");
@@ -46,6 +47,7 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   if (!c.transport.kind.empty() && c.store.kind.empty())
     r.fail("/transport", "a transport needs a store (outbox and inbox live in it)");
   if (c.transport.kind.empty() && !c.store.kind.empty()) c.transport.kind = "inproc";
+  if (doc.contains("console")) c.console = parseConsole(r, doc["console"]);
   if (doc.contains("log")) c.logLevel = parseLogLevel(r, doc["log"]);
   c.pluginDir = parsePluginDir(r, doc, c.pluginDirGiven);
   c.plugins = parsePlugins(r, doc["plugins"], c.pluginDir);

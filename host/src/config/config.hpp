@@ -1,8 +1,10 @@
 #pragma once
 // The host configuration: one JSON file per deployment (DESIGN.md §3), snake_case keys,
 // ${VAR} / ${VAR:-default} expanded inside string values, unknown keys refused. Each section is
-// parsed next to the struct it fills (http.hpp, store.hpp, transport.hpp, plugins.hpp).
+// parsed next to the struct it fills (http.hpp, store.hpp, transport.hpp,
+// plugins.hpp, console.hpp).
 
+#include "config/console.hpp"
 #include "config/error.hpp"
 #include "config/http.hpp"
 #include "config/plugins.hpp"
@@ -25,6 +27,7 @@ struct Config {
   bool pluginDirGiven = false;  // plugin_dir is in the file: the only directory plugins load from
   std::vector<Plugin> plugins;
   std::string logLevel = "info";
+  Console console;
 };
 
 // Parses and validates. `file` is used in messages and to resolve nothing (relative paths resolve

@@ -17,7 +17,7 @@ json messageJson(const Message& m) {
               {"stream", m.stream},
               {"correlation", m.correlation},
               {"causation", m.causation},
-              {"source", m.source},
+              {"source", json{{"service", m.source}, {"instance", m.sourceInstance}}},
               {"time", rfc3339(m.timestampMs)},
               {"traceparent", m.traceparent},
               {"contentType", m.contentType},
@@ -26,23 +26,25 @@ json messageJson(const Message& m) {
 
 }  // namespace
 
+json deadLetterJson(const store::dead_letters::DeadLetter& d) {
+  return json{{"id", d.id},
+              {"messageId", d.message.id},
+              {"handler", d.handler},
+              {"type", d.message.type},
+              {"stream", d.message.stream},
+              {"reason", d.reason},
+              {"attempts", d.attempts},
+              {"firstFailedAt", rfc3339(d.firstFailedAt)},
+              {"lastFailedAt", rfc3339(d.lastFailedAt)},
+              {"message", messageJson(d.message)}};
+}
+
 json DeadLetterAdmin::list(int limit) {
   auto tx = store_.begin();
   const auto rows = store::dead_letters::list(*tx, limit);
   tx->commit();
   json out = json::array();
-  for (const auto& d : rows) {
-    out.push_back(json{{"id", d.id},
-                       {"messageId", d.message.id},
-                       {"handler", d.handler},
-                       {"type", d.message.type},
-                       {"stream", d.message.stream},
-                       {"reason", d.reason},
-                       {"attempts", d.attempts},
-                       {"firstFailedAt", rfc3339(d.firstFailedAt)},
-                       {"lastFailedAt", rfc3339(d.lastFailedAt)},
-                       {"message", messageJson(d.message)}});
-  }
+  for (const auto& d : rows) out.push_back(deadLetterJson(d));
   return out;
 }
 

@@ -14,7 +14,14 @@ namespace plexus::store {
 class Store;
 }
 
+namespace plexus::store::dead_letters {
+struct DeadLetter;
+}
+
 namespace plexus::dispatch {
+
+// A dead letter as the admin API shows it (docs/api.md), its message with metadata and payload.
+nlohmann::json deadLetterJson(const store::dead_letters::DeadLetter& d);
 
 class DeadLetterAdmin {
  public:

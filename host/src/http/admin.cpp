@@ -1,55 +1,68 @@
 #include "http/admin.hpp"
 
-#include "dispatch/dead_letter_admin.hpp"
+#include "admin/console.hpp"
+#include "admin/flow_sampler.hpp"
+#include "admin/response.hpp"
 #include "http/router.hpp"
 #include "observability/log.hpp"
 #include "store/store.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+
 namespace plexus::http {
 namespace {
 
 using nlohmann::json;
 
-plugin::HttpResponse jsonOk(int status, const json& body) {
-  plugin::HttpResponse out;
-  out.status = status;
-  out.body = body.dump();
-  return out;
-}
-
-plugin::HttpResponse methodNotAllowed(const std::string& allow) {
-  plugin::HttpResponse out = jsonError(405, "method not allowed");
-  out.headers.emplace_back("Allow", allow);
-  return out;
-}
-
-// ?limit=N, 1..1000, default 100; -1 when malformed or out of range.
-int limitParam(const std::string& query) {
-  const size_t at = query.find("limit=");
-  if (at == std::string::npos) return 100;
-  try {
-    const int limit = std::stoi(query.substr(at + 6));
-    return limit >= 1 && limit <= 1000 ? limit : -1;
-  } catch (const std::exception&) {
-    return -1;
-  }
+int64_t wallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
 
 plugin::HttpResponse jsonError(int status, const std::string& message) {
-  return jsonOk(status, json{{"error", message}});
+  return admin::jsonError(status, message);
+}
+
+AdminApi::AdminApi(const config::Config& config, const plugin::Runtime& runtime,
+                   std::function<plugin::HttpResponse()> readiness)
+    : overview_(config, runtime, std::move(readiness), wallClockMs), peers_(config.console) {}
+
+void AdminApi::attach(store::Store* store, dispatch::DeadLetterAdmin* bus) {
+  overview_.attach(store);
+  deadLetters_.attach(store, bus);
+  streams_.attach(store);
+}
+
+void AdminApi::attachFlow(const admin::FlowSampler* flow) {
+  flow_ = flow;
+  overview_.attachFlow(flow);
 }
 
 plugin::HttpResponse AdminApi::handle(const plugin::HttpRequest& req, std::string& routeLabel) {
   std::vector<std::string> segs;
   routeLabel = "/admin/*";
   if (!Router::split(req.path, segs) || segs.size() < 2) return jsonError(404, "not found");
+  const std::string& what = segs[1];
   try {
-    if (segs[1] == "dead-letters") return deadLetters(req, segs, routeLabel);
+    if (what == "console") return admin::serveConsole(req, segs, routeLabel);
+    if (what == "dead-letters") return deadLetters_.handle(req, segs, routeLabel);
+    if (what == "overview" && segs.size() == 2) return overview_.overview(req, routeLabel);
+    if (what == "plugins" && segs.size() == 2) return overview_.plugins(req, routeLabel);
+    if (what == "streams") return streams_.streams(req, segs, routeLabel);
+    if (what == "messages") return streams_.messages(req, segs, routeLabel);
+    if (what == "peers") return peers_.handle(req, segs, routeLabel);
+    if (what == "flow" && segs.size() == 2) {
+      if (flow_ == nullptr) return jsonError(404, "the flow sampler is not running on this host");
+      return flow_->handle(req, routeLabel);
+    }
     return jsonError(404, "not found");
+  } catch (const admin::BadParam& e) {
+    return jsonError(400, e.what());
   } catch (const store::SqlError& e) {
     log::write(log::Level::Warn, "admin request failed",
                json{{"request_id", req.requestId}, {"error", e.what()}});
@@ -57,36 +70,6 @@ plugin::HttpResponse AdminApi::handle(const plugin::HttpRequest& req, std::strin
     out.headers.emplace_back("Retry-After", "1");
     return out;
   }
-}
-
-// GET /admin/dead-letters[?limit=N], POST /admin/dead-letters/{id}/retry,
-// DELETE /admin/dead-letters/{id}.
-plugin::HttpResponse AdminApi::deadLetters(const plugin::HttpRequest& req,
-                                           const std::vector<std::string>& segs,
-                                           std::string& routeLabel) {
-  routeLabel = "/admin/dead-letters";
-  if (deadLetters_ == nullptr) return jsonError(404, "this host has no message store");
-  if (segs.size() == 2) {
-    if (req.method != "GET") return methodNotAllowed("GET");
-    const int limit = limitParam(req.query);
-    if (limit < 0) return jsonError(400, "limit must be between 1 and 1000");
-    return jsonOk(200, deadLetters_->list(limit));
-  }
-  routeLabel = segs.size() == 3 ? "/admin/dead-letters/{id}" : "/admin/dead-letters/{id}/retry";
-  if (segs.size() == 3 && req.method == "DELETE") {
-    if (!deadLetters_->discard(segs[2])) return jsonError(404, "no such dead letter");
-    plugin::HttpResponse out;
-    out.status = 204;
-    return out;
-  }
-  if (segs.size() == 4 && segs[3] == "retry" && req.method == "POST") {
-    if (!deadLetters_->retry(segs[2])) return jsonError(404, "no such dead letter");
-    return jsonOk(202, json{{"status", "requeued"}, {"id", segs[2]}});
-  }
-  if (segs.size() == 3) return methodNotAllowed("DELETE");
-  if (segs.size() == 4 && segs[3] == "retry") return methodNotAllowed("POST");
-  routeLabel = "/admin/*";
-  return jsonError(404, "not found");
 }
 
 }  // namespace plexus::http

@@ -138,6 +138,22 @@ bool Authenticator::exempt(const std::string& path) {
   return path == "/health" || path.rfind("/health/", 0) == 0 || path == "/metrics";
 }
 
+bool Authenticator::publicAsset(const std::string& path) {
+  static const std::string kPrefix = "/admin/console";
+  if (path.compare(0, kPrefix.size(), kPrefix) != 0) return false;
+  const std::string rest = path.substr(kPrefix.size());
+  if (rest.empty() || rest == "/") return true;
+  // One file name: no further '/', no escapes, no dot segments.
+  if (rest[0] != '/' || rest.size() > 65 || rest[1] == '.') return false;
+  for (size_t i = 1; i < rest.size(); ++i) {
+    const char c = rest[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 const Authenticator::Group* Authenticator::groupFor(const std::string& path) const {
   for (const auto& g : groups_)
     if (startsWithPrefix(path, g->cfg.prefix)) return g.get();
@@ -147,7 +163,7 @@ const Authenticator::Group* Authenticator::groupFor(const std::string& path) con
 AuthResult Authenticator::check(const std::string& path, const std::string& authorization,
                                 int64_t now) const {
   AuthResult r;
-  if (exempt(path)) return r;
+  if (exempt(path) || publicAsset(path)) return r;
   const Group* group = groupFor(path);
   if (group == nullptr) return r;
 

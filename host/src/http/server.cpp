@@ -47,7 +47,7 @@ struct Server::Context {
   int inflight = 0;
   bool wakeUp = false;
   Health health;
-  AdminApi admin{nullptr};
+  AdminApi admin{config, runtime, [this] { return health.ready(); }};
   std::unique_ptr<Authenticator> auth;   // http.auth.enabled
   std::unique_ptr<RateLimiter> limiter;  // http.limits.rate_per_second > 0
 };
@@ -217,6 +217,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       ar.path = path;
       ar.query = query;
       ar.requestId = requestId;
+      for (const auto& [k, v] : req) ar.headers.emplace_back(k, v);  // token for peers, ETags
       return reply(resp, ctx_.admin.handle(ar, routeLabel), requestId);
     }
 
@@ -375,8 +376,10 @@ void Server::attachTransportState(std::function<std::string()> state) {
 void Server::attach(store::Store* store, dispatch::Dispatcher* dispatcher,
                     const std::atomic<bool>* migrated) {
   ctx_->health.attach(store, dispatcher ? &dispatcher->outbox() : nullptr, migrated);
-  ctx_->admin.attach(dispatcher ? &dispatcher->deadLetters() : nullptr);
+  ctx_->admin.attach(store, dispatcher ? &dispatcher->deadLetters() : nullptr);
 }
+
+AdminApi& Server::admin() { return ctx_->admin; }
 
 Server::~Server() {
   if (server_) server_->stopAll(true);

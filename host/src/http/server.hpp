@@ -33,6 +33,8 @@ class Store;
 
 namespace plexus::http {
 
+class AdminApi;
+
 class Server {
  public:
   Server(const config::Config& config, plugin::Runtime& runtime, Metrics& metrics);
@@ -56,6 +58,9 @@ class Server {
               const std::atomic<bool>* migrated);
   // The broker's state for readiness: "connected" or "degraded: ..." (reported, still ready).
   void attachTransportState(std::function<std::string()> state);
+
+  // The admin API (/admin/...), for wiring what it shows (the flow sampler).
+  AdminApi& admin();
 
   // Used by the request handler.
   struct Context;

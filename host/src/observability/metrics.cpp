@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <map>
 
 namespace plexus {
@@ -74,6 +75,36 @@ std::string Metrics::scrape() const {
     families.insert(families.end(), more.begin(), more.end());
   }
   return serializer.Serialize(families);
+}
+
+std::vector<Metrics::Reading> Metrics::read(const std::vector<std::string>& families) const {
+  std::vector<Reading> out;
+  for (const auto& family : registry_->Collect()) {
+    if (std::find(families.begin(), families.end(), family.name) == families.end()) continue;
+    for (const auto& m : family.metric) {
+      Reading r;
+      r.family = family.name;
+      for (const auto& l : m.label) r.labels.emplace_back(l.name, l.value);
+      switch (family.type) {
+        case prometheus::MetricType::Counter:
+          r.value = m.counter.value;
+          break;
+        case prometheus::MetricType::Gauge:
+          r.value = m.gauge.value;
+          break;
+        case prometheus::MetricType::Histogram:
+          r.value = static_cast<double>(m.histogram.sample_count);
+          r.sum = m.histogram.sample_sum;
+          for (const auto& b : m.histogram.bucket)
+            r.buckets.emplace_back(b.upper_bound, static_cast<double>(b.cumulative_count));
+          break;
+        default:
+          continue;
+      }
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
 }
 
 void Metrics::addCollectable(std::shared_ptr<prometheus::Collectable> collectable) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace prometheus {
@@ -43,6 +44,17 @@ class Metrics {
                  std::string& error, bool hostOwned = false);
   // Counter: add (>= 0); gauge: set; histogram: observe. False on a bad id or label count.
   bool update(int64_t id, const std::vector<std::string>& labelValues, double value);
+
+  // A point-in-time read of the named families (the console's flow sampler reads the host's own
+  // metrics this way; no Prometheus server needed). No Prometheus types cross this header.
+  struct Reading {
+    std::string family;
+    std::vector<std::pair<std::string, std::string>> labels;
+    double value = 0;  // counter or gauge value; for a histogram, its sample count
+    double sum = 0;    // histogram: sum of the samples
+    std::vector<std::pair<double, double>> buckets;  // histogram: (upper bound, cumulative count)
+  };
+  std::vector<Reading> read(const std::vector<std::string>& families) const;
 
   static bool validName(const std::string& name);
   static bool validLabel(const std::string& label);

@@ -109,18 +109,20 @@ bool waiting(Transaction& tx, const std::string& stream, const std::string& hand
 }
 
 Snapshot snapshot(Transaction& tx, int scanLimit, const std::vector<std::string>& ids) {
+  Snapshot s;
+  if (ids.empty()) {
+    s.waiting = waitingAll(tx, scanLimit, s.overflow);
+    return s;
+  }
   std::vector<Value> params{scanLimit + 1};
   params.insert(params.end(), ids.begin(), ids.end());
-  std::string sql =
-      "SELECT 0, stream_id, handler FROM (SELECT stream_id, handler FROM plexus_deliveries "
-      "LIMIT $1) w";
-  if (!ids.empty()) {
-    sql += " UNION ALL SELECT 1, message_id, handler FROM plexus_inbox WHERE message_id IN (" +
-           placeholders(2, ids.size()) + ")";
-  }
-  Snapshot s;
   size_t waitingRows = 0;
-  for (const Row& r : tx.query(sql, params)) {
+  for (const Row& r :
+       tx.query(std::string("SELECT 0, stream_id, handler FROM (SELECT stream_id, handler FROM "
+                            "plexus_deliveries LIMIT $1) w UNION ALL SELECT 1, message_id, handler "
+                            "FROM plexus_inbox WHERE message_id IN (") +
+                    placeholders(2, ids.size()) + ")",
+                params)) {
     if (r[0].asInt() == 0) {
       ++waitingRows;
       s.waiting.insert({r[1].asText(), r[2].asText()});
