@@ -114,7 +114,7 @@ bool Relay::publishOnce(int64_t& nextDueMs) {
     }
     spans.clear();  // ends them: confirmed by the broker
     fault::reach(fault::Point::AfterPublishBeforeMark);
-    store::outbox::markPublished(*tx, seqs, now);
+    store::outbox::remove(*tx, seqs);
   }
   nextDueMs = store::outbox::nextDueAt(*tx);
   tx->commit();
@@ -140,7 +140,7 @@ bool Relay::deliverOnce(int64_t& nextDueMs) {
   }
   std::unique_ptr<Intake::Local> local;
   if (!messages.empty()) local = intake_.runIn(*tx, std::move(messages));
-  store::outbox::markPublished(*tx, seqs, now);
+  store::outbox::remove(*tx, seqs);
   nextDueMs = store::outbox::nextDueAt(*tx);
   try {
     tx->commit();

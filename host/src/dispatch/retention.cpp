@@ -3,7 +3,6 @@
 #include "base/clock.hpp"
 #include "observability/log.hpp"
 #include "store/inbox.hpp"
-#include "store/outbox.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -14,14 +13,11 @@ int64_t Retention::cutoffMs() const { return clock_.nowMs() - retentionMs_; }
 int64_t Retention::purge() {
   const int64_t cutoff = cutoffMs();
   auto tx = store_.begin();
-  const int64_t outbox = store::outbox::purgePublished(*tx, cutoff);
   const int64_t inbox = store::inbox::purge(*tx, cutoff);
   tx->commit();
-  if (outbox + inbox > 0) {
-    log::write(log::Level::Info, "retention purge",
-               nlohmann::json{{"outbox_rows", outbox}, {"inbox_rows", inbox}});
-  }
-  return outbox + inbox;
+  if (inbox > 0)
+    log::write(log::Level::Info, "retention purge", nlohmann::json{{"inbox_rows", inbox}});
+  return inbox;
 }
 
 }  // namespace plexus::dispatch

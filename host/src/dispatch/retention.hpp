@@ -1,7 +1,8 @@
 #pragma once
-// Retention (DESIGN.md §3): published outbox rows and processed inbox rows older than the
-// retention period are purged; the inbox keeps dedupe keys long enough to cover any redelivery
-// (default 7 days). Dead letters stay until retried or discarded.
+// Retention (DESIGN.md §3): processed inbox rows older than the retention period are purged; the
+// inbox keeps dedupe keys long enough to cover any redelivery (default 7 days). Published outbox
+// rows are deleted when published (store/outbox.hpp); dead letters stay until retried or
+// discarded; the event store keeps everything.
 
 #include <cstdint>
 
@@ -19,7 +20,7 @@ class Retention {
   Retention(store::Store& store, const Clock& clock, int64_t retentionMs)
       : store_(store), clock_(clock), retentionMs_(retentionMs) {}
 
-  // Rows older than now - retention. Returns outbox + inbox rows deleted.
+  // Rows older than now - retention. Returns the inbox rows deleted.
   int64_t cutoffMs() const;
   int64_t purge();
 

@@ -205,6 +205,16 @@ ALTER TABLE plexus_events ADD COLUMN content_type TEXT NOT NULL DEFAULT 'applica
 ALTER TABLE plexus_events ADD COLUMN occurred_at BIGINT NOT NULL DEFAULT 0
 )SQL";
 
+// v5: a published outbox row is deleted, not marked, so the table holds only what waits and the
+// relay's cost does not grow with history (framework v4 kept every published row for the
+// retention period, and each mark left a dead tuple and an index entry behind).
+constexpr const char* kFrameworkV5 = R"SQL(
+DELETE FROM plexus_outbox WHERE published_at IS NOT NULL;
+DROP INDEX plexus_outbox_pending;
+ALTER TABLE plexus_outbox DROP COLUMN published_at;
+CREATE INDEX plexus_outbox_due ON plexus_outbox (deliver_at)
+)SQL";
+
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -39,31 +39,27 @@ void appendOutgoing(Transaction& tx, const std::vector<Outgoing>& messages, int6
 namespace outbox {
 
 std::vector<Row> claimDue(Transaction& tx, const Dialect& dialect, int64_t nowMs, int limit) {
-  const Rows rows = tx.query(std::string("SELECT seq, ") + kMessageColumns +
-                                 " FROM plexus_outbox WHERE published_at IS NULL AND deliver_at "
-                                 "<= $1 ORDER BY seq LIMIT $2" +
-                                 dialect.skipLocked(),
-                             {static_cast<long long>(nowMs), limit});
+  const Rows rows = tx.query(
+      std::string("SELECT seq, ") + kMessageColumns +
+          " FROM plexus_outbox WHERE deliver_at <= $1 ORDER BY seq LIMIT $2" + dialect.skipLocked(),
+      {static_cast<long long>(nowMs), limit});
   std::vector<Row> out;
   out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(Row{r[0].asInt(), messageFrom(r, 1)});
   return out;
 }
 
-void markPublished(Transaction& tx, const std::vector<int64_t>& seqs, int64_t nowMs) {
+void remove(Transaction& tx, const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return;
   // One statement for the whole batch instead of a round trip per row.
-  std::vector<Value> params{static_cast<long long>(nowMs)};
-  params.reserve(seqs.size() + 1);
+  std::vector<Value> params;
+  params.reserve(seqs.size());
   for (int64_t s : seqs) params.emplace_back(static_cast<long long>(s));
-  tx.exec("UPDATE plexus_outbox SET published_at = $1 WHERE seq IN (" +
-              placeholders(2, seqs.size()) + ")",
-          params);
+  tx.exec("DELETE FROM plexus_outbox WHERE seq IN (" + placeholders(1, seqs.size()) + ")", params);
 }
 
 int64_t nextDueAt(Transaction& tx) {
-  const Rows next =
-      tx.query("SELECT MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL", {});
+  const Rows next = tx.query("SELECT MIN(deliver_at) FROM plexus_outbox", {});
   return (!next.empty() && !next[0][0].isNull()) ? next[0][0].asInt() : 0;
 }
 
@@ -74,20 +70,14 @@ void appendDeadLetterCopy(Transaction& tx, const Message& failed, int64_t nowMs)
 }
 
 Backlog backlog(Transaction& tx, int64_t nowMs) {
-  const Rows r = tx.query(
-      "SELECT COUNT(*), MIN(deliver_at) FROM plexus_outbox WHERE published_at IS NULL AND "
-      "deliver_at <= $1",
-      {static_cast<long long>(nowMs)});
+  const Rows r =
+      tx.query("SELECT COUNT(*), MIN(deliver_at) FROM plexus_outbox WHERE deliver_at <= $1",
+               {static_cast<long long>(nowMs)});
   Backlog b;
   if (r.empty()) return b;
   b.pending = r[0][0].isNull() ? 0 : r[0][0].asInt();
   b.oldestDueAt = r[0][1].isNull() ? 0 : r[0][1].asInt();
   return b;
-}
-
-int64_t purgePublished(Transaction& tx, int64_t cutoffMs) {
-  return tx.exec("DELETE FROM plexus_outbox WHERE published_at IS NOT NULL AND published_at < $1",
-                 {static_cast<long long>(cutoffMs)});
 }
 
 }  // namespace outbox

@@ -1,6 +1,7 @@
 #pragma once
 // The outbox (plexus_outbox): what a handler sends, written in its own transaction so nothing is
-// published unless it commits; the relay publishes due rows in seq order and marks them.
+// published unless it commits; the relay publishes due rows in seq order and deletes them, so the
+// table holds only what waits (scheduled messages included) and its cost stays flat.
 
 #include "message/message.hpp"
 #include "store/store.hpp"
@@ -27,21 +28,20 @@ struct Row {
   Message message;  // kind "dead-letter": a copy for the broker's dead-letter queue
 };
 
-// Due, unpublished rows in seq order, claimed for this transaction (other replicas skip them).
+// Due rows in seq order, claimed for this transaction (other replicas skip them).
 std::vector<Row> claimDue(Transaction& tx, const Dialect& dialect, int64_t nowMs, int limit);
-void markPublished(Transaction& tx, const std::vector<int64_t>& seqs, int64_t nowMs);
-// The earliest deliver_at of an unpublished row (a scheduled message), 0 when none.
+// Published (or delivered locally): gone from the outbox.
+void remove(Transaction& tx, const std::vector<int64_t>& seqs);
+// The earliest deliver_at of a row still waiting (a scheduled message), 0 when none.
 int64_t nextDueAt(Transaction& tx);
 // A copy of a dead-lettered message for the broker's dead-letter queue.
 void appendDeadLetterCopy(Transaction& tx, const Message& failed, int64_t nowMs);
 
 struct Backlog {
-  int64_t pending = 0;      // due and unpublished
+  int64_t pending = 0;      // due and not yet published
   int64_t oldestDueAt = 0;  // 0 when none
 };
 Backlog backlog(Transaction& tx, int64_t nowMs);
-// Retention: published rows older than `cutoff`. Returns the rows deleted.
-int64_t purgePublished(Transaction& tx, int64_t cutoffMs);
 
 }  // namespace outbox
 }  // namespace plexus::store
