@@ -338,14 +338,17 @@ int HostApplication::start(bool serve) {
         });
       }
     }
-    log::write(
-        log::Level::Info, "listening",
-        nlohmann::json{{"port", server.port()},
-                       {"host", cfg.http.host},
-                       {"plugins", runtime.plugins().size()},
-                       {"routes", runtime.routes().size()},
-                       {"store", cfg.store.kind.empty() ? "none" : cfg.store.kind},
-                       {"transport", cfg.transport.kind.empty() ? "none" : cfg.transport.kind}});
+    // One line for both listeners: "port" is the main one, "management_port" (when configured)
+    // the probes' and scrapers' one, so harnesses can tell them apart.
+    nlohmann::json listening{
+        {"port", server.port()},
+        {"host", cfg.http.host},
+        {"plugins", runtime.plugins().size()},
+        {"routes", runtime.routes().size()},
+        {"store", cfg.store.kind.empty() ? "none" : cfg.store.kind},
+        {"transport", cfg.transport.kind.empty() ? "none" : cfg.transport.kind}};
+    if (server.managementPort() != 0) listening["management_port"] = server.managementPort();
+    log::write(log::Level::Info, "listening", listening);
     waitForTerminationRequest();
     log::write(log::Level::Info, "shutting down: readiness is 503, draining",
                nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs},
