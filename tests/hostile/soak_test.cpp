@@ -36,11 +36,13 @@ double envNumber(const char* name, double fallback) {
   return v != nullptr && *v != 0 ? std::atof(v) : fallback;
 }
 
+constexpr const char* kNowMs = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";
+
 struct Sample {
   double t = 0;  // seconds since the load started
   std::map<std::string, plexus::hostile::ProcStats> hosts;
   int64_t pgConnections = 0;
-  int64_t outboxPending = 0, outboxRows = 0, inboxRows = 0;  // over the seven schemas
+  int64_t outboxPending = 0, outboxScheduled = 0, outboxRows = 0, inboxRows = 0;  // all schemas
   int64_t accepted = 0;
 };
 
@@ -89,8 +91,13 @@ class Soak {
         "pg_backend_pid()");
     for (const auto& svc : kServices) {
       const std::string schema = schemaOf(svc);
+      // Due and unpublished; rows scheduled for later (saga timeouts) are counted apart.
       s.outboxPending +=
-          scalar("SELECT COUNT(*) FROM " + schema + ".plexus_outbox WHERE published_at IS NULL");
+          scalar("SELECT COUNT(*) FROM " + schema +
+                 ".plexus_outbox WHERE published_at IS NULL AND deliver_at <= " + kNowMs);
+      s.outboxScheduled +=
+          scalar("SELECT COUNT(*) FROM " + schema +
+                 ".plexus_outbox WHERE published_at IS NULL AND deliver_at > " + kNowMs);
       s.outboxRows += scalar("SELECT COUNT(*) FROM " + schema + ".plexus_outbox");
       s.inboxRows += scalar("SELECT COUNT(*) FROM " + schema + ".plexus_inbox");
     }
@@ -118,13 +125,13 @@ std::string orderBody(const std::string& customer, const std::string& product) {
 void writeOutputs(const std::string& dir, const std::vector<Sample>& samples) {
   std::filesystem::create_directories(dir);
   std::ofstream csv(dir + "/samples.csv");
-  csv << "t_s,accepted,pg_connections,outbox_pending,outbox_rows,inbox_rows";
+  csv << "t_s,accepted,pg_connections,outbox_pending,outbox_rows,inbox_rows,outbox_scheduled";
   for (const auto& svc : kServices)
     csv << "," << svc << "_rss_mib," << svc << "_fds," << svc << "_threads";
   csv << "\n";
   for (const Sample& s : samples) {
     csv << s.t << "," << s.accepted << "," << s.pgConnections << "," << s.outboxPending << ","
-        << s.outboxRows << "," << s.inboxRows;
+        << s.outboxRows << "," << s.inboxRows << "," << s.outboxScheduled;
     for (const auto& svc : kServices) {
       const auto& h = s.hosts.at(svc);
       csv << "," << static_cast<double>(h.rssKiB) / 1024.0 << "," << h.fds << "," << h.threads;
@@ -138,18 +145,19 @@ void writeOutputs(const std::string& dir, const std::vector<Sample>& samples) {
      << "set datafile separator ','\nset key outside right\nset xlabel 'minutes'\n"
      << "set multiplot layout 3,1\nset ylabel 'RSS MiB'\nplot ";
   for (size_t i = 0; i < kServices.size(); ++i)
-    gp << (i ? ", " : "") << "'" << dir << "/samples.csv' using ($1/60):" << 7 + 3 * i
+    gp << (i ? ", " : "") << "'" << dir << "/samples.csv' using ($1/60):" << 8 + 3 * i
        << " with lines title '" << kServices[i] << "'";
   gp << "\nset ylabel 'fds / threads'\nplot ";
   for (size_t i = 0; i < kServices.size(); ++i)
-    gp << (i ? ", " : "") << "'" << dir << "/samples.csv' using ($1/60):" << 8 + 3 * i
+    gp << (i ? ", " : "") << "'" << dir << "/samples.csv' using ($1/60):" << 9 + 3 * i
        << " with lines title '" << kServices[i] << " fds', '" << dir
-       << "/samples.csv' using ($1/60):" << 9 + 3 * i << " with lines dt 2 title '" << kServices[i]
+       << "/samples.csv' using ($1/60):" << 10 + 3 * i << " with lines dt 2 title '" << kServices[i]
        << " threads'";
   gp << "\nset ylabel 'count'\nplot '" << dir
      << "/samples.csv' using ($1/60):3 with lines title 'PostgreSQL connections', '" << dir
      << "/samples.csv' using ($1/60):4 with lines title 'outbox pending', '" << dir
-     << "/samples.csv' using ($1/60):($6/1000) with lines title 'inbox rows / 1000'\n"
+     << "/samples.csv' using ($1/60):7 with lines title 'outbox scheduled (saga timeouts)', '"
+     << dir << "/samples.csv' using ($1/60):($6/1000) with lines title 'inbox rows / 1000'\n"
      << "unset multiplot\n";
   gp.close();
   if (std::system("command -v gnuplot >/dev/null 2>&1") == 0)
