@@ -210,17 +210,30 @@ struct FrontEnd::Loop {
                    json{{"error", strerror(errno)}});
         break;
       }
-      for (int i = 0; i < n; ++i) onEvent(events[i]);
-      takePipelined();
+      for (int i = 0; i < n; ++i) guarded(events[i].data.u64, [&] { onEvent(events[i]); });
+      guarded(0, [&] { takePipelined(); });
       const auto now = Clock::now();
       if (now >= nextScan) {
-        expire(now);
+        guarded(0, [&] { expire(now); });
         resumeListeners(now);
         nextScan = now + kScanEvery;
       }
-      if (!accepting.load() && listening) closeListeners();
+      if (!accepting.load() && listening) guarded(0, [&] { closeListeners(); });
     }
     closeAll();
+  }
+
+  // The loop must outlive any one connection's trouble (say, out of memory while answering it):
+  // log, drop that connection, go on.
+  template <typename F>
+  void guarded(uint64_t id, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      log::write(log::Level::Error, "http loop: dropped a connection after an error",
+                 json{{"error", e.what()}});
+      if (Connection* c = find(id)) close(*c);
+    }
   }
 
   void onEvent(const epoll_event& e) {
