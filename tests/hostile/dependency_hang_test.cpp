@@ -23,10 +23,7 @@ using nlohmann::json;
 using plexus::test::HostProcess;
 using plexus::test::http;
 using Clock = std::chrono::steady_clock;
-
-double msSince(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
+using plexus::test::msSince;
 
 // SIGSTOP for the scope; SIGCONT at the latest when it ends, whatever the test did.
 class Frozen {
@@ -45,19 +42,6 @@ class Frozen {
   std::string name_;
   bool thawed_ = false;
 };
-
-std::string orderBody(const std::string& customer) {
-  return json{{"customerId", customer},
-              {"items", {{{"productId", "hang-mug"}, {"quantity", 1}, {"unitPrice", 5.25}}}},
-              {"paymentMethod", "card"},
-              {"shippingAddress",
-               {{"street", "1 Main St"},
-                {"city", "Springfield"},
-                {"state", "IL"},
-                {"zipCode", "62701"},
-                {"country", "US"}}}}
-      .dump();
-}
 
 class DependencyHang : public ::testing::Test {
  protected:
@@ -96,8 +80,8 @@ class DependencyHang : public ::testing::Test {
     }
   }
   plexus::test::HttpResult post(const std::string& customer, const std::string& key) {
-    return http(host_->port(), "POST", "/api/orders", orderBody(customer),
-                {{"Idempotency-Key", key}});
+    return http(host_->port(), "POST", "/api/orders",
+                plexus::hostile::orderJson(customer, "hang-mug", 5.25), {{"Idempotency-Key", key}});
   }
   int64_t count(const std::string& sql, const std::string& param) {
     auto tx = db_->begin();

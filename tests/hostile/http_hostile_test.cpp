@@ -26,14 +26,11 @@ using plexus::test::HostProcess;
 using plexus::test::http;
 using plexus::test::RawConnection;
 using Clock = std::chrono::steady_clock;
+using plexus::test::msSince;
 
 bool smoke() {
   const char* s = std::getenv("PLEXUS_HOSTILE_SMOKE");
   return s != nullptr && std::string(s) == "1";
-}
-
-double msSince(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
 class HostileHttp : public ::testing::Test {
@@ -46,17 +43,8 @@ class HostileHttp : public ::testing::Test {
                              {"PLEXUS_MANAGEMENT_PORT", "0"},
                              {"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR},
                              {"PLEXUS_DATA_DIR", dir_->path()}});
-    const json order{
-        {"customerId", "hostile-customer"},
-        {"items", {{{"productId", "hostile-mug"}, {"quantity", 1}, {"unitPrice", 9.5}}}},
-        {"paymentMethod", "card"},
-        {"shippingAddress",
-         {{"street", "1 Main St"},
-          {"city", "Springfield"},
-          {"state", "IL"},
-          {"zipCode", "62701"},
-          {"country", "US"}}}};
-    const auto r = http(host_->port(), "POST", "/api/orders", order.dump());
+    const auto r = http(host_->port(), "POST", "/api/orders",
+                        plexus::hostile::orderJson("hostile-customer", "hostile-mug", 9.5));
     ASSERT_EQ(r.status, 201) << r.body;
     orderId_ = json::parse(r.body)["orderId"];
   }

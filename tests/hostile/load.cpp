@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -62,35 +63,6 @@ ProcStats procStats(pid_t pid) {
   return s;
 }
 
-namespace {
-
-// A non-blocking socket bound to `from`, connecting to 127.0.0.1:port; -1 on failure.
-int connectFrom(const std::string& from, int port, bool block) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (block ? 0 : SOCK_NONBLOCK), 0);
-  if (fd < 0) return -1;
-  const int one = 1;
-  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  inet_pton(AF_INET, from.c_str(), &local.sin_addr);
-  sockaddr_in remote{};
-  remote.sin_family = AF_INET;
-  remote.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0 &&
-      errno != EINPROGRESS) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-}  // namespace
-
 // ---- SlowClients -------------------------------------------------------------------------------
 
 SlowClients::SlowClients(Options options) : options_(std::move(options)) {}
@@ -131,7 +103,7 @@ void SlowClients::run() {
   std::vector<Slot> slots(static_cast<size_t>(options_.connections));
   uint64_t reopened = 0;
   auto openSlot = [&](Slot& s, size_t i) {
-    s.fd = connectFrom(options_.from[i % options_.from.size()], options_.port, true);
+    s.fd = test::connectLoopback(options_.port, options_.from[i % options_.from.size()]);
     s.sent = 0;
     s.next = Clock::now() + std::chrono::milliseconds(phase(rng));
     if (s.fd < 0) return;
@@ -207,7 +179,7 @@ Flood::Result Flood::open(int timeoutMs, int settleMs) {
   const auto started = Clock::now();
   std::vector<int> state(static_cast<size_t>(count_), 0);  // 0 connecting, 1 up, 2 done
   for (int i = 0; i < count_; ++i) {
-    const int fd = connectFrom(from_[static_cast<size_t>(i) % from_.size()], port_, false);
+    const int fd = test::connectLoopback(port_, from_[static_cast<size_t>(i) % from_.size()], true);
     fds_.push_back(fd);
     if (fd < 0) {
       ++r.failed;
@@ -272,6 +244,20 @@ Flood::Result Flood::open(int timeoutMs, int settleMs) {
   r.held = static_cast<int>(std::count(state.begin(), state.end(), 1));
   ::close(ep);
   return r;
+}
+
+std::string orderJson(const std::string& customer, const std::string& product, double unitPrice) {
+  return nlohmann::json{
+      {"customerId", customer},
+      {"items", {{{"productId", product}, {"quantity", 1}, {"unitPrice", unitPrice}}}},
+      {"paymentMethod", "card"},
+      {"shippingAddress",
+       {{"street", "1 Main St"},
+        {"city", "Springfield"},
+        {"state", "IL"},
+        {"zipCode", "62701"},
+        {"country", "US"}}}}
+      .dump();
 }
 
 // ---- Latency -----------------------------------------------------------------------------------

@@ -103,6 +103,9 @@ struct Latency {
 Latency measure(int port, const std::string& request, int clients, int requestsPerClient,
                 int maxMs = 600000, const std::string& from = "127.0.0.1");
 
+// A POST /api/orders body: one line of `product` for `customer`, paid by card.
+std::string orderJson(const std::string& customer, const std::string& product, double unitPrice);
+
 // The q-quantile (0..1) of `values` (sorted in place).
 double quantile(std::vector<double>& values, double q);
 

@@ -109,19 +109,6 @@ class Soak {
   std::unique_ptr<plexus::store::Store> db_;
 };
 
-std::string orderBody(const std::string& customer, const std::string& product) {
-  return json{{"customerId", customer},
-              {"items", {{{"productId", product}, {"quantity", 1}, {"unitPrice", 3.5}}}},
-              {"paymentMethod", "card"},
-              {"shippingAddress",
-               {{"street", "1 Main St"},
-                {"city", "Springfield"},
-                {"state", "IL"},
-                {"zipCode", "62701"},
-                {"country", "US"}}}}
-      .dump();
-}
-
 void writeOutputs(const std::string& dir, const std::vector<Sample>& samples) {
   std::filesystem::create_directories(dir);
   std::ofstream csv(dir + "/samples.csv");
@@ -201,7 +188,8 @@ TEST(Soak, SevenHostsUnderSteadyOrderLoad) {
         next += std::chrono::duration_cast<Clock::duration>(period);
         std::this_thread::sleep_until(next);  // pacing the load, not waiting for a condition
         const std::string key = "soak-" + run + "-" + std::to_string(c) + "-" + std::to_string(i);
-        const std::string body = orderBody("soak-" + run, products[static_cast<size_t>(i) % 3]);
+        const std::string body =
+            plexus::hostile::orderJson("soak-" + run, products[static_cast<size_t>(i) % 3], 3.5);
         for (int attempt = 0; attempt < 20 && !stop; ++attempt) {
           plexus::test::HttpResult r;
           try {

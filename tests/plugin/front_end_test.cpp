@@ -1,6 +1,7 @@
 // The HTTP front end over loopback with the real server and real plugins: the management port,
 // framing (no body without framing, pipelining, 100-continue), whole-phase deadlines and the
 // per-client connection cap. Raw sockets, because client libraries will not misbehave on purpose.
+#include "../support/wait.hpp"
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
@@ -18,10 +19,7 @@ using nlohmann::json;
 using plexus::test::http;
 using plexus::test::RawConnection;
 using Clock = std::chrono::steady_clock;
-
-double msSince(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
+using plexus::test::msSince;
 
 class FrontEnd : public ::testing::Test {
  protected:

@@ -79,9 +79,12 @@ HttpResult http(int port, const std::string& method, const std::string& uri,
   return r;
 }
 
-RawConnection::RawConnection(int port, const std::string& from) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) throw std::runtime_error("socket: " + std::string(strerror(errno)));
+int connectLoopback(int port, const std::string& from, bool nonBlocking) {
+  const int fd =
+      ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonBlocking ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) return -1;
+  const int one = 1;  // the port is picked at connect: many sockets per local address
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   sockaddr_in local{};
   local.sin_family = AF_INET;
   inet_pton(AF_INET, from.c_str(), &local.sin_addr);
@@ -89,12 +92,19 @@ RawConnection::RawConnection(int port, const std::string& from) {
   remote.sin_family = AF_INET;
   remote.sin_port = htons(static_cast<uint16_t>(port));
   inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-  if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
-      ::connect(fd_, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
-    const std::string err = strerror(errno);
-    ::close(fd_);
-    throw std::runtime_error("connect from " + from + ": " + err);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      (::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0 &&
+       !(nonBlocking && errno == EINPROGRESS))) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
   }
+  return fd;
+}
+
+RawConnection::RawConnection(int port, const std::string& from) : fd_(connectLoopback(port, from)) {
+  if (fd_ < 0) throw std::runtime_error("connect from " + from + ": " + strerror(errno));
 }
 
 RawConnection::~RawConnection() { close(); }

@@ -45,6 +45,10 @@ HttpResult http(int port, const std::string& method, const std::string& uri,
                 const std::map<std::string, std::string>& headers = {},
                 const std::string& contentType = "application/json");
 
+// A TCP socket from `from` (any of 127.0.0.0/8) to 127.0.0.1:port, blocking or not (then the
+// connect may still be in progress); -1 with errno set on failure.
+int connectLoopback(int port, const std::string& from, bool nonBlocking = false);
+
 // One TCP connection driven byte by byte, for what HTTP client libraries will not send: raw or
 // partial requests, pipelining, Expect: 100-continue. `from` picks the local address (any of
 // 127.0.0.0/8), so a test can be several clients on loopback.

@@ -104,6 +104,17 @@ Response error(int status, const std::string& message, const std::string& reques
   return send(status, json{{"error", message}}.dump(), requestId);
 }
 
+// The plain request the admin API and plugin routes take (without route parameters or fields).
+plugin::HttpRequest pluginRequest(const Request& req, const std::string& requestId) {
+  plugin::HttpRequest out;
+  out.method = req.method;
+  out.path = req.path();
+  out.query = req.query();
+  out.body = req.body;
+  out.requestId = requestId;
+  return out;
+}
+
 Response reply(const plugin::HttpResponse& out, const std::string& requestId) {
   Response r;
   r.status = out.status;
@@ -223,15 +234,8 @@ Response Server::Context::serve(const Request& req, const std::string& requestId
     return reply(path == "/health" ? health.live() : health.ready(), requestId);
   }
 
-  if (path.rfind("/admin/", 0) == 0) {
-    plugin::HttpRequest ar;
-    ar.method = method;
-    ar.path = path;
-    ar.query = req.query();
-    ar.body = req.body;
-    ar.requestId = requestId;
-    return reply(admin.handle(ar, routeLabel), requestId);
-  }
+  if (path.rfind("/admin/", 0) == 0)
+    return reply(admin.handle(pluginRequest(req, requestId), routeLabel), requestId);
 
   const Router::Match m = router.match(method, path);
   if (m.kind != Router::Match::Kind::Found) {
@@ -252,12 +256,7 @@ Response Server::Context::serve(const Request& req, const std::string& requestId
     return error(415, "expected Content-Type: application/json", requestId);
   }
 
-  plugin::HttpRequest pr;
-  pr.method = method;
-  pr.path = path;
-  pr.query = req.query();
-  pr.body = req.body;
-  pr.requestId = requestId;
+  plugin::HttpRequest pr = pluginRequest(req, requestId);
   pr.params = m.params;
   pr.headers = req.headers;
   return reply(runtime.handle(route, pr), requestId);
