@@ -59,8 +59,7 @@ class FrontEnd {
     // On a worker: the answer to a complete request.
     virtual Response handle(Request& request) = 0;
     // On the loop thread: the front end's own refusal (408, 413, 414, 431, 503, ...) as a
-    // response. `request` holds the head when it was read, else null. `reason` is the metric
-    // label of the refusal.
+    // response. `request` holds the head when it was read, else null.
     virtual Response refuse(const Request* request, int status, const std::string& message) = 0;
   };
 
