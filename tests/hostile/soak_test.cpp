@@ -143,7 +143,8 @@ void writeOutputs(const std::string& dir, const std::vector<Sample>& samples) {
   gp << "\nset ylabel 'count'\nplot '" << dir
      << "/samples.csv' using ($1/60):3 with lines title 'PostgreSQL connections', '" << dir
      << "/samples.csv' using ($1/60):4 with lines title 'outbox pending', '" << dir
-     << "/samples.csv' using ($1/60):7 with lines title 'outbox scheduled (timers: saga timeouts, reservation expiry)', '"
+     << "/samples.csv' using ($1/60):7 with lines title 'outbox scheduled (timers: saga timeouts, "
+        "reservation expiry)', '"
      << dir << "/samples.csv' using ($1/60):($6/1000) with lines title 'inbox rows / 1000'\n"
      << "unset multiplot\n";
   gp.close();
