@@ -69,6 +69,12 @@ int System::port(const std::string& service) const {
   return it == hosts_.end() || !it->second ? 0 : it->second->port();
 }
 
+int System::pid(const std::string& service) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = hosts_.find(service);
+  return it == hosts_.end() || !it->second ? 0 : it->second->pid();
+}
+
 void System::kill(const std::string& service) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = hosts_.find(service);

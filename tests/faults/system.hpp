@@ -24,6 +24,7 @@ class System {
   ~System();
 
   int port(const std::string& service) const;
+  int pid(const std::string& service) const;  // 0 when the host is not running
   // SIGKILL, then restart (armed with `fault` when not empty: PLEXUS_FAULT=<fault>).
   void kill(const std::string& service);
   void start(const std::string& service, const std::string& fault = "");

@@ -4,14 +4,22 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <strings.h>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -71,6 +79,118 @@ HttpResult http(int port, const std::string& method, const std::string& uri,
   return r;
 }
 
+int connectLoopback(int port, const std::string& from, bool nonBlocking) {
+  const int fd =
+      ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonBlocking ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) return -1;
+  const int one = 1;  // the port is picked at connect: many sockets per local address
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, from.c_str(), &local.sin_addr);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      (::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0 &&
+       !(nonBlocking && errno == EINPROGRESS))) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+RawConnection::RawConnection(int port, const std::string& from) : fd_(connectLoopback(port, from)) {
+  if (fd_ < 0) throw std::runtime_error("connect from " + from + ": " + strerror(errno));
+}
+
+RawConnection::~RawConnection() { close(); }
+
+void RawConnection::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool RawConnection::send(const std::string& bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+namespace {
+// Reads more into `buf` within the deadline; false on EOF, error or timeout.
+bool readMore(int fd, std::string& buf, std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+  if (left <= 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+  char chunk[16384];
+  const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+  if (n <= 0) return false;
+  buf.append(chunk, static_cast<size_t>(n));
+  return true;
+}
+}  // namespace
+
+HttpResult RawConnection::read(int timeoutMs) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  HttpResult r;
+  size_t end;
+  while ((end = buffered_.find("\r\n\r\n")) == std::string::npos) {
+    if (!readMore(fd_, buffered_, deadline)) return r;
+  }
+  std::istringstream head(buffered_.substr(0, end));
+  std::string line;
+  std::getline(head, line);
+  if (line.size() >= 12) r.status = std::atoi(line.c_str() + 9);
+  size_t length = 0;
+  while (std::getline(head, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    r.headers[line.substr(0, colon)] = value;
+    if (strcasecmp(line.substr(0, colon).c_str(), "Content-Length") == 0)
+      length = std::stoul(value);
+  }
+  buffered_.erase(0, end + 4);
+  if (r.status == 100 || r.status == 204 || r.status == 304) return r;
+  while (buffered_.size() < length) {
+    if (!readMore(fd_, buffered_, deadline)) {
+      r.status = 0;
+      return r;
+    }
+  }
+  r.body = buffered_.substr(0, length);
+  buffered_.erase(0, length);
+  return r;
+}
+
+bool RawConnection::waitClosed(int timeoutMs) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+    char chunk[16384];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return true;  // EOF or reset
+  }
+}
+
 RunResult runHost(const std::vector<std::string>& args,
                   const std::map<std::string, std::string>& env) {
   Poco::Pipe outPipe, errPipe;
@@ -103,8 +223,12 @@ HostProcess::HostProcess(const std::string& configPath,
       auto j = nlohmann::json::parse(line, nullptr, false);
       std::lock_guard<std::mutex> lock(mu_);
       output_ += line + "\n";
-      // The host logs {"msg":"listening","port":N} once it accepts connections.
-      if (j.is_object() && j.value("msg", "") == "listening") port_ = j.value("port", 0);
+      // The host logs {"msg":"listening","port":N,"management_port":M} once it accepts
+      // connections ("management_port" only with a management listener).
+      if (j.is_object() && j.value("msg", "") == "listening") {
+        managementPort_ = j.value("management_port", 0);
+        port_ = j.value("port", 0);
+      }
       cv_.notify_all();
     }
     std::lock_guard<std::mutex> lock(mu_);

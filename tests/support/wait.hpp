@@ -1,5 +1,5 @@
 #pragma once
-// Waiting on a condition with a deadline (tests never sleep as synchronisation).
+// Waiting on a condition with a deadline (tests never sleep as synchronisation), and elapsed time.
 
 #include <chrono>
 #include <functional>
@@ -15,6 +15,12 @@ inline bool eventually(const std::function<bool()>& condition, int timeoutMs = 3
     std::this_thread::sleep_for(std::chrono::milliseconds(pollMs));  // polling a bounded condition
   }
   return condition();
+}
+
+// Milliseconds since `start` (for the figures tests print).
+inline double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 }  // namespace plexus::test

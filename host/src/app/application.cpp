@@ -115,14 +115,16 @@ int HostApplication::serve(Host& host) {
   host.load(true);
   host.start();
   const config::Config& cfg = host.config();
-  log::write(
-      log::Level::Info, "listening",
-      nlohmann::json{{"port", host.port()},
-                     {"host", cfg.http.host},
-                     {"plugins", host.runtime().plugins().size()},
-                     {"routes", host.runtime().routes().size()},
-                     {"store", cfg.store.kind.empty() ? "none" : cfg.store.kind},
-                     {"transport", cfg.transport.kind.empty() ? "none" : cfg.transport.kind}});
+  // One line for both listeners: "port" is the main one, "management_port" (when configured) the
+  // probes' and scrapers' one, so harnesses can tell them apart.
+  nlohmann::json listening{{"port", host.port()},
+                           {"host", cfg.http.host},
+                           {"plugins", host.runtime().plugins().size()},
+                           {"routes", host.runtime().routes().size()},
+                           {"store", cfg.store.kind.empty() ? "none" : cfg.store.kind},
+                           {"transport", cfg.transport.kind.empty() ? "none" : cfg.transport.kind}};
+  if (host.managementPort() != 0) listening["management_port"] = host.managementPort();
+  log::write(log::Level::Info, "listening", listening);
   waitForTerminationRequest();
   log::write(log::Level::Info, "shutting down: readiness is 503, draining",
              nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs},

@@ -217,4 +217,6 @@ bool Host::stop() {
 
 int Host::port() const { return server_ ? server_->port() : 0; }
 
+int Host::managementPort() const { return server_ ? server_->managementPort() : 0; }
+
 }  // namespace plexus::app

@@ -65,6 +65,7 @@ class Host {
   bool stop();
 
   int port() const;
+  int managementPort() const;  // 0 without a management listener
   const config::Config& config() const { return config_; }
   const plugin::Runtime& runtime() const { return runtime_; }
 

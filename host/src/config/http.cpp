@@ -96,16 +96,23 @@ Auth parseAuth(const Reader& r, const json& a) {
 Limits parseLimits(const Reader& r, const json& l) {
   const std::string base = "/http/limits";
   r.expectObject(l, base,
-                 {"max_headers", "rate_per_second", "burst", "max_clients", "trust_forwarded_for"},
+                 {"max_headers", "max_header_bytes", "rate_per_second", "burst", "max_clients",
+                  "trust_forwarded_for", "max_connections", "max_connections_per_client"},
                  {});
   Limits out;
   r.optionalInt(l, base, "max_headers", out.maxHeaders, 1, 100);
+  r.optionalInt(l, base, "max_header_bytes", out.maxHeaderBytes, 1024, 1 << 20);
+  r.optionalInt(l, base, "max_connections", out.maxConnections, 1, 1000000);
+  r.optionalInt(l, base, "max_connections_per_client", out.maxConnectionsPerClient, 1, 1000000);
   r.optionalInt(l, base, "rate_per_second", out.ratePerSecond, 0, 1000000);
   r.optionalInt(l, base, "burst", out.burst, 0, 1000000);
   r.optionalInt(l, base, "max_clients", out.maxClients, 1, 10000000);
   if (l.contains("trust_forwarded_for"))
     out.trustForwardedFor = r.boolean(l["trust_forwarded_for"], base + "/trust_forwarded_for");
   if (out.burst == 0) out.burst = out.ratePerSecond;
+  if (out.maxConnectionsPerClient > out.maxConnections)
+    r.fail(base + "/max_connections_per_client",
+           "must not exceed max_connections (" + std::to_string(out.maxConnections) + ")");
   return out;
 }
 
@@ -114,18 +121,25 @@ Limits parseLimits(const Reader& r, const json& l) {
 Http parseHttp(const Reader& r, const json& h) {
   const std::string base = "/http";
   r.expectObject(h, base,
-                 {"host", "port", "threads", "queue", "max_body_bytes", "keep_alive_seconds",
-                  "shutdown_delay_ms", "drain_seconds", "auth", "limits"},
+                 {"host", "port", "management_port", "threads", "queue", "max_body_bytes",
+                  "keep_alive_seconds", "header_timeout_ms", "body_timeout_ms",
+                  "request_timeout_ms", "shutdown_delay_ms", "drain_seconds", "auth", "limits"},
                  {});
   Http out;
   if (h.contains("host")) out.host = r.string(h["host"], base + "/host");
   r.optionalInt(h, base, "port", out.port, 0, 65535);
+  r.optionalInt(h, base, "management_port", out.managementPort, 0, 65535);
+  if (out.managementPort > 0 && out.managementPort == out.port)
+    r.fail(base + "/management_port", "must differ from port (" + std::to_string(out.port) + ")");
   r.optionalInt(h, base, "threads", out.threads, 1, 4096);
   r.optionalInt(h, base, "queue", out.queue, 1, 1 << 20);
   if (h.contains("max_body_bytes"))
     out.maxBodyBytes =
         r.integer(h["max_body_bytes"], base + "/max_body_bytes", 1, int64_t{1} << 30);
   r.optionalInt(h, base, "keep_alive_seconds", out.keepAliveSeconds, 1, 3600);
+  r.optionalInt(h, base, "header_timeout_ms", out.headerTimeoutMs, 100, 600000);
+  r.optionalInt(h, base, "body_timeout_ms", out.bodyTimeoutMs, 100, 3600000);
+  r.optionalInt(h, base, "request_timeout_ms", out.requestTimeoutMs, 100, 3600000);
   r.optionalInt(h, base, "shutdown_delay_ms", out.shutdownDelayMs, 0, 600000);
   r.optionalInt(h, base, "drain_seconds", out.drainSeconds, 0, 3600);
   if (h.contains("auth")) out.auth = parseAuth(r, h["auth"]);

@@ -3,8 +3,10 @@
 #include "dispatch/dispatcher.hpp"
 #include "http/admin.hpp"
 #include "http/auth.hpp"
+#include "http/front_end.hpp"
 #include "http/health.hpp"
 #include "http/rate_limit.hpp"
+#include "http/router.hpp"
 
 #include "base/uuid.hpp"
 #include "observability/log.hpp"
@@ -12,45 +14,15 @@
 #include "observability/trace.hpp"
 #include "plugin/runtime.hpp"
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/String.h>
-#include <Poco/ThreadPool.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
-#include <istream>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 
 namespace plexus::http {
-
-struct Server::Context {
-  Context(const config::Config& c, plugin::Runtime& r, Metrics& m, std::atomic<bool>& d)
-      : config(c),
-        runtime(r),
-        metrics(m),
-        draining(d),
-        health(c.service, c.transport.stallSeconds, r, d) {}
-
-  const config::Config& config;
-  plugin::Runtime& runtime;
-  Metrics& metrics;
-  Router router;
-  std::atomic<bool>& draining;
-  std::mutex mu;
-  std::condition_variable cv;
-  int inflight = 0;
-  bool wakeUp = false;
-  Health health;
-  AdminApi admin{config, runtime, [this] { return health.ready(); }};
-  std::unique_ptr<Authenticator> auth;   // http.auth.enabled
-  std::unique_ptr<RateLimiter> limiter;  // http.limits.rate_per_second > 0
-};
 
 namespace {
 
@@ -70,6 +42,19 @@ bool validRequestId(const std::string& s) {
   return true;
 }
 
+std::string requestIdOf(const Request* req) {
+  const std::string& given = req != nullptr ? req->header("X-Request-Id") : std::string();
+  return validRequestId(given) ? given : newUuidV7();
+}
+
+// The method as a metric label: any token is a valid method, so unknown ones share one label.
+std::string methodLabel(const std::string& method) {
+  for (const char* m : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (method == m) return method;
+  }
+  return method.empty() ? "unknown" : "other";
+}
+
 bool isJsonType(const std::string& contentType) {
   std::string t = contentType.substr(0, contentType.find(';'));
   while (!t.empty() && t.back() == ' ') t.pop_back();
@@ -77,33 +62,25 @@ bool isJsonType(const std::string& contentType) {
   return t == "application/json" || (t.size() > 5 && t.compare(t.size() - 5, 5, "+json") == 0);
 }
 
-// Reads and drops up to `limit` bytes; true when the stream ended within it.
-bool discard(std::istream& in, int64_t limit) {
-  char buf[16384];
-  int64_t total = 0;
-  while (in && total <= limit) {
-    in.read(buf, sizeof buf);
-    total += in.gcount();
-    if (in.gcount() == 0) break;
-  }
-  return total <= limit && !in.bad();
+bool isProbe(const std::string& path) {
+  return path == "/health" || path == "/health/ready" || path == "/metrics";
 }
 
 // Tracing: one server span per request, "HTTP {method} {route template}", continuing the client's
 // traceparent. Probes and scrapes (/health, /health/ready, /metrics) are not traced.
-trace::Span startServerSpan(const Poco::Net::HTTPServerRequest& req) {
-  trace::Span span = trace::startSpan("HTTP " + req.getMethod(), trace::SpanKind::Server,
-                                      req.get("traceparent", ""));
+trace::Span startServerSpan(const Request& req) {
+  trace::Span span =
+      trace::startSpan("HTTP " + req.method, trace::SpanKind::Server, req.header("traceparent"));
   if (span.recording()) {
-    span.setAttribute("http.request.method", req.getMethod());
-    span.setAttribute("url.path", req.getURI().substr(0, req.getURI().find('?')));
+    span.setAttribute("http.request.method", req.method);
+    span.setAttribute("url.path", req.path());
   }
   return span;
 }
 
 void finishServerSpan(trace::Span& span, const std::string& method, const std::string& route,
                       int status) {
-  if (route == "/health" || route == "/health/ready" || route == "/metrics") {
+  if (isProbe(route)) {
     span.discard();
     return;
   }
@@ -114,240 +91,213 @@ void finishServerSpan(trace::Span& span, const std::string& method, const std::s
   if (status >= 500) span.setStatus(trace::StatusCode::Error, "HTTP " + std::to_string(status));
 }
 
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(Server::Context& ctx) : ctx_(ctx) {}
+Response send(int status, std::string body, const std::string& requestId,
+              const std::string& contentType = "application/json") {
+  Response r;
+  r.status = status;
+  r.headers.emplace_back("X-Request-Id", requestId);
+  r.headers.emplace_back("Content-Type", contentType);
+  r.body = std::move(body);
+  return r;
+}
 
-  void handleRequest(Poco::Net::HTTPServerRequest& req,
-                     Poco::Net::HTTPServerResponse& resp) override {
-    const auto started = std::chrono::steady_clock::now();
-    {
-      std::lock_guard<std::mutex> lock(ctx_.mu);
-      ++ctx_.inflight;
-    }
-    ctx_.metrics.httpInFlight(1);
-    std::string requestId = req.get("X-Request-Id", "");
-    if (!validRequestId(requestId)) requestId = newUuidV7();
-    std::string routeLabel = "unmatched";
-    int status = 500;
-    trace::Span span = startServerSpan(req);
-    trace::Scope spanScope(span);
-    try {
-      status = serve(req, resp, requestId, routeLabel);
-    } catch (const std::exception& e) {
-      log::write(log::Level::Error, "request failed",
-                 json{{"request_id", requestId}, {"error", e.what()}});
-      if (!resp.sent())
-        status = send(resp, 500, json{{"error", "internal error"}}.dump(), requestId);
-    }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    ctx_.metrics.observeHttp(req.getMethod(), routeLabel, status, seconds);
-    finishServerSpan(span, req.getMethod(), routeLabel, status);
-    // Server errors are logged; a 503 from readiness is an answer, not an error.
-    const bool serverError = status >= 500 && routeLabel != "/health/ready";
-    if (log::enabled(log::Level::Debug) || serverError) {
-      log::write(serverError ? log::Level::Error : log::Level::Debug, "http request",
-                 json{{"request_id", requestId},
-                      {"method", req.getMethod()},
-                      {"path", req.getURI()},
-                      {"status", status},
-                      {"duration_ms", std::round(seconds * 1e6) / 1e3}});
-    }
-    {
-      std::lock_guard<std::mutex> lock(ctx_.mu);
-      --ctx_.inflight;
-    }
-    ctx_.metrics.httpInFlight(-1);
-    ctx_.cv.notify_all();
+Response error(int status, const std::string& message, const std::string& requestId) {
+  return send(status, json{{"error", message}}.dump(), requestId);
+}
+
+// The plain request the admin API and plugin routes take (without route parameters or fields).
+plugin::HttpRequest pluginRequest(const Request& req, const std::string& requestId) {
+  plugin::HttpRequest out;
+  out.method = req.method;
+  out.path = req.path();
+  out.query = req.query();
+  out.body = req.body;
+  out.requestId = requestId;
+  return out;
+}
+
+Response reply(const plugin::HttpResponse& out, const std::string& requestId) {
+  Response r;
+  r.status = out.status;
+  r.headers = out.headers;
+  r.headers.emplace_back("X-Request-Id", requestId);
+  if (out.status != 204 && out.status != 304) {
+    r.headers.emplace_back("Content-Type", out.contentType);
+    r.body = out.body;
   }
-
- private:
-  static int send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& body,
-                  const std::string& requestId,
-                  const std::string& contentType = "application/json") {
-    resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-    resp.set("X-Request-Id", requestId);
-    resp.setContentType(contentType);
-    resp.setContentLength64(static_cast<Poco::Int64>(body.size()));
-    // Flushed here, inside the in-flight window, so a drain never closes a socket that still holds
-    // an unsent response.
-    std::ostream& os = resp.send();
-    os.write(body.data(), static_cast<std::streamsize>(body.size()));
-    os.flush();
-    return status;
-  }
-  static int error(Poco::Net::HTTPServerResponse& resp, int status, const std::string& message,
-                   const std::string& requestId) {
-    return send(resp, status, json{{"error", message}}.dump(), requestId);
-  }
-
-  int serve(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
-            const std::string& requestId, std::string& routeLabel) {
-    const std::string& method = req.getMethod();
-    const std::string& uri = req.getURI();
-    const size_t q = uri.find('?');
-    const std::string path = uri.substr(0, q);
-    const std::string query = q == std::string::npos ? std::string() : uri.substr(q + 1);
-
-    if (const int refused = guard(req, resp, path, requestId)) {
-      routeLabel = "refused";
-      return refused;
-    }
-
-    if (path == "/health" || path == "/health/ready" || path == "/metrics") {
-      routeLabel = path;
-      // Whatever the client sent is irrelevant here; keep the connection usable.
-      if (method != "GET" && method != "HEAD") {
-        if (!discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
-        resp.set("Allow", "GET");
-        return error(resp, 405, "method not allowed", requestId);
-      }
-      if (path == "/metrics") {
-        return send(resp, 200, ctx_.metrics.scrape(), requestId,
-                    "text/plain; version=0.0.4; charset=utf-8");
-      }
-      return reply(resp, path == "/health" ? ctx_.health.live() : ctx_.health.ready(), requestId);
-    }
-
-    if (path.rfind("/admin/", 0) == 0) {
-      plugin::HttpRequest ar;
-      if (const int refused = readBody(req, resp, requestId, ar.body)) return refused;
-      ar.method = method;
-      ar.path = path;
-      ar.query = query;
-      ar.requestId = requestId;
-      for (const auto& [k, v] : req) ar.headers.emplace_back(k, v);  // token for peers, ETags
-      return reply(resp, ctx_.admin.handle(ar, routeLabel), requestId);
-    }
-
-    const Router::Match m = ctx_.router.match(method, path);
-    if (m.kind != Router::Match::Kind::Found) {
-      if (!discard(req.stream(), kDiscardCap)) resp.setKeepAlive(false);
-      if (m.kind == Router::Match::Kind::MethodNotAllowed) {
-        std::string allow;
-        for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
-        resp.set("Allow", allow);
-        return error(resp, 405, "method not allowed", requestId);
-      }
-      return error(resp, 404, "not found", requestId);
-    }
-    const plugin::RouteBinding& route = ctx_.runtime.routes()[m.route];
-    routeLabel = route.pathTemplate;
-
-    std::string body;
-    if (const int refused = readBody(req, resp, requestId, body)) return refused;
-    if (!body.empty() && (method == "POST" || method == "PUT" || method == "PATCH") &&
-        !isJsonType(req.getContentType())) {
-      return error(resp, 415, "expected Content-Type: application/json", requestId);
-    }
-
-    plugin::HttpRequest pr;
-    pr.method = method;
-    pr.path = path;
-    pr.query = query;
-    pr.body = std::move(body);
-    pr.requestId = requestId;
-    pr.params = m.params;
-    for (const auto& [k, v] : req) pr.headers.emplace_back(k, v);
-    return reply(resp, ctx_.runtime.handle(route, pr), requestId);
-  }
-
-  static int reply(Poco::Net::HTTPServerResponse& resp, const plugin::HttpResponse& out,
-                   const std::string& requestId) {
-    for (const auto& [k, v] : out.headers) resp.add(k, v);
-    if (out.status == 204 || out.status == 304) {
-      resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
-      resp.set("X-Request-Id", requestId);
-      resp.setContentLength(0);
-      resp.send().flush();
-      return out.status;
-    }
-    return send(resp, out.status, out.body, requestId, out.contentType);
-  }
-
-  // The body, limited: an oversized body is read away (up to a cap) so the client gets its 413.
-  // Returns the status sent, or 0 with `body` filled.
-  int readBody(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
-               const std::string& requestId, std::string& body) {
-    const int64_t max = ctx_.config.http.maxBodyBytes;
-    if (req.hasContentLength() && req.getContentLength64() > max) {
-      if (req.getContentLength64() > max + kDiscardCap || !discard(req.stream(), kDiscardCap))
-        resp.setKeepAlive(false);
-      return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes",
-                   requestId);
-    }
-    std::istream& in = req.stream();
-    char buf[16384];
-    while (in) {
-      in.read(buf, sizeof buf);
-      const std::streamsize n = in.gcount();
-      if (n <= 0) break;
-      if (static_cast<int64_t>(body.size()) + n > max) {
-        if (!discard(in, kDiscardCap)) resp.setKeepAlive(false);
-        return error(resp, 413, "request body larger than " + std::to_string(max) + " bytes",
-                     requestId);
-      }
-      body.append(buf, static_cast<size_t>(n));
-    }
-    return 0;
-  }
-
-  // Header count, rate limit and bearer token, before any routing or body handling. Returns the
-  // status sent, or 0 to go on. /health* and /metrics are never rate limited nor authenticated.
-  int guard(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
-            const std::string& path, const std::string& requestId) {
-    const auto& limits = ctx_.config.http.limits;
-    // A refused request's body is read away only up to the body limit, else the connection closes.
-    auto refuse = [&](int status, const std::string& message) {
-      if (!discard(req.stream(), ctx_.config.http.maxBodyBytes)) resp.setKeepAlive(false);
-      return error(resp, status, message, requestId);
-    };
-    if (static_cast<int>(req.size()) > limits.maxHeaders) {
-      return refuse(431, "more than " + std::to_string(limits.maxHeaders) + " header fields");
-    }
-    if (Authenticator::exempt(path)) return 0;
-    if (ctx_.limiter) {
-      std::string forwarded;  // the last X-Forwarded-For field holds the nearest proxy's entry
-      for (const auto& [k, v] : req)
-        if (Poco::icompare(k, "X-Forwarded-For") == 0) forwarded = v;
-      const std::string client = RateLimiter::clientKey(req.clientAddress().host().toString(),
-                                                        forwarded, limits.trustForwardedFor);
-      const RateLimiter::Decision d = ctx_.limiter->take(client);
-      if (!d.allowed) {
-        resp.set("Retry-After", std::to_string(d.retryAfterSeconds));
-        return refuse(429, "too many requests");
-      }
-    }
-    if (ctx_.auth) {
-      const AuthResult a = ctx_.auth->check(path, req.get("Authorization", ""),
-                                            std::chrono::duration_cast<std::chrono::seconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count());
-      if (a.status != 0) {
-        resp.set("WWW-Authenticate", a.wwwAuthenticate);
-        return refuse(a.status, a.error);
-      }
-    }
-    return 0;
-  }
-
-  Server::Context& ctx_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(Server::Context& ctx) : ctx_(ctx) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(ctx_);
-  }
-
- private:
-  Server::Context& ctx_;
-};
+  return r;
+}
 
 }  // namespace
+
+struct Server::Context : FrontEnd::Handler {
+  Context(const config::Config& c, plugin::Runtime& r, Metrics& m, std::atomic<bool>& d)
+      : config(c),
+        runtime(r),
+        metrics(m),
+        draining(d),
+        health(c.service, c.transport.stallSeconds, r, d) {}
+
+  Response handle(Request& req) override;
+  Response refuse(const Request* req, int status, const std::string& message) override;
+
+  Response serve(const Request& req, const std::string& requestId, std::string& routeLabel);
+  std::optional<Response> guard(const Request& req, const std::string& path,
+                                const std::string& requestId);
+
+  const config::Config& config;
+  plugin::Runtime& runtime;
+  Metrics& metrics;
+  Router router;
+  std::atomic<bool>& draining;
+  std::mutex mu;
+  std::condition_variable cv;
+  int inflight = 0;
+  bool wakeUp = false;
+  Health health;
+  AdminApi admin{config, runtime, [this] { return health.ready(); }};
+  std::unique_ptr<Authenticator> auth;   // http.auth.enabled
+  std::unique_ptr<RateLimiter> limiter;  // http.limits.rate_per_second > 0
+};
+
+Response Server::Context::handle(Request& req) {
+  const auto started = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ++inflight;
+  }
+  metrics.httpInFlight(1);
+  const std::string requestId = requestIdOf(&req);
+  std::string routeLabel = "unmatched";
+  Response resp;
+  trace::Span span = startServerSpan(req);
+  trace::Scope spanScope(span);
+  try {
+    resp = serve(req, requestId, routeLabel);
+  } catch (const std::exception& e) {
+    log::write(log::Level::Error, "request failed",
+               json{{"request_id", requestId}, {"error", e.what()}});
+    resp = error(500, "internal error", requestId);
+  }
+  const int status = resp.status;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics.observeHttp(methodLabel(req.method), routeLabel, status, seconds);
+  finishServerSpan(span, req.method, routeLabel, status);
+  // Server errors are logged; a 503 from readiness is an answer, not an error.
+  const bool serverError = status >= 500 && routeLabel != "/health/ready";
+  if (log::enabled(log::Level::Debug) || serverError) {
+    log::write(serverError ? log::Level::Error : log::Level::Debug, "http request",
+               json{{"request_id", requestId},
+                    {"method", req.method},
+                    {"path", req.target},
+                    {"status", status},
+                    {"duration_ms", std::round(seconds * 1e6) / 1e3}});
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    --inflight;
+  }
+  metrics.httpInFlight(-1);
+  cv.notify_all();
+  return resp;
+}
+
+// The front end's own answers (timeouts, limits, a full queue): JSON with a request id, counted
+// like every other response.
+Response Server::Context::refuse(const Request* req, int status, const std::string& message) {
+  metrics.observeHttp(methodLabel(req != nullptr ? req->method : ""), "refused", status, 0.0);
+  return error(status, message, requestIdOf(req));
+}
+
+Response Server::Context::serve(const Request& req, const std::string& requestId,
+                                std::string& routeLabel) {
+  const std::string& method = req.method;
+  const std::string path = req.path();
+
+  // The management listener answers the probes and /metrics only.
+  if (req.port == Port::Management && !isProbe(path)) return error(404, "not found", requestId);
+
+  if (auto refused = guard(req, path, requestId)) {
+    routeLabel = "refused";
+    return *refused;
+  }
+
+  if (isProbe(path)) {
+    routeLabel = path;
+    if (method != "GET" && method != "HEAD") {
+      Response r = error(405, "method not allowed", requestId);
+      r.headers.emplace_back("Allow", "GET");
+      return r;
+    }
+    if (path == "/metrics")
+      return send(200, metrics.scrape(), requestId, "text/plain; version=0.0.4; charset=utf-8");
+    return reply(path == "/health" ? health.live() : health.ready(), requestId);
+  }
+
+  if (path.rfind("/admin/", 0) == 0) {
+    plugin::HttpRequest ar = pluginRequest(req, requestId);
+    for (const auto& [k, v] : req.headers) ar.headers.emplace_back(k, v);  // token for peers, ETags
+    return reply(admin.handle(ar, routeLabel), requestId);
+  }
+
+  const Router::Match m = router.match(method, path);
+  if (m.kind != Router::Match::Kind::Found) {
+    if (m.kind == Router::Match::Kind::MethodNotAllowed) {
+      std::string allow;
+      for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+      Response r = error(405, "method not allowed", requestId);
+      r.headers.emplace_back("Allow", allow);
+      return r;
+    }
+    return error(404, "not found", requestId);
+  }
+  const plugin::RouteBinding& route = runtime.routes()[m.route];
+  routeLabel = route.pathTemplate;
+
+  if (!req.body.empty() && (method == "POST" || method == "PUT" || method == "PATCH") &&
+      !isJsonType(req.header("Content-Type"))) {
+    return error(415, "expected Content-Type: application/json", requestId);
+  }
+
+  plugin::HttpRequest pr = pluginRequest(req, requestId);
+  pr.params = m.params;
+  pr.headers = req.headers;
+  return reply(runtime.handle(route, pr), requestId);
+}
+
+// Rate limit and bearer token, before any routing (the header count is the parser's). Probes and
+// /metrics are never rate limited nor authenticated.
+std::optional<Response> Server::Context::guard(const Request& req, const std::string& path,
+                                               const std::string& requestId) {
+  if (Authenticator::exempt(path)) return std::nullopt;
+  const auto& limits = config.http.limits;
+  if (limiter) {
+    std::string forwarded;  // the last X-Forwarded-For field holds the nearest proxy's entry
+    for (const auto& [k, v] : req.headers)
+      if (iequals(k, "X-Forwarded-For")) forwarded = v;
+    const std::string client =
+        RateLimiter::clientKey(req.peer, forwarded, limits.trustForwardedFor);
+    const RateLimiter::Decision d = limiter->take(client);
+    if (!d.allowed) {
+      Response r = error(429, "too many requests", requestId);
+      r.headers.emplace_back("Retry-After", std::to_string(d.retryAfterSeconds));
+      return r;
+    }
+  }
+  if (auth) {
+    const AuthResult a = auth->check(path, req.header("Authorization"),
+                                     std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+    if (a.status != 0) {
+      Response r = error(a.status, a.error, requestId);
+      r.headers.emplace_back("WWW-Authenticate", a.wwwAuthenticate);
+      return r;
+    }
+  }
+  return std::nullopt;
+}
 
 Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& metrics)
     : config_(config), ctx_(std::make_unique<Context>(config, runtime, metrics, draining_)) {
@@ -382,51 +332,57 @@ void Server::attach(store::Store* store, dispatch::Dispatcher* dispatcher,
 AdminApi& Server::admin() { return ctx_->admin; }
 
 Server::~Server() {
-  if (server_) server_->stopAll(true);
+  if (frontEnd_) frontEnd_->stop();
 }
 
 void Server::start() {
   const auto& h = config_.http;
-  // SO_REUSEADDR for quick restarts, but never SO_REUSEPORT (Poco's default here): a second host
-  // on the same port must fail instead of silently sharing the traffic.
-  Poco::Net::ServerSocket socket;
-  socket.bind(Poco::Net::SocketAddress(h.host, static_cast<Poco::UInt16>(h.port)), true, false);
-  socket.listen(h.queue);
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(h.threads);
-  params->setMaxQueued(h.queue);
-  params->setKeepAlive(true);
-  params->setKeepAliveTimeout(Poco::Timespan(h.keepAliveSeconds, 0));
-  params->setTimeout(Poco::Timespan(30, 0));
-  params->setServerName(config_.service);
-  pool_ = std::make_unique<Poco::ThreadPool>(2, h.threads, 60);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*ctx_), *pool_, socket, params);
-  server_->start();
+  FrontEnd::Options o;
+  o.host = h.host;
+  o.port = h.port;
+  o.managementPort = h.managementPort;
+  o.backlog = h.queue;
+  o.head.maxHeaderBytes = static_cast<size_t>(h.limits.maxHeaderBytes);
+  o.head.maxHeaders = h.limits.maxHeaders;
+  o.maxBodyBytes = h.maxBodyBytes;
+  o.discardBytes = kDiscardCap;
+  o.maxConnections = h.limits.maxConnections;
+  o.maxConnectionsPerClient = h.limits.maxConnectionsPerClient;
+  o.keepAliveMs = h.keepAliveSeconds * 1000;
+  o.headerTimeoutMs = h.headerTimeoutMs;
+  o.bodyTimeoutMs = h.bodyTimeoutMs;
+  o.requestTimeoutMs = h.requestTimeoutMs;
+  o.workers = h.threads;
+  o.queue = h.queue;
+  frontEnd_ = std::make_unique<FrontEnd>(o, *ctx_, ctx_->metrics);
+  frontEnd_->start();
 }
 
-int Server::port() const { return server_ ? server_->port() : 0; }
+int Server::port() const { return frontEnd_ ? frontEnd_->port() : 0; }
+int Server::managementPort() const { return frontEnd_ ? frontEnd_->managementPort() : 0; }
 
 bool Server::shutdown() {
   draining_ = true;
   const auto& h = config_.http;
-  std::unique_lock<std::mutex> lock(ctx_->mu);
-  // Keep serving for the grace period so load balancers see readiness fail before connections
-  // are refused (Kubernetes removes the endpoint asynchronously).
-  ctx_->cv.wait_for(lock, std::chrono::milliseconds(h.shutdownDelayMs),
-                    [&] { return ctx_->wakeUp; });
-  lock.unlock();
-  server_->stop();  // no new connections; in-flight requests go on
-  lock.lock();
-  const bool drained = ctx_->cv.wait_for(lock, std::chrono::seconds(h.drainSeconds),
-                                         [&] { return ctx_->inflight == 0; });
-  const int left = ctx_->inflight;
-  lock.unlock();
+  {
+    // Keep serving for the grace period so load balancers see readiness fail before connections
+    // are refused (Kubernetes removes the endpoint asynchronously).
+    std::unique_lock<std::mutex> lock(ctx_->mu);
+    ctx_->cv.wait_for(lock, std::chrono::milliseconds(h.shutdownDelayMs),
+                      [&] { return ctx_->wakeUp; });
+  }
+  frontEnd_->stopAccepting();  // no new connections; requests under way go on
+  const bool drained = frontEnd_->waitIdle(std::chrono::seconds(h.drainSeconds));
   if (!drained) {
+    int left = 0;
+    {
+      std::lock_guard<std::mutex> lock(ctx_->mu);
+      left = ctx_->inflight;
+    }
     log::write(log::Level::Warn, "drain budget exhausted; aborting in-flight requests",
                json{{"in_flight", left}});
   }
-  server_->stopAll(true);
-  pool_->joinAll();
+  frontEnd_->stop();
   return drained;
 }
 

@@ -1,22 +1,14 @@
 #pragma once
-// The host's HTTP surface on one port: plugin routes, /health, /health/ready, /metrics.
+// The host's HTTP surface: plugin routes, /health, /health/ready, /metrics and /admin/ on the main
+// port, and the probes and /metrics alone on the management port (http.management_port). The
+// front end (http/front_end.hpp) reads requests; this class decides what they get.
 
 #include "config/config.hpp"
-#include "http/router.hpp"
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-
-namespace Poco {
-class ThreadPool;
-namespace Net {
-class HTTPServer;
-}
-}  // namespace Poco
 
 namespace plexus {
 class Metrics;
@@ -34,6 +26,7 @@ class Store;
 namespace plexus::http {
 
 class AdminApi;
+class FrontEnd;
 
 class Server {
  public:
@@ -42,11 +35,12 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  void start();      // binds and serves; throws on a busy port
-  int port() const;  // the bound port (useful with port 0)
+  void start();                // binds and serves; throws Poco::Net::NetException on a busy port
+  int port() const;            // the bound port (useful with port 0)
+  int managementPort() const;  // 0 without a management listener
 
   // Graceful stop: readiness turns 503 at once, requests keep being served for `shutdownDelayMs`,
-  // then the listener closes and in-flight requests get up to `drainSeconds` to finish. Returns
+  // then the listeners close and in-flight requests get up to `drainSeconds` to finish. Returns
   // true when every in-flight request finished in time.
   bool shutdown();
 
@@ -62,15 +56,12 @@ class Server {
   // The admin API (/admin/...), for wiring what it shows (the flow sampler).
   AdminApi& admin();
 
-  // Used by the request handler.
   struct Context;
-  Context& context() { return *ctx_; }
 
  private:
   const config::Config& config_;
   std::unique_ptr<Context> ctx_;
-  std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<FrontEnd> frontEnd_;
   std::atomic<bool> draining_{false};
 };
 

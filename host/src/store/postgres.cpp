@@ -2,9 +2,11 @@
 
 #include <Poco/URI.h>
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -150,6 +152,26 @@ struct Params {
   std::vector<const char*> ptrs;
 };
 
+// A client-side deadline on every round trip (PLEXUS_PG_ROUND_TRIP_TIMEOUT_MS, default 10 s; 0 =
+// none): a server that stops answering (SIGSTOP, a frozen VM, a peer that still ACKs TCP) must not
+// hold a thread and a pooled session forever. A connection that missed it is closed.
+std::chrono::milliseconds roundTripTimeout() {
+  static const std::chrono::milliseconds value = [] {
+    const char* env = std::getenv("PLEXUS_PG_ROUND_TRIP_TIMEOUT_MS");
+    char* end = nullptr;
+    const long long v = env != nullptr ? std::strtoll(env, &end, 10) : -1;
+    return std::chrono::milliseconds(env != nullptr && end != env && *end == 0 && v >= 0 ? v
+                                                                                         : 10000);
+  }();
+  return value;
+}
+
+// Connection defaults the URL may override (libpq takes the last of a repeated key): a bounded
+// connect, and TCP keepalives so a dead peer behind a silent network is noticed.
+constexpr const char* kConnectionDefaults =
+    "connect_timeout=5 keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3 "
+    "tcp_user_timeout=30000 ";
+
 // A pooled connection and the statements prepared on it (by SQL text). Preparing the host's and
 // the plugins' statements once per connection spares the server parsing and planning them on
 // every execution; the first use prepares in the same round trip as it executes.
@@ -161,7 +183,41 @@ struct Connection {
   PGconn* pg;
   std::unordered_map<std::string, std::string> prepared;
   bool stale = false;  // closed instead of going back to the pool
+
+  // Waits until a result can be read without blocking. Throws SqlError (transient) when the
+  // server did not answer by `deadline`; the connection is then stale.
+  void await(std::chrono::steady_clock::time_point deadline) {
+    const bool bounded = roundTripTimeout().count() > 0;
+    while (PQisBusy(pg) != 0) {
+      int waitMs = -1;
+      if (bounded) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        waitMs = static_cast<int>(std::max<int64_t>(0, left.count()));
+      }
+      pollfd p{PQsocket(pg), POLLIN, 0};
+      const int r = ::poll(&p, 1, waitMs);
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0) {
+        stale = true;
+        throw SqlError("postgresql: no answer within " +
+                           std::to_string(roundTripTimeout().count()) +
+                           " ms (the server is not responding)",
+                       true);
+      }
+      if (PQconsumeInput(pg) == 0) return;  // broken: PQgetResult reports it
+    }
+  }
+  // The next result of the round trip under way (null when there is none).
+  PGresult* next(std::chrono::steady_clock::time_point deadline) {
+    await(deadline);
+    return PQgetResult(pg);
+  }
 };
+
+std::chrono::steady_clock::time_point roundTripDeadline() {
+  return std::chrono::steady_clock::now() + roundTripTimeout();
+}
 constexpr size_t kPreparedPerConnection = 512;
 
 // Data statements are prepared; the rest (DDL in migrations, SET, transaction control) are not:
@@ -231,7 +287,7 @@ class PgTransaction final : public Transaction {
     done_ = true;
     deferred_.clear();
     if (!begun_) return;
-    Result r(PQexec(conn_, "ROLLBACK"));
+    Result r = simple("ROLLBACK");
     if (!ok(r.get())) fail(conn_, r.get(), "ROLLBACK");
   }
 
@@ -245,6 +301,14 @@ class PgTransaction final : public Transaction {
   };
   Result send(Cmd cmd);
   Result roundTrip(const std::vector<Cmd>& cmds);  // the last one's result
+  // One statement without parameters, within the round-trip deadline; its (last) result.
+  Result simple(const char* sql) {
+    const auto deadline = roundTripDeadline();
+    if (PQsendQuery(conn_, sql) != 1) fail(conn_, nullptr, sql);
+    Result r(connection_->next(deadline));
+    while (PGresult* extra = connection_->next(deadline)) PQclear(extra);
+    return r;
+  }
   // A prepared statement whose table changed shape under it ("cached plan must not change result
   // type"): the connection is closed after this transaction and the failure is worth a retry.
   void staleCheck(const PGresult* r, const std::string& name) {
@@ -289,7 +353,7 @@ class PostgresDialect final : public Dialect {
 class PostgresStore final : public Store {
  public:
   PostgresStore(std::string conninfo, const std::string& schema, int poolSize)
-      : conninfo_(std::move(conninfo)), free_(poolSize) {
+      : conninfo_(kConnectionDefaults + std::move(conninfo)), free_(poolSize) {
     schema_ = schema;
     // The schema is the connection's search_path, set by the server at connect: no statement
     // per transaction. The identifier was validated (lowercase letters, digits, _).
@@ -405,8 +469,11 @@ class PostgresStore final : public Store {
 };
 
 PgTransaction::~PgTransaction() {
-  if (begun_ && !done_ && PQstatus(conn_) == CONNECTION_OK) {
-    Result r(PQexec(conn_, "ROLLBACK"));  // a failure leaves the connection not idle: closed
+  if (begun_ && !done_ && !connection_->stale && PQstatus(conn_) == CONNECTION_OK) {
+    try {
+      Result r = simple("ROLLBACK");  // a failure leaves the connection not idle: closed
+    } catch (const SqlError&) {       // no answer in time: the connection is stale, closed
+    }
   }
   store_.release(std::move(connection_));
 }
@@ -438,12 +505,17 @@ Result PgTransaction::roundTrip(const std::vector<Cmd>& cmds) {
   params.reserve(cmds.size());
   for (const Cmd& c : cmds) params.emplace_back(c.values);
   const Cmd& last = cmds.back();
+  const auto deadline = roundTripDeadline();
   if (cmds.size() == 1 && !out[0].prepare) {  // one command: no pipeline needed
     const Params& p = params[0];
-    Result r(out[0].name.empty() ? PQexecParams(conn_, last.sql.c_str(), p.count(), nullptr,
-                                                p.ptrs.data(), nullptr, nullptr, 0)
-                                 : PQexecPrepared(conn_, out[0].name.c_str(), p.count(),
-                                                  p.ptrs.data(), nullptr, nullptr, 0));
+    const bool sent =
+        (out[0].name.empty() ? PQsendQueryParams(conn_, last.sql.c_str(), p.count(), nullptr,
+                                                 p.ptrs.data(), nullptr, nullptr, 0)
+                             : PQsendQueryPrepared(conn_, out[0].name.c_str(), p.count(),
+                                                   p.ptrs.data(), nullptr, nullptr, 0)) == 1;
+    if (!sent) fail(conn_, nullptr, last.sql);
+    Result r(connection_->next(deadline));
+    while (PGresult* extra = connection_->next(deadline)) PQclear(extra);
     if (!ok(r.get())) {
       staleCheck(r.get(), out[0].name);
       fail(conn_, r.get(), last.sql);
@@ -468,8 +540,8 @@ Result PgTransaction::roundTrip(const std::vector<Cmd>& cmds) {
   size_t failedAt = 0;
   for (size_t i = 0; i < cmds.size(); ++i) {
     for (int step = out[i].prepare ? 0 : 1; step < 2; ++step) {
-      Result r(PQgetResult(conn_));
-      while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+      Result r(connection_->next(deadline));
+      while (PGresult* extra = connection_->next(deadline)) PQclear(extra);
       if (!ok(r.get())) {
         if (failed == nullptr) {
           failed = std::move(r);
@@ -485,7 +557,7 @@ Result PgTransaction::roundTrip(const std::vector<Cmd>& cmds) {
     if (PQstatus(conn_) != CONNECTION_OK) break;
   }
   for (;;) {  // up to and including the sync (a broken connection ends with null)
-    Result r(PQgetResult(conn_));
+    Result r(connection_->next(deadline));
     if (r == nullptr || PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
     if (PQstatus(conn_) != CONNECTION_OK) break;
   }
@@ -498,6 +570,10 @@ Result PgTransaction::roundTrip(const std::vector<Cmd>& cmds) {
 }
 
 Result PgTransaction::send(Cmd cmd) {
+  // Once the server missed a deadline on this connection, every later statement fails at once
+  // instead of waiting out a deadline of its own.
+  if (connection_->stale)
+    throw SqlError("postgresql: the session stopped answering; the transaction is abandoned", true);
   std::vector<Cmd> cmds;
   cmds.reserve(deferred_.size() + 2);
   if (!begun_) cmds.push_back(Cmd{"BEGIN", {}});

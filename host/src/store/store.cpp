@@ -73,7 +73,8 @@ const std::map<std::string, Factory>& factories() {
 }  // namespace
 
 std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
-  auto it = factories().find(config.kind);
+  // "postgres" is the 0.1 spelling (config/store.cpp reads it as "postgresql" too).
+  auto it = factories().find(config.kind == "postgres" ? std::string("postgresql") : config.kind);
   if (it == factories().end())
     throw SqlError("no store of kind \"" + config.kind + "\" is built into this host", false);
   return it->second(config, poolSize);
