@@ -1,19 +1,11 @@
 #include "store/envelope.hpp"
 
-#include <ctime>
+#include <plexus/sdk/rfc3339.hpp>
 
 namespace plexus::store {
 
-std::string rfc3339(int64_t unixMs) {
-  const std::time_t t = static_cast<std::time_t>(unixMs / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unixMs % 1000));
-  return buf;
-}
+// The SDK's formatter: one implementation for host and plugins (floor division before 1970).
+std::string rfc3339(int64_t unixMs) { return plexus::rfc3339::format(unixMs); }
 
 std::string encode(const Envelope& e) {
   nlohmann::json j{{"v", Envelope::kVersion},

@@ -160,9 +160,9 @@ TEST(Helpers, ValidIdAcceptsTheOpaqueAlphabetOnly) {
 }
 
 TEST(Helpers, FormatsRfc3339Utc) {
-  EXPECT_EQ(inventory::formatTime(kNow), "2026-01-01T00:00:00.000Z");
-  EXPECT_EQ(inventory::formatTime(kNow + 86400000 + 3723004), "2026-01-02T01:02:03.004Z");
-  EXPECT_EQ(inventory::formatTime(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(plexus::rfc3339::format(kNow), "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(plexus::rfc3339::format(kNow + 86400000 + 3723004), "2026-01-02T01:02:03.004Z");
+  EXPECT_EQ(plexus::rfc3339::format(0), "1970-01-01T00:00:00.000Z");
 }
 
 TEST(Helpers, IntInAcceptsOnlyIntegersInRange) {
