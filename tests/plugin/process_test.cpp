@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <future>
+#include <sstream>
 
 namespace {
 
@@ -59,6 +60,30 @@ TEST(HostBinary, CheckRefusesABrokenPluginWithPathAndReason) {
   EXPECT_EQ(r.exitCode, 78);
   EXPECT_NE(r.err.find(lib), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("ABI major 2"), std::string::npos) << r.err;
+}
+
+// Defect 4 of issue 16: a route under /admin/ was refused by the HTTP server with neither the
+// plugin nor its file named and no JSON log line.
+TEST(HostBinary, CheckAndRunRefuseARouteUnderAdminWithAJsonLogLine) {
+  TempDir dir;
+  const std::string lib = plexus::test::testPlugin("test_reserved_route");
+  const std::string file = dir.write("c.json", configText(R"([{"library": ")" + lib + R"("}])"));
+  for (const char* command : {"check", "run"}) {
+    auto r = runHost({command, "--config", file});
+    EXPECT_EQ(r.exitCode, 78) << command;
+    bool logged = false;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object() || j.value("msg", "") != "plugin refused") continue;
+      logged = true;
+      EXPECT_EQ(j.value("path", ""), lib);
+      EXPECT_NE(j.value("reason", "").find("plugin sneaky: route \"Sneaky\""), std::string::npos)
+          << line;
+      EXPECT_NE(j.value("reason", "").find("/admin"), std::string::npos) << line;
+    }
+    EXPECT_TRUE(logged) << command << ": no \"plugin refused\" JSON line in:\n" << r.out;
+  }
 }
 
 TEST(HostBinary, MigrateNeedsAStore) {

@@ -429,12 +429,7 @@ void Runtime::start(const config::Config& config) {
       if (!enabled(r.name)) continue;
       Component& c = add(Kind::Receptor, r.name, r.create, r.destroy, lp->receptorTypes[i]);
       c.handleMessage = r.handle;
-      // A type several receptors list is an event they all react to; as a command it would
-      // have no single owner, so it cannot be sent or invoked here (see receptorFor).
-      for (const auto& t : c.types) {
-        auto [it, fresh] = commandOwners_.emplace(t, &c);
-        if (!fresh) it->second = nullptr;
-      }
+      commandOwners_.add(pc.path, c, c.types, lp->receptorKinds[i]);
     }
     for (size_t i = 0; i < lp->perspectives.size(); ++i) {
       const auto& p = lp->perspectives[i];
@@ -478,8 +473,7 @@ void Runtime::start(const config::Config& config) {
 }
 
 Component* Runtime::receptorFor(const std::string& type) const {
-  auto it = commandOwners_.find(type);
-  return it == commandOwners_.end() ? nullptr : it->second;  // null also when ambiguous
+  return commandOwners_.owner(type);
 }
 
 void Runtime::markFatal(const std::string& who, const std::string& reason) {

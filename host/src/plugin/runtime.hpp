@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "observability/trace.hpp"
+#include "plugin/command_owners.hpp"
 #include "plugin/loader.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
@@ -133,7 +134,7 @@ class Runtime {
   std::vector<std::shared_ptr<LoadedPlugin>> plugins_;
   std::vector<std::unique_ptr<Component>> components_;
   std::vector<RouteBinding> routes_;
-  std::map<std::string, Component*> commandOwners_;
+  CommandOwners commandOwners_;
   std::atomic<bool> failed_{false};
   mutable std::mutex failureMu_;
   std::string failure_;
