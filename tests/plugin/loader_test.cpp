@@ -41,6 +41,15 @@ TEST(Loader, LoadsAWellFormedPlugin) {
   EXPECT_EQ(p->migrations.size(), 1u);
   EXPECT_EQ(p->receptorTypes[0], std::vector<std::string>{"Count"});  // registration order
   EXPECT_EQ(p->receptorTypes[1], std::vector<std::string>{"Work"});
+  EXPECT_EQ(p->receptorKinds[1], std::vector<plexus_message_kind>{PLEXUS_MESSAGE_UNDECLARED});
+}
+
+TEST(Loader, LoadsAPluginBuiltForAbi11WithItsTypesUndeclared) {
+  auto p = plexus::plugin::load(testPlugin("test_abi_1_1"), std::nullopt);
+  EXPECT_EQ(p->abiMinor, 1);
+  EXPECT_EQ(p->receptorTypes[0], (std::vector<std::string>{"Ping", "Pinged"}));
+  EXPECT_EQ(p->receptorKinds[0], (std::vector<plexus_message_kind>{PLEXUS_MESSAGE_UNDECLARED,
+                                                                   PLEXUS_MESSAGE_UNDECLARED}));
 }
 
 TEST(Loader, RefusesAbiMajorMismatch) {
