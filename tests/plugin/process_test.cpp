@@ -86,6 +86,61 @@ TEST(HostBinary, CheckAndRunRefuseARouteUnderAdminWithAJsonLogLine) {
   }
 }
 
+// Defect 5 of issue 16: a plugin that crashed the process left no log line. The host's last words
+// name the plugin, the component and the route or message, then the process dies of the signal.
+nlohmann::json crashLine(const std::string& output) {
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("level", "") == "fatal") return j;
+  }
+  return nullptr;
+}
+
+TEST(HostBinary, APluginThatCrashesInARouteLeavesLastWordsAndDiesOfTheSignal) {
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.json",
+      configText(R"([{"library": ")" + plexus::test::testPlugin("test_crashes") + R"("}])"));
+  HostProcess host(file);
+  try {
+    http(host.port(), "GET", "/crash/null", "", {{"X-Request-Id", "req-crash-1"}});
+  } catch (const std::exception&) {
+    // The connection dies with the process.
+  }
+  EXPECT_EQ(host.waitExit(20000), 128 + SIGSEGV);
+  const auto j = crashLine(host.output());
+  ASSERT_TRUE(j.is_object()) << host.output();
+  EXPECT_EQ(j.value("signal", ""), "SIGSEGV");
+  EXPECT_EQ(j.value("plugin", ""), "crashes");
+  EXPECT_EQ(j.value("component", ""), "NullDeref");
+  EXPECT_EQ(j.value("route", ""), "GET /crash/null");
+  EXPECT_EQ(j.value("request_id", ""), "req-crash-1");
+  EXPECT_EQ(j.value("service", ""), "proc-test");
+  EXPECT_EQ(j.value("fault_address", ""), "0x0");
+  EXPECT_EQ(j.value("ts", "").size(), 24u) << j;
+}
+
+TEST(HostBinary, AReceptorThatCrashesUnderARouteIsNamedWithTheRoute) {
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.json",
+      configText(R"([{"library": ")" + plexus::test::testPlugin("test_crashes") + R"("}])"));
+  HostProcess host(file);
+  try {
+    http(host.port(), "POST", "/crash/invoke", "{}");
+  } catch (const std::exception&) {
+  }
+  EXPECT_EQ(host.waitExit(20000), 128 + SIGSEGV);
+  const auto j = crashLine(host.output());
+  ASSERT_TRUE(j.is_object()) << host.output();
+  EXPECT_EQ(j.value("component", ""), "Explode");
+  EXPECT_EQ(j.value("message_type", ""), "Explode");
+  EXPECT_EQ(j.value("message_id", "").size(), 36u);
+  EXPECT_EQ(j["inside"].value("component", ""), "InvokeExplode");
+  EXPECT_EQ(j["inside"].value("route", ""), "POST /crash/invoke");
+}
+
 TEST(HostBinary, MigrateNeedsAStore) {
   TempDir dir;
   const std::string file = dir.write("c.json", configText("[]"));

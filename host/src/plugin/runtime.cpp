@@ -2,6 +2,7 @@
 
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
+#include "plugin/crash_report.hpp"
 #include "plugin/uuid.hpp"
 
 #include <Poco/Environment.h>
@@ -311,6 +312,7 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   plexus_status s = PLEXUS_FATAL;
   {
     CurrentCall current(&child);
+    crash::CallScope crashScope(receptor->plugin->name, receptor->name, "message", t, id);
     s = receptor->handleMessage(receptor->instance, &child, &m);
   }
   if (s == PLEXUS_FATAL) call->runtime->markFatal(receptor->id, child.result);
@@ -387,6 +389,7 @@ Runtime::~Runtime() {
 
 void Runtime::start(const config::Config& config) {
   service_ = config.service;
+  crash::install(service_);  // a plugin that crashes the process leaves a log line naming itself
   instance_ = Poco::Environment::nodeName() + "-" + std::to_string(Poco::Process::id());
   std::map<std::string, std::string> routeOwners;
   for (const auto& pc : config.plugins) {
@@ -463,6 +466,7 @@ void Runtime::start(const config::Config& config) {
                        {"abi", std::to_string(lp->abiMajor) + "." + std::to_string(lp->abiMinor)}});
   }
   for (auto& c : components_) {
+    crash::CallScope crashScope(c->plugin->name, c->name, "create", "", "");
     c->instance = c->create(&kApi, c->host.get());
     if (c->instance == nullptr) {
       throw PluginError(
@@ -561,6 +565,8 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
   plexus_status s = PLEXUS_FATAL;
   {
     CurrentCall current(&call);
+    crash::CallScope crashScope(c.plugin->name, c.name, "route",
+                                route.method + " " + route.pathTemplate, req.requestId);
     s = c.handleRequest(c.instance, &call, &r);
   }
   if (s == PLEXUS_FATAL) {
@@ -686,6 +692,7 @@ Delivery Runtime::deliver(Component& c, const store::Envelope& e, store::Transac
   m.timestamp_unix_ms = e.timestampMs;
   {
     CurrentCall current(&call);
+    crash::CallScope crashScope(c.plugin->name, c.name, "message", e.type, e.id);
     d.status = c.handleMessage(c.instance, &call, &m);
   }
   if (d.status != PLEXUS_OK) {
