@@ -1,10 +1,12 @@
 // The plexus-host binary: commands, exit codes, config and plugin refusals, probe, SIGTERM drain.
+#include "store/store.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <future>
 #include <sstream>
 
@@ -161,6 +163,62 @@ TEST(HostBinary, MigrateAppliesOnceThenIsANoOp) {
   auto second = runHost({"migrate", "--config", file});
   ASSERT_EQ(second.exitCode, 0) << second.err;
   EXPECT_NE(second.out.find("0 applied, 4 already applied"), std::string::npos) << second.out;
+}
+
+// Defect 3 of issue 16: a migration with bad SQL passed `check`, and `run` / `migrate` failed
+// with "Invalid SQL statement: incomplete input", naming neither the plugin nor the migration.
+std::string sqliteConfig(const TempDir& dir, const std::string& plugin) {
+  return dir.write("c.json", R"({"service": "mig", "http": {"host": "127.0.0.1", "port": 0},
+                                 "store": {"kind": "sqlite", "url": ")" +
+                                 dir.file("m.db") + R"("}, "plugins": [{"library": ")" +
+                                 plexus::test::testPlugin(plugin) + R"("}]})");
+}
+const char* const kBroken = "migration bad_migration v2 (broken table) failed: ";
+
+TEST(HostBinary, CheckDryRunsMigrationsAndNamesABrokenOne) {
+  TempDir dir;
+  const std::string file = sqliteConfig(dir, "test_bad_migration");
+  auto r = runHost({"check", "--config", file});
+  EXPECT_EQ(r.exitCode, 78) << r.out;
+  EXPECT_NE(r.err.find(kBroken), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CREATE TABLE bad_broken"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("m.db"))) << "check created the store file";
+}
+
+TEST(HostBinary, MigrateAndRunNameABrokenMigration) {
+  TempDir dir;
+  const std::string file = sqliteConfig(dir, "test_bad_migration");
+  auto r = runHost({"migrate", "--config", file});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find(kBroken), std::string::npos) << r.err;
+  HostProcess host(file);  // SQLite hosts migrate at start and stay not ready
+  EXPECT_EQ(http(host.port(), "GET", "/health/ready").status, 503);
+  EXPECT_NE(host.output().find(kBroken), std::string::npos) << host.output();
+}
+
+TEST(HostBinary, CheckReportsAnAppliedMigrationWhoseTextChanged) {
+  TempDir dir;
+  const std::string file = sqliteConfig(dir, "testkit");
+  auto r = runHost({"check", "--config", file});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("migrations: 4 pending, dry run passed (rolled back)"), std::string::npos)
+      << r.out;
+  ASSERT_EQ(runHost({"migrate", "--config", file}).exitCode, 0);
+  r = runHost({"check", "--config", file});
+  EXPECT_NE(r.out.find("migrations: 0 pending"), std::string::npos) << r.out;
+  {
+    plexus::config::Store cfg;
+    cfg.kind = "sqlite";
+    cfg.url = dir.file("m.db");
+    auto db = plexus::store::Store::open(cfg, 1);
+    auto tx = db->begin();
+    tx->exec("UPDATE plexus_migrations SET checksum = 'edited' WHERE owner = 'testkit'");
+    tx->commit();
+  }
+  r = runHost({"check", "--config", file});
+  EXPECT_EQ(r.exitCode, 78);
+  EXPECT_NE(r.err.find("migration testkit v1 ("), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("was changed after it was applied"), std::string::npos) << r.err;
 }
 
 TEST(HostBinary, ServesAndProbes) {

@@ -230,6 +230,16 @@ int HostApplication::start(bool serve) {
       std::cerr << "plexus-host: " << e.what() << "\n";
       return kExitConfig;
     }
+    if (!cfg.store.kind.empty()) {  // what migrate would do, tried and rolled back
+      const auto dry = store::dryRunConfigured(
+          cfg.store, [&](store::Dialect d) { return pluginMigrations(runtime, d); });
+      for (const auto& problem : dry.problems) std::cerr << "plexus-host: " << problem << "\n";
+      if (!dry.problems.empty()) return kExitConfig;
+      std::cout << "plexus-host: migrations: "
+                << (dry.ran ? std::to_string(dry.pending) + " pending, dry run passed (rolled back)"
+                            : "not checked (" + dry.skipped + ")")
+                << "\n";
+    }
     std::cout << "plexus-host: " << configFile_ << " is valid: " << runtime.plugins().size()
               << " plugin(s), " << runtime.componentCount() << " component(s), "
               << runtime.routes().size() << " route(s)\n";

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 
 namespace plexus::store {
@@ -120,6 +121,31 @@ std::vector<Migration> ordered(const std::vector<Migration>& framework,
   return all;
 }
 
+std::string label(const Migration& m);
+
+std::string changed(const Migration& m, const std::string& recorded, const std::string& now) {
+  return label(m) + " was changed after it was applied (recorded checksum " +
+         recorded.substr(0, 12) + "..., now " + now.substr(0, 12) +
+         "...); ship a new version instead of editing it";
+}
+
+std::string label(const Migration& m) {
+  return "migration " + m.owner + " v" + std::to_string(m.version) + " (" + m.name + ")";
+}
+
+// Runs a migration's statements; a failure names the migration and the statement.
+void apply(Transaction& tx, const Migration& m) {
+  for (const std::string& statement : splitStatements(m.sql)) {
+    try {
+      tx.exec(statement);
+    } catch (const SqlError& e) {
+      const std::string shown =
+          statement.size() > 200 ? statement.substr(0, 200) + "..." : statement;
+      throw SqlError(label(m) + " failed: " + e.what() + " (in: " + shown + ")", e.transient());
+    }
+  }
+}
+
 void ensureSchema(Store& store) {
   if (store.dialect() != Dialect::Postgres || store.schema().empty()) return;
   auto tx = store.begin();
@@ -158,15 +184,12 @@ MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrat
     auto it = done.find({m.owner, m.version});
     if (it != done.end()) {
       if (it->second != sum) {
-        throw MigrationError("migration " + m.owner + " v" + std::to_string(m.version) + " (" +
-                             m.name + ") was changed after it was applied (recorded checksum " +
-                             it->second.substr(0, 12) + "..., now " + sum.substr(0, 12) +
-                             "...); ship a new version instead of editing it");
+        throw MigrationError(changed(m, it->second, sum));
       }
       ++report.alreadyApplied;
       continue;
     }
-    for (const std::string& statement : splitStatements(m.sql)) tx->exec(statement);
+    apply(*tx, m);
     tx->exec(
         "INSERT INTO plexus_migrations (owner, version, name, checksum, applied_at) VALUES ($1, "
         "$2, $3, $4, $5)",
@@ -198,6 +221,57 @@ std::vector<std::string> pendingMigrations(Store& store,
   }
   tx->rollback();
   return out;
+}
+
+DryRun dryRun(Store& store, const std::vector<Migration>& pluginMigrations) {
+  DryRun out;
+  out.ran = true;
+  auto tx = store.begin();
+  if (store.dialect() == Dialect::Postgres && !store.schema().empty())
+    tx->exec("CREATE SCHEMA IF NOT EXISTS " + store.schema());  // identifier validated at open
+  ensureLedger(*tx);
+  const auto done = applied(*tx);
+  for (const Migration& m : ordered(frameworkMigrations(store.dialect()), pluginMigrations)) {
+    const std::string sum = checksum(m.sql);
+    auto it = done.find({m.owner, m.version});
+    if (it != done.end()) {
+      if (it->second != sum) out.problems.push_back(changed(m, it->second, sum));
+      continue;
+    }
+    ++out.pending;
+    try {
+      apply(*tx, m);
+    } catch (const SqlError& e) {
+      out.problems.push_back(e.what());
+      break;  // PostgreSQL refuses every later statement of an aborted transaction
+    }
+  }
+  tx->rollback();
+  return out;
+}
+
+DryRun dryRunConfigured(const config::Store& config,
+                        const std::function<std::vector<Migration>(Dialect)>& pluginMigrations) {
+  config::Store target = config;
+  if (config.kind != "postgres" && config.url != ":memory:" &&
+      !std::filesystem::exists(config.url)) {
+    target.url = ":memory:";
+  }
+  std::unique_ptr<Store> store;
+  try {
+    store = Store::open(target, 1);
+    return dryRun(*store, pluginMigrations(store->dialect()));
+  } catch (const SqlError& e) {
+    if (!store || e.transient()) {
+      DryRun out;
+      out.skipped = std::string("store unreachable: ") + e.what();
+      return out;
+    }
+    DryRun out;
+    out.ran = true;
+    out.problems.push_back(e.what());
+    return out;
+  }
 }
 
 }  // namespace plexus::store
