@@ -2,6 +2,8 @@
 
 #include "store/postgres.hpp"
 
+#include <plexus/sdk/sql_text.hpp>
+
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
@@ -51,27 +53,6 @@ Value cell(const Poco::Data::RecordSet& rs, size_t col, size_t row) {
 
 class SqliteTransaction final : public Transaction {
  public:
-  // "$N" -> "?N" outside quotes, so "$2 ... $1" binds like PostgreSQL does.
-  static std::string sqliteParameters(const std::string& sql) {
-    std::string out;
-    out.reserve(sql.size());
-    char quote = 0;
-    for (size_t i = 0; i < sql.size(); ++i) {
-      const char c = sql[i];
-      if (quote != 0) {
-        if (c == quote) quote = 0;
-      } else if (c == '\'' || c == '"') {
-        quote = c;
-      } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '1' && sql[i + 1] <= '9') {
-        out.push_back('?');
-        continue;
-      }
-      out.push_back(c);
-    }
-    return out;
-  }
-
- public:
   SqliteTransaction(Poco::Data::Session session, std::unique_lock<std::mutex> lock)
       : session_(std::move(session)), lock_(std::move(lock)) {
     try {
@@ -94,7 +75,7 @@ class SqliteTransaction final : public Transaction {
     try {
       Poco::Data::Statement st(session_);
       // SQLite numbers "$N" parameters by first appearance, not by N; "?N" means index N.
-      st << sqliteParameters(sql);
+      st << plexus::sql::sqliteParameters(sql);  // the SDK's: the test host rewrites alike
       for (const Value& p : params) {
         switch (p.type()) {
           case Value::Type::Null:
@@ -240,47 +221,7 @@ std::string pgConnectionString(const std::string& url) {
 }
 
 std::vector<std::string> splitStatements(const std::string& script) {
-  std::vector<std::string> out;
-  std::string cur;
-  size_t i = 0;
-  auto flush = [&] {
-    size_t b = cur.find_first_not_of(" \t\r\n");
-    if (b != std::string::npos)
-      out.push_back(cur.substr(b, cur.find_last_not_of(" \t\r\n") - b + 1));
-    cur.clear();
-  };
-  while (i < script.size()) {
-    const char c = script[i];
-    if (c == '-' && i + 1 < script.size() && script[i + 1] == '-') {
-      const size_t e = script.find('\n', i);
-      i = e == std::string::npos ? script.size() : e + 1;
-      cur.push_back('\n');
-      continue;
-    }
-    if (c == '\'' || c == '"') {
-      const size_t e = script.find(c, i + 1);
-      const size_t end = e == std::string::npos ? script.size() : e + 1;
-      cur.append(script, i, end - i);
-      i = end;
-      continue;
-    }
-    if (c == '$' && i + 1 < script.size() && script[i + 1] == '$') {
-      const size_t e = script.find("$$", i + 2);
-      const size_t end = e == std::string::npos ? script.size() : e + 2;
-      cur.append(script, i, end - i);
-      i = end;
-      continue;
-    }
-    if (c == ';') {
-      flush();
-      ++i;
-      continue;
-    }
-    cur.push_back(c);
-    ++i;
-  }
-  flush();
-  return out;
+  return plexus::sql::splitStatements(script);  // the SDK's: the test host splits alike
 }
 
 std::unique_ptr<Store> Store::open(const config::Store& config, int poolSize) {
