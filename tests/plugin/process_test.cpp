@@ -143,6 +143,30 @@ TEST(HostBinary, AReceptorThatCrashesUnderARouteIsNamedWithTheRoute) {
   EXPECT_EQ(j["inside"].value("route", ""), "POST /crash/invoke");
 }
 
+// The C and Rust examples load through the real loader (trust checks, ABI checks) beside the
+// ECommerce plugins, their migrations apply, and their routes answer.
+TEST(HostBinary, TheCAndRustExamplePluginsLoadAndServe) {
+  const std::string loyalty = plexus::test::plugin("loyalty");
+  if (!std::filesystem::exists(loyalty)) GTEST_SKIP() << "no " << loyalty << " (no Debian cargo)";
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.json", R"({"service": "poly", "http": {"host": "127.0.0.1", "port": 0},
+                    "store": {"kind": "sqlite", "url": ")" +
+                    dir.file("p.db") + R"("},
+                    "transport": {"kind": "inproc"},
+                    "plugins": [{"library": ")" +
+                    plexus::test::plugin("orders") + R"("}, {"library": ")" +
+                    plexus::test::plugin("audit") + R"("}, {"library": ")" + loyalty + R"("}]})");
+  auto r = runHost({"check", "--config", file});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  HostProcess host(file);
+  EXPECT_EQ(http(host.port(), "GET", "/api/loyalty/nobody").body,
+            R"({"customerId":"nobody","points":0})");
+  EXPECT_EQ(http(host.port(), "POST", "/api/audit/o-1/notes", R"({"note": "hi"})").status, 201);
+  EXPECT_EQ(
+      nlohmann::json::parse(http(host.port(), "GET", "/api/audit/o-1").body)["entries"].size(), 1u);
+}
+
 TEST(HostBinary, MigrateNeedsAStore) {
   TempDir dir;
   const std::string file = dir.write("c.json", configText("[]"));
