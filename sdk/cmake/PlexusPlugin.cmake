@@ -59,7 +59,10 @@ function(plexus_add_plugin_test name)
   endif()
   include(GoogleTest)
   if(TARGET ${ARG_PLUGIN})
-    set(plugin_file $<TARGET_FILE:${ARG_PLUGIN}>)
+    get_target_property(plugin_file ${ARG_PLUGIN} PLEXUS_PLUGIN_FILE)  # a Rust plugin
+    if(NOT plugin_file)
+      set(plugin_file $<TARGET_FILE:${ARG_PLUGIN}>)
+    endif()
   else()
     set(plugin_file ${ARG_PLUGIN})
   endif()
@@ -77,4 +80,55 @@ function(plexus_add_plugin_test name)
   else()
     gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 30)
   endif()
+endfunction()
+
+# plexus_add_rust_plugin(<name> [CRATE_DIR <dir>] [OUTPUT_DIRECTORY <dir>])
+#
+# Builds a Rust plugin crate (crate-type "cdylib", library name plexus_<name>) with cargo into
+# plexus_<name>.so, as target <name> (part of `all`). The crate is copied into the build tree, so
+# Cargo.lock and target/ stay out of the sources. Where Debian's crate registry exists
+# (/usr/share/cargo/registry, librust-*-dev packages), cargo runs offline against it; cargo and
+# rustc are PLEXUS_CARGO and PLEXUS_RUSTC (default: Debian's /usr/bin ones, else the PATH's).
+function(plexus_add_rust_plugin name)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "CRATE_DIR;OUTPUT_DIRECTORY" "")
+  if(NOT ARG_CRATE_DIR)
+    set(ARG_CRATE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
+  endif()
+  if(NOT ARG_OUTPUT_DIRECTORY)
+    set(ARG_OUTPUT_DIRECTORY ${PLEXUS_PLUGIN_OUTPUT_DIRECTORY})
+  endif()
+  if(NOT ARG_OUTPUT_DIRECTORY)
+    set(ARG_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  endif()
+  find_program(PLEXUS_CARGO cargo PATHS /usr/bin NO_DEFAULT_PATH)
+  find_program(PLEXUS_CARGO cargo)
+  find_program(PLEXUS_RUSTC rustc PATHS /usr/bin NO_DEFAULT_PATH)
+  find_program(PLEXUS_RUSTC rustc)
+  if(NOT PLEXUS_CARGO OR NOT PLEXUS_RUSTC)
+    message(FATAL_ERROR "plexus_add_rust_plugin(${name}): cargo and rustc are needed "
+      "(Debian: apt-get install cargo rustc)")
+  endif()
+  set(crate ${CMAKE_CURRENT_BINARY_DIR}/${name}-crate)
+  set(cargo_home ${CMAKE_CURRENT_BINARY_DIR}/${name}-cargo-home)
+  set(env CARGO_HOME=${cargo_home} RUSTC=${PLEXUS_RUSTC})
+  if(EXISTS /usr/share/cargo/registry)
+    file(WRITE ${cargo_home}/config.toml "[source.crates-io]\nreplace-with = \"debian\"\n\n"
+      "[source.debian]\ndirectory = \"/usr/share/cargo/registry\"\n\n[net]\noffline = true\n")
+  else()
+    set(env RUSTC=${PLEXUS_RUSTC})
+  endif()
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${ARG_CRATE_DIR}/src/*.rs)
+  set(so ${ARG_OUTPUT_DIRECTORY}/plexus_${name}.so)
+  add_custom_command(
+    OUTPUT ${so}
+    COMMAND ${CMAKE_COMMAND} -E copy_directory ${ARG_CRATE_DIR}/src ${crate}/src
+    COMMAND ${CMAKE_COMMAND} -E copy ${ARG_CRATE_DIR}/Cargo.toml ${crate}/Cargo.toml
+    COMMAND ${CMAKE_COMMAND} -E env ${env}
+      ${PLEXUS_CARGO} build --release --quiet --manifest-path ${crate}/Cargo.toml
+    COMMAND ${CMAKE_COMMAND} -E copy ${crate}/target/release/libplexus_${name}.so ${so}
+    DEPENDS ${sources} ${ARG_CRATE_DIR}/Cargo.toml
+    COMMENT "cargo build ${name} (Rust plugin)"
+    VERBATIM)
+  add_custom_target(${name} ALL DEPENDS ${so})
+  set_target_properties(${name} PROPERTIES PLEXUS_PLUGIN_FILE ${so} PLEXUS_RUST_CRATE ${crate})
 endfunction()
