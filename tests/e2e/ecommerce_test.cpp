@@ -13,12 +13,15 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <plexus/testing/json_schema.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -52,6 +55,32 @@ class System {
   std::string output() const {
     std::string out;
     for (const auto& h : hosts_) out += h->output();
+    return out;
+  }
+  // Every message the system's plugins emitted, sent or scheduled: the outbox envelopes of every
+  // deployment's store.
+  std::vector<std::string> outbox() const {
+    std::vector<std::string> out;
+    plexus::config::Store sc;
+#ifdef PLEXUS_TEST_DISTRIBUTED
+    sc.kind = "postgres";
+    sc.url = std::getenv("PLEXUS_PG_URL");
+    auto db = plexus::store::Store::open(sc, 1);
+    for (const auto& [service, port] : ports_) {
+      std::string schema = service;
+      for (char& c : schema) c = c == '-' ? '_' : c;
+      auto tx = db->begin();
+      for (const auto& row : tx->query("SELECT envelope FROM " + schema + ".plexus_outbox", {}))
+        out.push_back(row[0].asText());
+    }
+#else
+    sc.kind = "sqlite";
+    sc.url = dir_.file("plexus.db");
+    auto db = plexus::store::Store::open(sc, 1);
+    auto tx = db->begin();
+    for (const auto& row : tx->query("SELECT envelope FROM plexus_outbox", {}))
+      out.push_back(row[0].asText());
+#endif
     return out;
   }
 
@@ -408,5 +437,36 @@ TEST(ECommerce, DuplicatesInjectedOnTheBrokerChangeNothing) {
   EXPECT_EQ(get("/api/inventory/" + p)["reservedStock"], 2);
 }
 #endif
+
+// The event catalogue holds: every message the scenarios above made the plugins emit, send or
+// schedule matches the JSON Schema kept beside its owning plugin (plugins/*/schemas), so a payload
+// change that would break a consumer fails here. Declared last: it reads what the others produced.
+TEST(ECommerce, EveryMessageSentMatchesItsSchemaInTheCatalogue) {
+  std::vector<std::string> dirs;
+  for (const auto& entry : std::filesystem::directory_iterator(PLEXUS_SOURCE_DIR "/plugins")) {
+    if (std::filesystem::is_directory(entry.path() / "schemas"))
+      dirs.push_back((entry.path() / "schemas").string());
+  }
+  const plexus::testing::SchemaCatalogue catalogue(dirs);
+  std::map<std::string, int> checked;
+  std::vector<std::string> violations;
+  for (const auto& text : System::get().outbox()) {
+    std::string error;
+    const auto e = plexus::store::decode(text, error);
+    ASSERT_TRUE(e.has_value()) << error;
+    ++checked[e->type];
+    for (const auto& v : catalogue.validate(e->type, json::parse(e->payload)))
+      violations.push_back(v);
+  }
+  EXPECT_GE(checked.size(), 15u) << "the scenarios sent fewer message types than expected";
+  EXPECT_TRUE(violations.empty()) << [&] {
+    std::string all;
+    for (const auto& v : violations) all += v + "\n";
+    return all;
+  }();
+  std::string summary;
+  for (const auto& [type, n] : checked) summary += " " + type + "=" + std::to_string(n);
+  std::cout << "[catalogue] messages checked against their schemas:" << summary << "\n";
+}
 
 }  // namespace
