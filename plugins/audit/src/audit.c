@@ -102,6 +102,7 @@ static int is_object(plexus_str json) {
 
 /* ---- RecordAuditNote: the command this plugin owns ---- */
 
+/* [receptor] */
 static plexus_status record_note(void* instance, plexus_call* call, const plexus_message* m) {
   audit_instance* self = instance;
   const plexus_host_api* api = self->api;
@@ -155,6 +156,7 @@ static plexus_status record_note(void* instance, plexus_call* call, const plexus
   free(event.data);
   return status == PLEXUS_OK ? PLEXUS_OK : failed(self, call, status);
 }
+/* [/receptor] */
 
 /* ---- AuditTrail: other plugins' events, one entry each ---- */
 
@@ -277,6 +279,7 @@ static plexus_status get_trail(void* instance, plexus_call* call, const plexus_r
 
 /* ---- the descriptor ---- */
 
+/* [descriptor] */
 static const char* const note_types[] = {"RecordAuditNote"};
 static const plexus_message_kind note_kinds[] = {PLEXUS_MESSAGE_COMMAND};
 static const plexus_receptor_desc note_receptor = {sizeof(plexus_receptor_desc),
@@ -326,3 +329,4 @@ static const plexus_plugin_desc descriptor = {sizeof(plexus_plugin_desc),
 
 PLEXUS_ABI_EXPORT const plexus_plugin_desc* plexus_plugin_entry_v1(void);
 const plexus_plugin_desc* plexus_plugin_entry_v1(void) { return &descriptor; }
+/* [/descriptor] */

@@ -114,6 +114,7 @@ impl Instance {
     }
 }
 
+// [hooks]
 /// The barrier: a Failure becomes its status and reason, a panic becomes REJECT.
 unsafe fn guarded(instance: *mut c_void, call: *mut plexus_call,
                   f: impl FnOnce(&Instance) -> Result<(), Failure>) -> plexus_status {
@@ -143,6 +144,7 @@ unsafe extern "C" fn award_points(i: *mut c_void, call: *mut plexus_call, m: *co
 unsafe extern "C" fn get_balance(i: *mut c_void, call: *mut plexus_call, r: *const plexus_request) -> plexus_status {
     guarded(i, call, |this| this.balance(call, &*r))
 }
+// [/hooks]
 
 // ---- the descriptor: statics, built at compile time ----
 
@@ -157,6 +159,7 @@ unsafe impl<T, const N: usize> Sync for Pointers<T, N> {}
 struct Names<const N: usize>([*const c_char; N]);
 unsafe impl<const N: usize> Sync for Names<N> {}
 
+// [descriptor]
 static AWARD_TYPES: Names<1> = Names([cstr!("OrderCreated")]);
 static AWARD_KINDS: [plexus_message_kind; 1] = [PLEXUS_MESSAGE_EVENT];
 static AWARD: plexus_receptor_desc = plexus_receptor_desc {
@@ -171,6 +174,7 @@ static AWARD: plexus_receptor_desc = plexus_receptor_desc {
     message_kinds: &AWARD_KINDS as *const _ as *const plexus_message_kind,
 };
 static RECEPTORS: Pointers<plexus_receptor_desc, 1> = Pointers([&AWARD]);
+// [/descriptor]
 
 static BALANCE: plexus_route_desc = plexus_route_desc {
     struct_size: std::mem::size_of::<plexus_route_desc>() as u32,
