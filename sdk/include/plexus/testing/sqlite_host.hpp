@@ -194,9 +194,14 @@ class SqliteTestHost {
   std::vector<Sent> events() const { return ofKind("event"); }
   std::vector<Sent> commands() const { return ofKind("command"); }
   const std::vector<std::string>& logs() const { return logs_; }
-  double metric(const std::string& name) const {
-    auto it = metrics_.find(name);
-    return it == metrics_.end() ? 0 : it->second;
+  // Sum of counter increments (last value of a gauge) of `name`; with `labels`, of that series
+  // only (label values in definition order), else of every series.
+  double metric(const std::string& name, const std::vector<std::string>& labels = {}) const {
+    double sum = 0;
+    for (const auto& [key, v] : metrics_) {
+      if (key.first == name && (labels.empty() || key.second == labels)) sum += v;
+    }
+    return sum;
   }
   void clear() {
     committed_.clear();
@@ -512,16 +517,20 @@ class SqliteTestHost {
       const std::string id = self(h).nextId();
       std::memcpy(out, id.c_str(), 37);
     };
-    a.metric_define = [](plexus_host* h, plexus_metric_kind, plexus_str name, plexus_str,
+    a.metric_define = [](plexus_host* h, plexus_metric_kind kind, plexus_str name, plexus_str,
                          const plexus_str*, size_t, const double*, size_t) -> int64_t {
       auto& s = self(h);
-      s.metricNames_.push_back(text(name));
-      return static_cast<int64_t>(s.metricNames_.size());
+      s.metricDefs_.emplace_back(text(name), kind);
+      return static_cast<int64_t>(s.metricDefs_.size());
     };
-    a.metric_update = [](plexus_host* h, int64_t id, const plexus_str*, size_t, double v) {
+    a.metric_update = [](plexus_host* h, int64_t id, const plexus_str* labels, size_t n, double v) {
       auto& s = self(h);
-      if (id < 1 || static_cast<size_t>(id) > s.metricNames_.size()) return PLEXUS_REJECT;
-      s.metrics_[s.metricNames_[static_cast<size_t>(id - 1)]] += v;
+      if (id < 1 || static_cast<size_t>(id) > s.metricDefs_.size()) return PLEXUS_REJECT;
+      const auto& [name, kind] = s.metricDefs_[static_cast<size_t>(id - 1)];
+      std::vector<std::string> values;
+      for (size_t i = 0; i < n; ++i) values.push_back(text(labels[i]));
+      double& slot = s.metrics_[{name, values}];
+      slot = kind == PLEXUS_METRIC_GAUGE ? v : slot + v;
       return PLEXUS_OK;
     };
     a.emit = [](plexus_call* c, plexus_str t, plexus_str st, plexus_str p) {
@@ -650,8 +659,9 @@ class SqliteTestHost {
   plexus_host_api api_{};
   std::vector<Component> components_;
   std::vector<Sent> committed_, pending_;
-  std::vector<std::string> logs_, metricNames_;
-  std::map<std::string, double> metrics_;
+  std::vector<std::string> logs_;
+  std::vector<std::pair<std::string, plexus_metric_kind>> metricDefs_;
+  std::map<std::pair<std::string, std::vector<std::string>>, double> metrics_;
   SchemaCatalogue catalogue_;
   bool validate_ = false;
   int64_t now_ = 1767225600000;  // 2026-01-01T00:00:00Z
