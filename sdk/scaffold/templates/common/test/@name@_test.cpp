@@ -8,7 +8,7 @@ namespace {
 
 using plexus::testing::SqliteTestHost;
 
-TEST(@Name @, AnItemPostedIsStoredAndAnnounced) {
+TEST(@Name@, AnItemPostedIsStoredAndAnnounced) {
   SqliteTestHost host(PLEXUS_PLUGIN_PATH);
   host.validateWith(std::string(PLEXUS_SCHEMA_DIRS));
   auto r = host.request("POST", "/api/@name@/items", R"({"text": "first"})");
@@ -19,7 +19,7 @@ TEST(@Name @, AnItemPostedIsStoredAndAnnounced) {
   EXPECT_EQ(host.query("SELECT count(*) FROM @name@_items")[0][0].asInt(), 1);
 }
 
-TEST(@Name @, AnItemThatIsNotAJsonObjectIs400AndStoresNothing) {
+TEST(@Name@, AnItemThatIsNotAJsonObjectIs400AndStoresNothing) {
   SqliteTestHost host(PLEXUS_PLUGIN_PATH);
   auto r = host.request("POST", "/api/@name@/items", "[1, 2]");
   EXPECT_EQ(r.status, 400) << r.body;
