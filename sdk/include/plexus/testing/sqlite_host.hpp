@@ -393,9 +393,9 @@ class SqliteTestHost {
     return out;
   }
 
-  Handled runMessage(Component& comp, const std::string& type, const std::string& payload,
-                     const std::string& stream, const std::string& id) {
-    Call c{this, &comp, stream, id};
+  // A first delivery of a message (views into the caller's strings).
+  plexus_message messageOf(const std::string& type, const std::string& stream,
+                           const std::string& payload, const std::string& id) const {
     plexus_message m{};
     m.struct_size = sizeof m;
     m.attempt = 1;
@@ -405,6 +405,13 @@ class SqliteTestHost {
     m.correlation = str(id);
     m.payload = str(payload);
     m.timestamp_unix_ms = now_;
+    return m;
+  }
+
+  Handled runMessage(Component& comp, const std::string& type, const std::string& payload,
+                     const std::string& stream, const std::string& id) {
+    Call c{this, &comp, stream, id};
+    const plexus_message m = messageOf(type, stream, payload, id);
     exec("BEGIN");
     plexus_status s = comp.onMessage(comp.instance, reinterpret_cast<plexus_call*>(&c), &m);
     s = checkSchemas(c, s);
@@ -628,14 +635,7 @@ class SqliteTestHost {
     }
     const std::string id = nextId();
     Call c{this, owner, stream, id};
-    plexus_message m{};
-    m.struct_size = sizeof m;
-    m.attempt = 1;
-    m.id = str(id);
-    m.type = str(type);
-    m.stream = str(stream);
-    m.payload = str(payload);
-    m.timestamp_unix_ms = now_;
+    const plexus_message m = messageOf(type, stream, payload, id);
     exec("SAVEPOINT plexus_invoke");
     const plexus_status s =
         owner->onMessage(owner->instance, reinterpret_cast<plexus_call*>(&c), &m);
