@@ -68,7 +68,7 @@ class GetEcho final : public plexus::Route {
 
 }  // namespace echo
 
-PLEXUS_REGISTER_RECEPTOR(echo::EchoReceptor, "Echo");
+PLEXUS_REGISTER_RECEPTOR(echo::EchoReceptor, plexus::command("Echo"));
 PLEXUS_REGISTER_ROUTE(echo::PostEcho, "POST", "/api/echo");
 PLEXUS_REGISTER_ROUTE(echo::GetEcho, "GET", "/api/echo/{word}");
 PLEXUS_PLUGIN("echo", "1.0.0");

@@ -3,6 +3,7 @@
 // the in-process bus, tier plugin) and, with PLEXUS_TEST_DISTRIBUTED, seven hosts from the seven
 // deployment configs on the real PostgreSQL and RabbitMQ of scripts/services (tier e2e).
 #include "smtp_sink.hpp"
+#include "store/message_rows.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
 #include "transport/cloudevents.hpp"
@@ -13,12 +14,15 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <plexus/testing/json_schema.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -54,6 +58,38 @@ class System {
     for (const auto& h : hosts_) out += h->output();
     return out;
   }
+  // Every message the system's plugins emitted, sent or scheduled: what the outbox still holds and
+  // what it kept after publication (the hosts run with keep_published_hours).
+  std::vector<plexus::Message> sent() const {
+    std::vector<plexus::Message> out;
+    plexus::config::Store sc;
+#ifdef PLEXUS_TEST_DISTRIBUTED
+    sc.kind = "postgresql";
+    sc.url = std::getenv("PLEXUS_PG_URL");
+    std::vector<std::string> prefixes;
+    for (const auto& [service, port] : ports_) {
+      std::string schema = service;
+      for (char& c : schema) c = c == '-' ? '_' : c;
+      prefixes.push_back(schema + ".");
+    }
+#else
+    sc.kind = "sqlite";
+    sc.url = dir_.file("plexus.db");
+    const std::vector<std::string> prefixes{""};
+#endif
+    auto db = plexus::store::Store::open(sc, 1);
+    auto tx = db->begin();
+    const std::string columns = plexus::store::kMessageColumns;
+    for (const auto& prefix : prefixes) {
+      for (const char* table : {"plexus_outbox", "plexus_published"}) {
+        for (const auto& row : tx->query(
+                 "SELECT " + columns + " FROM " + prefix + table + " WHERE kind <> 'dead-letter'",
+                 {}))
+          out.push_back(plexus::store::messageFrom(row, 0));
+      }
+    }
+    return out;
+  }
 
  private:
   System() {
@@ -61,6 +97,7 @@ class System {
         {"PLEXUS_HTTP_PORT", "0"},
         {"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR},
         {"PLEXUS_SAGA_TIMEOUT_SECONDS", "3"},
+        {"PLEXUS_KEEP_PUBLISHED_HOURS", "1"},  // the catalogue test reads what was sent
         {"PLEXUS_LOG_LEVEL", "info"},
         {"PLEXUS_SMTP_HOST", "127.0.0.1"},
         {"PLEXUS_SMTP_PORT", std::to_string(smtp().port())}};
@@ -407,5 +444,33 @@ TEST(ECommerce, DuplicatesInjectedOnTheBrokerChangeNothing) {
   EXPECT_EQ(get("/api/inventory/" + p)["reservedStock"], 2);
 }
 #endif
+
+// The event catalogue holds: every message the scenarios above made the plugins emit, send or
+// schedule matches the JSON Schema kept beside its owning plugin (plugins/*/schemas), so a payload
+// change that would break a consumer fails here. Declared last: it reads what the others produced.
+TEST(ECommerce, EveryMessageSentMatchesItsSchemaInTheCatalogue) {
+  std::vector<std::string> dirs;
+  for (const auto& entry : std::filesystem::directory_iterator(PLEXUS_SOURCE_DIR "/plugins")) {
+    if (std::filesystem::is_directory(entry.path() / "schemas"))
+      dirs.push_back((entry.path() / "schemas").string());
+  }
+  const plexus::testing::SchemaCatalogue catalogue(dirs);
+  std::map<std::string, int> checked;
+  std::vector<std::string> violations;
+  for (const auto& e : System::get().sent()) {
+    ++checked[e.type];
+    for (const auto& v : catalogue.validate(e.type, json::parse(e.payload)))
+      violations.push_back(v);
+  }
+  EXPECT_GE(checked.size(), 15u) << "the scenarios sent fewer message types than expected";
+  EXPECT_TRUE(violations.empty()) << [&] {
+    std::string all;
+    for (const auto& v : violations) all += v + "\n";
+    return all;
+  }();
+  std::string summary;
+  for (const auto& [type, n] : checked) summary += " " + type + "=" + std::to_string(n);
+  std::cout << "[catalogue] messages checked against their schemas:" << summary << "\n";
+}
 
 }  // namespace

@@ -5,6 +5,8 @@
 // - an exporter whose endpoint is down or slow never holds up a request, and counts its drops.
 #include "support.hpp"
 
+#include <plexus/abi/plugin_abi.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -523,7 +525,9 @@ TEST_F(DistributedTrace, MetricsOfATracingHostPassPromtool) {
         "process_virtual_memory_bytes", "plexus_trace_spans_exported_total"}) {
     EXPECT_GE(metric(m.body, series), 0) << series;
   }
-  EXPECT_EQ(metric(m.body, "plexus_build_info{abi_version=\"1.1\",version=\"" PLEXUS_VERSION "\"}"),
+  const std::string abi = std::to_string(PLEXUS_ABI_MAJOR) + "." + std::to_string(PLEXUS_ABI_MINOR);
+  EXPECT_EQ(metric(m.body,
+                   "plexus_build_info{abi_version=\"" + abi + "\",version=\"" PLEXUS_VERSION "\"}"),
             1);
   EXPECT_EQ(metric(m.body, "plexus_plugin_info{plugin=\"orders\",version=\"1.0.0\"}"), 1);
   EXPECT_EQ(metric(m.body, "plexus_plugin_info{plugin=\"order_saga\",version=\"1.0.0\"}"), 1);

@@ -41,6 +41,15 @@ TEST(Loader, LoadsAWellFormedPlugin) {
   EXPECT_EQ(p->migrations.size(), 1u);
   EXPECT_EQ(p->receptorTypes[0], std::vector<std::string>{"Count"});  // registration order
   EXPECT_EQ(p->receptorTypes[1], std::vector<std::string>{"Work"});
+  EXPECT_EQ(p->receptorKinds[1], std::vector<plexus_message_kind>{PLEXUS_MESSAGE_UNDECLARED});
+}
+
+TEST(Loader, LoadsAPluginBuiltForAbi11WithItsTypesUndeclared) {
+  auto p = plexus::plugin::load(testPlugin("test_abi_1_1"), std::nullopt);
+  EXPECT_EQ(p->abiMinor, 1);
+  EXPECT_EQ(p->receptorTypes[0], (std::vector<std::string>{"Ping", "Pinged"}));
+  EXPECT_EQ(p->receptorKinds[0], (std::vector<plexus_message_kind>{PLEXUS_MESSAGE_UNDECLARED,
+                                                                   PLEXUS_MESSAGE_UNDECLARED}));
 }
 
 TEST(Loader, RefusesAbiMajorMismatch) {
@@ -60,6 +69,10 @@ TEST(Loader, RefusesDuplicateComponent) {
 }
 TEST(Loader, NamesAMissingDependency) {
   expectRefused(testPlugin("test_missing_dependency"), "libplexus_test_missing_dep.so");
+}
+TEST(Loader, RefusesARouteUnderTheHostsAdminPathNamingPluginAndRoute) {
+  expectRefused(testPlugin("test_reserved_route"),
+                "plugin sneaky: route \"Sneaky\" path /admin/dead-letters/mine is under /admin");
 }
 TEST(Loader, RefusesAMissingFile) { expectRefused("/nonexistent/plexus_x.so", "cannot access"); }
 TEST(Loader, RefusesANonElfFile) {
@@ -373,6 +386,52 @@ TEST(RuntimeStart, FailingConstructorIsRefused) {
   } catch (const PluginError& e) {
     EXPECT_NE(e.reason().find("\"Doomed\" failed to start"), std::string::npos) << e.what();
   }
+}
+
+// Defect 1 of issue 16: a second receptor for a command another plugin owns was accepted, and
+// every POST /api/orders then answered 500 "no receptor for CreateOrder".
+void expectSecondOwnerRefused(const std::string& thief, const std::string& thiefId) {
+  plexus::Metrics metrics;
+  plexus::plugin::Runtime rt(metrics);
+  const std::string thiefPath = testPlugin(thief);
+  try {
+    rt.start(configWith(R"({"service": "t", "plugins": [{"library": ")" +
+                        plexus::test::plugin("orders") + R"("}, {"library": ")" + thiefPath +
+                        R"("}]})"));
+    FAIL() << thief << " was accepted beside orders";
+  } catch (const PluginError& e) {
+    EXPECT_EQ(e.path(), thiefPath);
+    for (const std::string& part : {thiefId, std::string("orders/CreateOrder"),
+                                    std::string("CreateOrder"), plexus::test::plugin("orders")}) {
+      EXPECT_NE(e.reason().find(part), std::string::npos) << part << " not in: " << e.what();
+    }
+  }
+}
+
+TEST(RuntimeStart, ASecondReceptorOfACommandIsRefusedNamingBoth) {
+  expectSecondOwnerRefused("test_thief_command", "thief_command/Thief");
+}
+
+TEST(RuntimeStart, AnUndeclaredListingOfADeclaredCommandIsRefused) {
+  expectSecondOwnerRefused("test_thief_undeclared", "thief_undeclared/Thief");
+}
+
+TEST(RuntimeStart, ACommandCalledAnEventElsewhereIsRefused) {
+  expectSecondOwnerRefused("test_thief_event", "thief_event/Thief");
+}
+
+TEST(RuntimeStart, SeveralReceptorsMayReactToOneEvent) {
+  plexus::Metrics metrics;
+  plexus::plugin::Runtime rt(metrics);
+  rt.start(configWith(R"({"service": "t", "plugins": [{"library": ")" +
+                      plexus::test::plugin("orders") + R"("}, {"library": ")" +
+                      plexus::test::plugin("order_saga") + R"("}, {"library": ")" +
+                      plexus::test::plugin("notifications") + R"("}, {"library": ")" +
+                      testPlugin("test_listener") + R"("}]})"));
+  ASSERT_NE(rt.receptorFor("CreateOrder"), nullptr);
+  EXPECT_EQ(rt.receptorFor("CreateOrder")->id, "orders/CreateOrder");
+  EXPECT_EQ(rt.receptorFor("OrderSagaTimeout")->id, "order_saga/OrderSaga");
+  EXPECT_EQ(rt.receptorFor("OrderCreated"), nullptr);  // an event: no single owner
 }
 
 }  // namespace

@@ -1,11 +1,14 @@
 // The plexus-host binary: commands, exit codes, config and plugin refusals, probe, SIGTERM drain.
+#include "store/store.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <future>
+#include <sstream>
 
 namespace {
 
@@ -61,6 +64,105 @@ TEST(HostBinary, CheckRefusesABrokenPluginWithPathAndReason) {
   EXPECT_NE(r.err.find("ABI major 2"), std::string::npos) << r.err;
 }
 
+// Defect 4 of issue 16: a route under /admin/ was refused by the HTTP server with neither the
+// plugin nor its file named and no JSON log line.
+TEST(HostBinary, CheckAndRunRefuseARouteUnderAdminWithAJsonLogLine) {
+  TempDir dir;
+  const std::string lib = plexus::test::testPlugin("test_reserved_route");
+  const std::string file = dir.write("c.json", configText(R"([{"library": ")" + lib + R"("}])"));
+  for (const char* command : {"check", "run"}) {
+    auto r = runHost({command, "--config", file});
+    EXPECT_EQ(r.exitCode, 78) << command;
+    bool logged = false;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object() || j.value("msg", "") != "plugin refused") continue;
+      logged = true;
+      EXPECT_EQ(j.value("path", ""), lib);
+      EXPECT_NE(j.value("reason", "").find("plugin sneaky: route \"Sneaky\""), std::string::npos)
+          << line;
+      EXPECT_NE(j.value("reason", "").find("/admin"), std::string::npos) << line;
+    }
+    EXPECT_TRUE(logged) << command << ": no \"plugin refused\" JSON line in:\n" << r.out;
+  }
+}
+
+// Defect 5 of issue 16: a plugin that crashed the process left no log line. The host's last words
+// name the plugin, the component and the route or message, then the process dies of the signal.
+nlohmann::json crashLine(const std::string& output) {
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("level", "") == "fatal") return j;
+  }
+  return nullptr;
+}
+
+// Starts a host with the crashing test plugin, sends one request, and returns its last words
+// after checking that it died of SIGSEGV.
+nlohmann::json crashWith(const std::string& method, const std::string& path) {
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.json",
+      configText(R"([{"library": ")" + plexus::test::testPlugin("test_crashes") + R"("}])"));
+  HostProcess host(file);
+  try {
+    http(host.port(), method, path, "{}", {{"X-Request-Id", "req-crash-1"}});
+  } catch (const std::exception&) {
+    // The connection dies with the process.
+  }
+  EXPECT_EQ(host.waitExit(20000), 128 + SIGSEGV);
+  const auto j = crashLine(host.output());
+  EXPECT_TRUE(j.is_object()) << host.output();
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+TEST(HostBinary, APluginThatCrashesInARouteLeavesLastWordsAndDiesOfTheSignal) {
+  const auto j = crashWith("GET", "/crash/null");
+  EXPECT_EQ(j.value("signal", ""), "SIGSEGV");
+  EXPECT_EQ(j.value("plugin", ""), "crashes");
+  EXPECT_EQ(j.value("component", ""), "NullDeref");
+  EXPECT_EQ(j.value("route", ""), "GET /crash/null");
+  EXPECT_EQ(j.value("request_id", ""), "req-crash-1");
+  EXPECT_EQ(j.value("service", ""), "proc-test");
+  EXPECT_EQ(j.value("fault_address", ""), "0x0");
+  EXPECT_EQ(j.value("ts", "").size(), 24u) << j;
+}
+
+TEST(HostBinary, AReceptorThatCrashesUnderARouteIsNamedWithTheRoute) {
+  const auto j = crashWith("POST", "/crash/invoke");
+  EXPECT_EQ(j.value("component", ""), "Explode");
+  EXPECT_EQ(j.value("message_type", ""), "Explode");
+  EXPECT_EQ(j.value("message_id", "").size(), 36u);
+  EXPECT_EQ(j["inside"].value("component", ""), "InvokeExplode");
+  EXPECT_EQ(j["inside"].value("route", ""), "POST /crash/invoke");
+}
+
+// The C and Rust examples load through the real loader (trust checks, ABI checks) beside the
+// ECommerce plugins, their migrations apply, and their routes answer.
+TEST(HostBinary, TheCAndRustExamplePluginsLoadAndServe) {
+  const std::string loyalty = plexus::test::plugin("loyalty");
+  if (!std::filesystem::exists(loyalty)) GTEST_SKIP() << "no " << loyalty << " (no Debian cargo)";
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.json", R"({"service": "poly", "http": {"host": "127.0.0.1", "port": 0},
+                    "store": {"kind": "sqlite", "url": ")" +
+                    dir.file("p.db") + R"("},
+                    "transport": {"kind": "inproc"},
+                    "plugins": [{"library": ")" +
+                    plexus::test::plugin("orders") + R"("}, {"library": ")" +
+                    plexus::test::plugin("audit") + R"("}, {"library": ")" + loyalty + R"("}]})");
+  auto r = runHost({"check", "--config", file});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  HostProcess host(file);
+  EXPECT_EQ(http(host.port(), "GET", "/api/loyalty/nobody").body,
+            R"({"customerId":"nobody","points":0})");
+  EXPECT_EQ(http(host.port(), "POST", "/api/audit/o-1/notes", R"({"note": "hi"})").status, 201);
+  EXPECT_EQ(
+      nlohmann::json::parse(http(host.port(), "GET", "/api/audit/o-1").body)["entries"].size(), 1u);
+}
+
 TEST(HostBinary, MigrateNeedsAStore) {
   TempDir dir;
   const std::string file = dir.write("c.json", configText("[]"));
@@ -77,10 +179,66 @@ TEST(HostBinary, MigrateAppliesOnceThenIsANoOp) {
                               plexus::test::testPlugin("testkit") + R"("}]})");
   auto first = runHost({"migrate", "--config", file});
   ASSERT_EQ(first.exitCode, 0) << first.err;
-  EXPECT_NE(first.out.find("5 applied, 0 already applied"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("6 applied, 0 already applied"), std::string::npos) << first.out;
   auto second = runHost({"migrate", "--config", file});
   ASSERT_EQ(second.exitCode, 0) << second.err;
-  EXPECT_NE(second.out.find("0 applied, 5 already applied"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("0 applied, 6 already applied"), std::string::npos) << second.out;
+}
+
+// Defect 3 of issue 16: a migration with bad SQL passed `check`, and `run` / `migrate` failed
+// with "Invalid SQL statement: incomplete input", naming neither the plugin nor the migration.
+std::string sqliteConfig(const TempDir& dir, const std::string& plugin) {
+  return dir.write("c.json", R"({"service": "mig", "http": {"host": "127.0.0.1", "port": 0},
+                                 "store": {"kind": "sqlite", "url": ")" +
+                                 dir.file("m.db") + R"("}, "plugins": [{"library": ")" +
+                                 plexus::test::testPlugin(plugin) + R"("}]})");
+}
+const char* const kBroken = "migration bad_migration v2 (broken table) failed: ";
+
+TEST(HostBinary, CheckDryRunsMigrationsAndNamesABrokenOne) {
+  TempDir dir;
+  const std::string file = sqliteConfig(dir, "test_bad_migration");
+  auto r = runHost({"check", "--config", file});
+  EXPECT_EQ(r.exitCode, 78) << r.out;
+  EXPECT_NE(r.err.find(kBroken), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CREATE TABLE bad_broken"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("m.db"))) << "check created the store file";
+}
+
+TEST(HostBinary, MigrateAndRunNameABrokenMigration) {
+  TempDir dir;
+  const std::string file = sqliteConfig(dir, "test_bad_migration");
+  auto r = runHost({"migrate", "--config", file});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find(kBroken), std::string::npos) << r.err;
+  HostProcess host(file);  // SQLite hosts migrate at start and stay not ready
+  EXPECT_EQ(http(host.port(), "GET", "/health/ready").status, 503);
+  EXPECT_NE(host.output().find(kBroken), std::string::npos) << host.output();
+}
+
+TEST(HostBinary, CheckReportsAnAppliedMigrationWhoseTextChanged) {
+  TempDir dir;
+  const std::string file = sqliteConfig(dir, "testkit");
+  auto r = runHost({"check", "--config", file});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("migrations: 6 pending, dry run passed (rolled back)"), std::string::npos)
+      << r.out;
+  ASSERT_EQ(runHost({"migrate", "--config", file}).exitCode, 0);
+  r = runHost({"check", "--config", file});
+  EXPECT_NE(r.out.find("migrations: 0 pending"), std::string::npos) << r.out;
+  {
+    plexus::config::Store cfg;
+    cfg.kind = "sqlite";
+    cfg.url = dir.file("m.db");
+    auto db = plexus::store::Store::open(cfg, 1);
+    auto tx = db->begin();
+    tx->exec("UPDATE plexus_migrations SET checksum = 'edited' WHERE owner = 'testkit'");
+    tx->commit();
+  }
+  r = runHost({"check", "--config", file});
+  EXPECT_EQ(r.exitCode, 78);
+  EXPECT_NE(r.err.find("migration testkit v1 ("), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("was changed after it was applied"), std::string::npos) << r.err;
 }
 
 TEST(HostBinary, ServesAndProbes) {

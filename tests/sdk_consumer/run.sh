@@ -20,6 +20,16 @@ cmake --build "$work/build" >/dev/null
 so=$work/build/plexus_acme_greeter.so
 [[ -f $so ]] || { echo "FAIL: $so was not built"; exit 1; }
 
+# A C plugin asks for the C component only and builds where nlohmann_json is absent (issue 16,
+# defect 7: find_package(plexus_sdk) pulled nlohmann_json into a C-only plugin).
+cmake -S "$src_dir/c_plugin" -B "$work/cbuild" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON \
+  -DPLEXUS_C_PLUGIN_SOURCE="$src_dir/../plugins/abi_1_1.c" >"$work/c.log" 2>&1 ||
+  { cat "$work/c.log"; echo "FAIL: the C-only plugin project did not configure"; exit 1; }
+cmake --build "$work/cbuild" >>"$work/c.log" 2>&1 ||
+  { cat "$work/c.log"; echo "FAIL: the C-only plugin did not build"; exit 1; }
+[[ -f $work/cbuild/plexus_acme_c.so ]] || { echo "FAIL: plexus_acme_c.so was not built"; exit 1; }
+
 if cmake -S "$src_dir/plugin" -B "$work/build2" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
   -DPLEXUS_SDK_MAJOR=2 >"$work/major2.log" 2>&1; then
   echo "FAIL: find_package(plexus_sdk 2) accepted SDK 1.x"

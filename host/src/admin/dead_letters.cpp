@@ -4,6 +4,7 @@
 #include "dispatch/dead_letter_admin.hpp"
 
 #include <nlohmann/json.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 namespace plexus::admin {
 namespace {
@@ -40,7 +41,7 @@ std::optional<int64_t> jsonTime(const json& j, const char* key) {
     if (s.empty()) return std::nullopt;
     if (s.find_first_not_of("0123456789") == std::string::npos && s.size() <= 15)
       return std::stoll(s);
-    if (auto ms = parseRfc3339(s)) return ms;
+    if (auto ms = rfc3339::parse(s)) return ms;
   }
   throw BadParam(std::string("filter.") + key + " must be an RFC 3339 time or Unix ms");
 }

@@ -7,6 +7,7 @@
 #include "plugin/loader.hpp"
 
 #include <nlohmann/json.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 #ifndef PLEXUS_VERSION
 #define PLEXUS_VERSION "0.0.0"
@@ -68,9 +69,9 @@ plugin::HttpResponse Overview::overview(const plugin::HttpRequest& req,
            {"version", PLEXUS_VERSION},
            {"abi", std::to_string(PLEXUS_ABI_MAJOR) + "." + std::to_string(PLEXUS_ABI_MINOR)},
            {"instance", runtime_.instance()},
-           {"startedAt", rfc3339(startedAtMs_)},
+           {"startedAt", rfc3339::format(startedAtMs_)},
            {"uptimeSeconds", (now - startedAtMs_) / 1000},
-           {"now", rfc3339(now)},
+           {"now", rfc3339::format(now)},
            {"ready", ready.status == 200},
            {"readiness", readiness},
            {"plugins", runtime_.plugins().size()},
@@ -117,7 +118,7 @@ plugin::HttpResponse Overview::plugins(const plugin::HttpRequest& req,
   }
   auto appliedAt = [&](const std::string& owner, int64_t version) -> json {
     for (const auto& m : applied)
-      if (m.owner == owner && m.version == version) return rfc3339(m.appliedAtMs);
+      if (m.owner == owner && m.version == version) return rfc3339::format(m.appliedAtMs);
     return nullptr;
   };
   const std::string dialect = config_.store.kind == "postgres" ? "postgresql" : "sqlite";
@@ -154,8 +155,8 @@ plugin::HttpResponse Overview::plugins(const plugin::HttpRequest& req,
   json framework = json::array();
   for (const auto& m : applied) {
     if (m.owner == "plexus")
-      framework.push_back(
-          json{{"version", m.version}, {"name", m.name}, {"appliedAt", rfc3339(m.appliedAtMs)}});
+      framework.push_back(json{
+          {"version", m.version}, {"name", m.name}, {"appliedAt", rfc3339::format(m.appliedAtMs)}});
   }
   json out{{"plugins", list}, {"frameworkMigrations", framework}};
   if (!migrationsError.empty()) out["migrationsError"] = migrationsError;

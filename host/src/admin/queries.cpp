@@ -125,12 +125,16 @@ std::optional<MessageRow> message(store::Transaction& tx, const std::string& id)
     EventRow e = eventFrom(events[0]);
     return MessageRow{e.version, e.createdAtMs, std::move(e.message)};
   }
-  static const std::string kOutbox = std::string("SELECT created_at, ") + store::kMessageColumns +
-                                     " FROM plexus_outbox WHERE message_id = $1 AND kind <> "
-                                     "'dead-letter'";
-  const Rows outbox = tx.query(kOutbox, {id});
-  if (outbox.empty()) return std::nullopt;
-  return MessageRow{0, outbox[0][0].asInt(), store::messageFrom(outbox[0], 1)};
+  // Still waiting in the outbox, or kept after publication (transport.keep_published_hours).
+  static const std::string kSent =
+      std::string("SELECT created_at, ") + store::kMessageColumns +
+      " FROM plexus_outbox WHERE message_id = $1 AND kind <> 'dead-letter' UNION ALL SELECT "
+      "created_at, " +
+      store::kMessageColumns +
+      " FROM plexus_published WHERE message_id = $1 AND kind <> 'dead-letter'";
+  const Rows sent = tx.query(kSent, {id});
+  if (sent.empty()) return std::nullopt;
+  return MessageRow{0, sent[0][0].asInt(), store::messageFrom(sent[0], 1)};
 }
 
 std::vector<MessageRow> correlated(store::Transaction& tx, const std::string& correlation,
@@ -145,7 +149,10 @@ std::vector<MessageRow> correlated(store::Transaction& tx, const std::string& co
   }
   static const std::string kCommands =
       std::string("SELECT created_at, ") + store::kMessageColumns +
-      " FROM plexus_outbox WHERE correlation_id = $1 AND kind = 'command' ORDER BY seq LIMIT $2";
+      " FROM plexus_outbox WHERE correlation_id = $1 AND kind = 'command' UNION ALL SELECT "
+      "created_at, " +
+      store::kMessageColumns +
+      " FROM plexus_published WHERE correlation_id = $1 AND kind = 'command' LIMIT $2";
   for (const Row& r : tx.query(kCommands, {correlation, limit}))
     out.push_back(MessageRow{0, r[0].asInt(), store::messageFrom(r, 1)});
   std::stable_sort(out.begin(), out.end(), [](const MessageRow& a, const MessageRow& b) {

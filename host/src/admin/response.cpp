@@ -1,6 +1,7 @@
 #include "admin/response.hpp"
 
 #include <ctime>
+#include <plexus/sdk/rfc3339.hpp>
 
 namespace plexus::admin {
 namespace {
@@ -137,57 +138,9 @@ std::optional<int64_t> Query::time(const std::string& key) const {
   if (v.find_first_not_of("0123456789") == std::string::npos && v.size() <= 15) {
     return std::stoll(v);
   }
-  const auto ms = parseRfc3339(v);
+  const auto ms = rfc3339::parse(v);
   if (!ms) throw BadParam(key + " must be an RFC 3339 time (2026-01-02T03:04:05Z) or Unix ms");
   return ms;
-}
-
-std::optional<int64_t> parseRfc3339(const std::string& s) {
-  int y, mo, d, h, mi, sec;
-  if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
-      !digits(s, 17, 2, sec)) {
-    return std::nullopt;
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  size_t at = 19;
-  int64_t millis = 0;
-  if (at < s.size() && s[at] == '.') {
-    int scale = 100;
-    ++at;
-    const size_t start = at;
-    while (at < s.size() && s[at] >= '0' && s[at] <= '9') {
-      millis += (s[at] - '0') * scale;
-      scale /= 10;
-      ++at;
-    }
-    if (at == start) return std::nullopt;
-  }
-  int64_t offsetMin = 0;
-  if (at < s.size() && (s[at] == 'Z' || s[at] == 'z')) {
-    ++at;
-  } else if (at < s.size() && (s[at] == '+' || s[at] == '-')) {
-    int oh, om;
-    if (!digits(s, at + 1, 2, oh) || at + 3 >= s.size() || s[at + 3] != ':' ||
-        !digits(s, at + 4, 2, om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offsetMin = (s[at] == '+' ? 1 : -1) * (oh * 60 + om);
-    at += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (at != s.size()) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  const int64_t seconds = static_cast<int64_t>(timegm(&tm)) - offsetMin * 60;
-  return seconds * 1000 + millis;
 }
 
 }  // namespace plexus::admin

@@ -38,9 +38,6 @@ class Query {
   std::map<std::string, std::string> values_;
 };
 
-// RFC 3339 date-time -> Unix ms; nullopt when malformed.
-std::optional<int64_t> parseRfc3339(const std::string& text);
-
 // Percent-decoding; nullopt for a malformed escape.
 std::optional<std::string> percentDecode(const std::string& s, bool plusIsSpace);
 // Percent-encoding of one path segment (unreserved characters kept).

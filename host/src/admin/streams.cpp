@@ -5,6 +5,7 @@
 #include "message/message.hpp"
 
 #include <nlohmann/json.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 namespace plexus::admin {
 namespace {
@@ -31,7 +32,7 @@ json messageJson(const Message& m, int64_t version, int64_t createdAtMs) {
            {"kind", m.kind},
            {"type", m.type},
            {"stream", m.stream},
-           {"createdAt", rfc3339(createdAtMs)},
+           {"createdAt", rfc3339::format(createdAtMs)},
            {"payload", parsedOrText(m.payload)},
            {"correlation", m.correlation},
            {"causation", m.causation},

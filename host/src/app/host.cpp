@@ -45,6 +45,7 @@ dispatch::Options dispatchOptions(const config::Transport& t, const std::string&
   o.retryMaxMs = t.retryMaxMs;
   o.pollIntervalMs = t.pollIntervalMs;
   o.retentionMs = int64_t{t.retentionHours} * 3600 * 1000;
+  o.keepPublishedMs = int64_t{t.keepPublishedHours} * 3600 * 1000;
   o.instance = instance;
   return o;
 }
@@ -80,8 +81,23 @@ std::string Host::validate() {
   } catch (const std::exception& e) {
     throw StartError(kExitConfig, e.what());
   }
-  return configFile_ + " is valid: " + std::to_string(runtime_.plugins().size()) + " plugin(s), " +
-         std::to_string(runtime_.componentCount()) + " component(s), " +
+  std::string out;
+  if (!config_.store.kind.empty()) {  // what migrate would do, tried and rolled back
+    const auto dry = store::dryRunConfigured(
+        config_.store, [&](const store::Dialect& d) { return pluginMigrations(runtime_, d); });
+    if (!dry.problems.empty()) {
+      std::string all;
+      for (const auto& problem : dry.problems)
+        all += (all.empty() ? "" : "\nplexus-host: ") + problem;
+      throw StartError(kExitConfig, all);
+    }
+    out = "migrations: " +
+          (dry.ran ? std::to_string(dry.pending) + " pending, dry run passed (rolled back)"
+                   : "not checked (" + dry.skipped + ")") +
+          "\nplexus-host: ";
+  }
+  return out + configFile_ + " is valid: " + std::to_string(runtime_.plugins().size()) +
+         " plugin(s), " + std::to_string(runtime_.componentCount()) + " component(s), " +
          std::to_string(runtime_.routes().size()) + " route(s)";
 }
 

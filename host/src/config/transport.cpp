@@ -33,7 +33,7 @@ Transport parseTransport(const Reader& r, const nlohmann::json& t) {
   r.expectObject(t, base,
                  {"kind", "url", "urls", "queue_type", "workers", "max_attempts",
                   "retry_initial_ms", "retry_max_ms", "poll_interval_ms", "stall_seconds",
-                  "partitions", "prefetch", "retention_hours", "tls"},
+                  "partitions", "prefetch", "retention_hours", "keep_published_hours", "tls"},
                  {"kind"});
   Transport out;
   out.kind = r.oneOf(t["kind"], base + "/kind", {"inproc", "rabbitmq"});
@@ -59,6 +59,7 @@ Transport parseTransport(const Reader& r, const nlohmann::json& t) {
   r.optionalInt(t, base, "partitions", out.partitions, 1, 64);
   r.optionalInt(t, base, "prefetch", out.prefetch, 1, 10000);
   r.optionalInt(t, base, "retention_hours", out.retentionHours, 1, 8760);
+  r.optionalInt(t, base, "keep_published_hours", out.keepPublishedHours, 0, 8760);
   if (out.kind == "rabbitmq" && out.url.empty())
     r.fail(base + "/url", "required when kind is rabbitmq (or urls, for several nodes)");
   if (t.contains("tls")) {

@@ -26,15 +26,16 @@ struct Transport {
   std::vector<std::string> urls;      // broker nodes; `url` in the config is the one-node form
   std::string queueType = "classic";  // rabbitmq partition queues: "classic" | "quorum"
   TransportTls tls;
-  int workers = 2;            // concurrent handler executions
-  int maxAttempts = 5;        // then the message is dead-lettered
-  int retryInitialMs = 200;   // first retry delay, doubled per attempt
-  int retryMaxMs = 60000;     // cap of the retry delay
-  int pollIntervalMs = 1000;  // fallback polling when no commit wakes the relay
-  int stallSeconds = 60;      // outbox older than this: readiness reports "degraded"
-  int partitions = 4;         // rabbitmq: partition queues per deployment (per-stream order)
-  int prefetch = 64;          // rabbitmq: unacked messages per consumer
-  int retentionHours = 168;   // published outbox and processed inbox rows are purged after this
+  int workers = 2;             // concurrent handler executions
+  int maxAttempts = 5;         // then the message is dead-lettered
+  int retryInitialMs = 200;    // first retry delay, doubled per attempt
+  int retryMaxMs = 60000;      // cap of the retry delay
+  int pollIntervalMs = 1000;   // fallback polling when no commit wakes the relay
+  int stallSeconds = 60;       // outbox older than this: readiness reports "degraded"
+  int partitions = 4;          // rabbitmq: partition queues per deployment (per-stream order)
+  int prefetch = 64;           // rabbitmq: unacked messages per consumer
+  int retentionHours = 168;    // processed inbox rows (dedupe keys) are purged after this
+  int keepPublishedHours = 0;  // published messages kept for inspection (0 = not kept)
 };
 
 Transport parseTransport(const Reader& r, const nlohmann::json& t);

@@ -1,5 +1,6 @@
 #include "dispatch/dead_letter_admin.hpp"
 
+#include <plexus/sdk/rfc3339.hpp>
 #include "base/clock.hpp"
 #include "store/dead_letters.hpp"
 #include "store/deliveries.hpp"
@@ -18,7 +19,7 @@ json messageJson(const Message& m) {
               {"correlation", m.correlation},
               {"causation", m.causation},
               {"source", json{{"service", m.source}, {"instance", m.sourceInstance}}},
-              {"time", rfc3339(m.timestampMs)},
+              {"time", rfc3339::format(m.timestampMs)},
               {"traceparent", m.traceparent},
               {"contentType", m.contentType},
               {"payload", payload.is_discarded() ? json(m.payload) : payload}};
@@ -34,8 +35,8 @@ json deadLetterJson(const store::dead_letters::DeadLetter& d) {
               {"stream", d.message.stream},
               {"reason", d.reason},
               {"attempts", d.attempts},
-              {"firstFailedAt", rfc3339(d.firstFailedAt)},
-              {"lastFailedAt", rfc3339(d.lastFailedAt)},
+              {"firstFailedAt", rfc3339::format(d.firstFailedAt)},
+              {"lastFailedAt", rfc3339::format(d.lastFailedAt)},
               {"message", messageJson(d.message)}};
 }
 

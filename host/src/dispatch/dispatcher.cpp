@@ -22,9 +22,9 @@ Dispatcher::Dispatcher(plugin::Runtime& runtime, store::Store& store, Metrics& m
                  SchedulerOptions{o.workers, o.runBatch, o.batch * 5, o.pollIntervalMs, o.instance},
                  [this] { relay_.wake(); }),
       monitor_(store, clock, metrics),
-      retention_(store, clock, o.retentionMs),
-      relay_(store, clock, RelayOptions{o.batch, o.pollIntervalMs}, transport, intake_, monitor_,
-             retention_),
+      retention_(store, clock, o.retentionMs, o.keepPublishedMs),
+      relay_(store, clock, RelayOptions{o.batch, o.pollIntervalMs, o.keepPublishedMs > 0},
+             transport, intake_, monitor_, retention_),
       deadLetters_(store, clock, [this] { scheduler_.wake(); }) {}
 
 Dispatcher::~Dispatcher() { stop(); }

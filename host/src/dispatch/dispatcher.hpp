@@ -41,7 +41,8 @@ struct Options {
   int pollIntervalMs = 1000;
   int batch = 100;    // outbox rows per relay pass
   int runBatch = 16;  // stored deliveries one worker runs in one transaction
-  int64_t retentionMs = 7ll * 24 * 3600 * 1000;
+  int64_t retentionMs = 7ll * 24 * 3600 * 1000;  // processed inbox rows
+  int64_t keepPublishedMs = 0;  // published messages kept for inspection (0 = not kept)
   int leaseMs = 30000;
   std::string instance;  // this host's instance id (delivery claims)
 };

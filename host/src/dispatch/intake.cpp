@@ -144,6 +144,7 @@ std::unique_ptr<Intake::Local> Intake::runIn(store::Transaction& tx,
   for (auto& m : messages) received.push_back(transport::Received{std::move(m), {}});
   local->prepared = prepare(received);
   run(local->work, local->prepared, local->batch);
+  local->work.flush();  // the relay commits next
   return local;
 }
 

@@ -114,6 +114,7 @@ bool Relay::publishOnce(int64_t& nextDueMs) {
     }
     spans.clear();  // ends them: confirmed by the broker
     fault::reach(fault::Point::AfterPublishBeforeMark);
+    if (options_.keepPublished) store::outbox::archive(*tx, seqs, now);
     store::outbox::remove(*tx, seqs);
   }
   nextDueMs = store::outbox::nextDueAt(*tx);
@@ -140,6 +141,7 @@ bool Relay::deliverOnce(int64_t& nextDueMs) {
   }
   std::unique_ptr<Intake::Local> local;
   if (!messages.empty()) local = intake_.runIn(*tx, std::move(messages));
+  if (options_.keepPublished) store::outbox::archive(*tx, seqs, now);
   store::outbox::remove(*tx, seqs);
   nextDueMs = store::outbox::nextDueAt(*tx);
   try {

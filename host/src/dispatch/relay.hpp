@@ -30,6 +30,7 @@ class Retention;
 struct RelayOptions {
   int batch = 100;
   int pollIntervalMs = 1000;
+  bool keepPublished = false;  // published rows go to plexus_published before they leave
 };
 
 class Relay {

@@ -3,6 +3,7 @@
 #include "base/clock.hpp"
 #include "observability/log.hpp"
 #include "store/inbox.hpp"
+#include "store/outbox.hpp"
 
 #include <nlohmann/json.hpp>
 

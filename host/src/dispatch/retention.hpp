@@ -1,7 +1,8 @@
 #pragma once
 // Retention (DESIGN.md §3): processed inbox rows older than the retention period are purged; the
 // inbox keeps dedupe keys long enough to cover any redelivery (default 7 days). Published outbox
-// rows are deleted when published (store/outbox.hpp); dead letters stay until retried or
+// rows leave the outbox when published (store/outbox.hpp); those kept for inspection
+// (keep_published_hours) are purged after that time; dead letters stay until retried or
 // discarded; the event store keeps everything.
 
 #include <cstdint>
@@ -17,10 +18,16 @@ namespace plexus::dispatch {
 
 class Retention {
  public:
-  Retention(store::Store& store, const Clock& clock, int64_t retentionMs)
-      : store_(store), clock_(clock), retentionMs_(retentionMs) {}
+  // `keepPublishedMs`: how long plexus_published keeps published messages (0: nothing is kept).
+  Retention(store::Store& store, const Clock& clock, int64_t retentionMs,
+            int64_t keepPublishedMs = 0)
+      : store_(store),
+        clock_(clock),
+        retentionMs_(retentionMs),
+        keepPublishedMs_(keepPublishedMs) {}
 
-  // Rows older than now - retention. Returns the inbox rows deleted.
+  // Rows older than now - retention (and kept published messages older than theirs). Returns the
+  // rows deleted.
   int64_t cutoffMs() const;
   int64_t purge();
 
@@ -28,6 +35,7 @@ class Retention {
   store::Store& store_;
   const Clock& clock_;
   int64_t retentionMs_;
+  int64_t keepPublishedMs_;
 };
 
 }  // namespace plexus::dispatch

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <ctime>
+#include <plexus/sdk/rfc3339.hpp>
 
 namespace plexus {
 
@@ -14,7 +15,7 @@ std::string encodeJsonEnvelope(const Message& e) {
                    {"stream", e.stream},
                    {"correlation", e.correlation},
                    {"causation", e.causation},
-                   {"timestamp", rfc3339(e.timestampMs)},
+                   {"timestamp", rfc3339::format(e.timestampMs)},
                    {"timestampMs", e.timestampMs},
                    {"source", {{"service", e.source}, {"instance", e.sourceInstance}}},
                    {"traceparent", e.traceparent},

@@ -25,9 +25,4 @@ struct Message {
   std::string payload;                           // the data, as it came
 };
 
-// RFC 3339 UTC with milliseconds ("2026-01-02T03:04:05.678Z").
-std::string rfc3339(int64_t unixMs);
-// An RFC 3339 date-time (any offset, optional fraction) as Unix ms; false when malformed.
-bool parseRfc3339(const std::string& text, int64_t& unixMs);
-
 }  // namespace plexus

@@ -92,6 +92,36 @@ std::vector<std::string> typeList(const char* const* types, size_t count, const 
   return out;
 }
 
+// The host's own endpoints (http/server.cpp): a plugin route there would shadow them or be
+// shadowed. Returns the reserved prefix `path` falls under, or null.
+const char* reservedBy(const char* path) {
+  static const char* const kReserved[] = {"/health", "/metrics", "/admin"};
+  const std::string p(path);
+  for (const char* r : kReserved) {
+    const std::string prefix(r);
+    if (p == prefix || p.rfind(prefix + "/", 0) == 0) return r;
+  }
+  return nullptr;
+}
+
+// The kinds a receptor declares for its types (ABI 1.2); all undeclared for older plugins.
+std::vector<plexus_message_kind> kindList(const plexus_receptor_desc& r,
+                                          const std::vector<std::string>& types,
+                                          const std::string& path, const std::string& what) {
+  std::vector<plexus_message_kind> out(types.size(), PLEXUS_MESSAGE_UNDECLARED);
+  if (r.message_kinds == nullptr) return out;
+  for (size_t i = 0; i < types.size(); ++i) {
+    const plexus_message_kind k = r.message_kinds[i];
+    if (k != PLEXUS_MESSAGE_UNDECLARED && k != PLEXUS_MESSAGE_COMMAND &&
+        k != PLEXUS_MESSAGE_EVENT) {
+      throw PluginError(path, what + " gives message type " + types[i] + " the unknown kind " +
+                                  std::to_string(k) + " (1 command, 2 event)");
+    }
+    out[i] = k;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string sha256Hex(const std::string& path) {
@@ -275,6 +305,7 @@ std::shared_ptr<LoadedPlugin> validateDescriptor(const std::string& path,
       throw PluginError(path, what + " lacks create, handle or destroy");
     }
     out->receptorTypes.push_back(typeList(r.message_types, r.message_type_count, path, what));
+    out->receptorKinds.push_back(kindList(r, out->receptorTypes.back(), path, what));
     out->receptors.push_back(r);
   }
   if (d.perspective_count > 0 && d.perspectives == nullptr)
@@ -304,6 +335,12 @@ std::shared_ptr<LoadedPlugin> validateDescriptor(const std::string& path,
     }
     if (r.path == nullptr || r.path[0] != '/')
       throw PluginError(path, what + " path must start with '/'");
+    if (const char* owner = reservedBy(r.path)) {
+      throw PluginError(path, "plugin " + out->name + ": " + what + " path " + r.path +
+                                  " is under " + owner +
+                                  ", which the host serves itself; choose a path outside /health, "
+                                  "/metrics and /admin (e.g. under /api/)");
+    }
     out->routes.push_back(r);
   }
   if (d.migration_count > 0 && d.migrations == nullptr)

@@ -37,8 +37,9 @@ struct LoadedPlugin {
   std::vector<plexus_perspective_desc> perspectives;
   std::vector<plexus_route_desc> routes;
   std::vector<plexus_migration_desc> migrations;
-  std::vector<std::vector<std::string>> receptorTypes;     // parallel to receptors
-  std::vector<std::vector<std::string>> perspectiveTypes;  // parallel to perspectives
+  std::vector<std::vector<std::string>> receptorTypes;          // parallel to receptors
+  std::vector<std::vector<plexus_message_kind>> receptorKinds;  // parallel to receptorTypes
+  std::vector<std::vector<std::string>> perspectiveTypes;       // parallel to perspectives
 };
 
 // Lowercase hex SHA-256 of a file's content.

@@ -4,6 +4,7 @@
 #include "base/uuid.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
+#include "plugin/crash_report.hpp"
 #include "plugin/unit_of_work.hpp"
 
 #include <Poco/Environment.h>
@@ -307,6 +308,7 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
   plexus_status s = PLEXUS_FATAL;
   {
     CurrentCall current(&child);
+    crash::CallScope crashScope(receptor->plugin->name, receptor->name, "message", t, id);
     s = receptor->handleMessage(receptor->instance, &child, &m);
   }
   if (s == PLEXUS_FATAL) call->runtime->markFatal(receptor->id, child.result);
@@ -378,6 +380,7 @@ Runtime::~Runtime() {
 
 void Runtime::start(const config::Config& config) {
   service_ = config.service;
+  crash::install(service_);  // a plugin that crashes the process leaves a log line naming itself
   instance_ = Poco::Environment::nodeName() + "-" + std::to_string(Poco::Process::id());
   std::map<std::string, std::string> routeOwners;
   for (const auto& pc : config.plugins) {
@@ -420,12 +423,7 @@ void Runtime::start(const config::Config& config) {
       if (!enabled(r.name)) continue;
       Component& c = add(Kind::Receptor, r.name, r.create, r.destroy, lp->receptorTypes[i]);
       c.handleMessage = r.handle;
-      // A type several receptors list is an event they all react to; as a command it would
-      // have no single owner, so it cannot be sent or invoked here (see receptorFor).
-      for (const auto& t : c.types) {
-        auto [it, fresh] = commandOwners_.emplace(t, &c);
-        if (!fresh) it->second = nullptr;
-      }
+      commandOwners_.add(pc.path, c, c.types, lp->receptorKinds[i]);
     }
     for (size_t i = 0; i < lp->perspectives.size(); ++i) {
       const auto& p = lp->perspectives[i];
@@ -459,6 +457,7 @@ void Runtime::start(const config::Config& config) {
                        {"abi", std::to_string(lp->abiMajor) + "." + std::to_string(lp->abiMinor)}});
   }
   for (auto& c : components_) {
+    crash::CallScope crashScope(c->plugin->name, c->name, "create", "", "");
     c->instance = c->create(&kApi, c->host.get());
     if (c->instance == nullptr) {
       throw PluginError(
@@ -469,8 +468,7 @@ void Runtime::start(const config::Config& config) {
 }
 
 Component* Runtime::receptorFor(const std::string& type) const {
-  auto it = commandOwners_.find(type);
-  return it == commandOwners_.end() ? nullptr : it->second;  // null also when ambiguous
+  return commandOwners_.owner(type);
 }
 
 void Runtime::markFatal(const std::string& who, const std::string& reason) {
@@ -591,6 +589,8 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
   plexus_status s = PLEXUS_FATAL;
   {
     CurrentCall current(&call);
+    crash::CallScope crashScope(c.plugin->name, c.name, "route",
+                                route.method + " " + route.pathTemplate, req.requestId);
     s = c.handleRequest(c.instance, &call, &r);
   }
   if (s == PLEXUS_FATAL) markFatal(c.id, call.result.empty() ? call.error : call.result);
@@ -686,6 +686,7 @@ Delivery Runtime::deliver(Component& c, const Message& e, store::Transaction* tx
   m.timestamp_unix_ms = e.timestampMs;
   {
     CurrentCall current(&call);
+    crash::CallScope crashScope(c.plugin->name, c.name, "message", e.type, e.id);
     d.status = c.handleMessage(c.instance, &call, &m);
   }
   if (d.status != PLEXUS_OK) {

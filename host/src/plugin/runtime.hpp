@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "message/message.hpp"
 #include "observability/trace.hpp"
+#include "plugin/command_owners.hpp"
 #include "plugin/loader.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
@@ -141,7 +142,7 @@ class Runtime {
   std::vector<std::shared_ptr<LoadedPlugin>> plugins_;
   std::vector<std::unique_ptr<Component>> components_;
   std::vector<RouteBinding> routes_;
-  std::map<std::string, Component*> commandOwners_;
+  CommandOwners commandOwners_;
   std::atomic<bool> failed_{false};
   mutable std::mutex failureMu_;
   std::string failure_;

@@ -36,11 +36,16 @@ void UnitOfWork::beginPart() {
 }
 
 void UnitOfWork::keep(Part&& part, const std::string* messageId, const std::string* handler,
-                      bool deferred) {
-  const int64_t now = clock_.nowMs();
-  store::appendOutgoing(*tx_, part.outgoing, now, deferred);
-  if (messageId != nullptr && handler != nullptr)
-    store::inbox::record(*tx_, *messageId, *handler, now, deferred);
+                      bool batched) {
+  const bool handled = messageId != nullptr && handler != nullptr;
+  if (batched) {
+    for (auto& o : part.outgoing) batchedMessages_.push_back(o);
+    if (handled) batchedInbox_.emplace_back(*messageId, *handler);
+  } else {
+    const int64_t now = clock_.nowMs();
+    store::appendOutgoing(*tx_, part.outgoing, now);
+    if (handled) store::inbox::record(*tx_, *messageId, *handler, now);
+  }
   if (inPart_) tx_->release(kSavepoint);
   inPart_ = false;
   wrote_ = wrote_ || !part.outgoing.empty();
@@ -57,9 +62,17 @@ void UnitOfWork::discard(Part&& part) {
   runAfterCommit(part.afterCommit, false);
 }
 
+void UnitOfWork::flush() {
+  const int64_t now = clock_.nowMs();
+  if (!batchedMessages_.empty()) store::appendOutgoingBatch(*tx_, batchedMessages_, now);
+  if (!batchedInbox_.empty()) store::inbox::recordAll(*tx_, batchedInbox_, now);
+  batchedMessages_.clear();
+  batchedInbox_.clear();
+}
+
 UnitOfWork::Checkpoint UnitOfWork::checkpoint() {
   tx_->savepoint(kCheckpoint);
-  return {kept_.size(), wrote_};
+  return {kept_.size(), wrote_, batchedMessages_.size(), batchedInbox_.size()};
 }
 
 void UnitOfWork::releaseCheckpoint() { tx_->release(kCheckpoint); }
@@ -68,6 +81,8 @@ void UnitOfWork::rollbackTo(const Checkpoint& c) {
   std::vector<AfterCommit> undone(kept_.begin() + static_cast<long>(c.kept), kept_.end());
   kept_.resize(c.kept);
   wrote_ = c.wrote;
+  batchedMessages_.resize(c.batchedMessages);
+  batchedInbox_.resize(c.batchedInbox);
   inPart_ = false;
   runAfterCommit(undone, false);
   tx_->rollbackTo(kCheckpoint);
@@ -76,6 +91,7 @@ void UnitOfWork::rollbackTo(const Checkpoint& c) {
 
 void UnitOfWork::commit() {
   try {
+    flush();
     tx_->commit();
   } catch (const store::SqlError&) {
     finish(false);

@@ -51,10 +51,15 @@ class UnitOfWork {
 
   // A part that may fail on its own: a savepoint until keep() or discard().
   void beginPart();
-  // The part succeeded: its messages are appended (and `inboxKey`'s handler recorded when given);
-  // its callbacks wait for the commit. `deferred`: the writes travel with the next round trip.
+  // The part succeeded: its messages are appended (and the handled message's inbox row written
+  // when given); its callbacks wait for the commit. `batched`: the writes wait for flush(), which
+  // sends every batched part's events, outbox rows and inbox rows as three multi-row statements
+  // with the commit's round trip (a clash then surfaces at the commit).
   void keep(Part&& part, const std::string* messageId = nullptr,
-            const std::string* handler = nullptr, bool deferred = false);
+            const std::string* handler = nullptr, bool batched = false);
+  // Writes what keep(..., batched) collected. commit() calls it; the owner of a borrowed
+  // transaction calls it before committing.
+  void flush();
   // The part failed: its SQL is undone (to the savepoint) and its callbacks hear "not committed".
   void discard(Part&& part);
 
@@ -62,6 +67,8 @@ class UnitOfWork {
   struct Checkpoint {
     size_t kept = 0;
     bool wrote = false;
+    size_t batchedMessages = 0;
+    size_t batchedInbox = 0;
   };
   Checkpoint checkpoint();
   void releaseCheckpoint();
@@ -81,6 +88,8 @@ class UnitOfWork {
   const Clock& clock_;
   std::function<void()> onWrote_;
   std::vector<AfterCommit> kept_;
+  std::vector<store::Outgoing> batchedMessages_;                   // keep(..., batched)
+  std::vector<std::pair<std::string, std::string>> batchedInbox_;  // (message id, handler)
   bool wrote_ = false;
   bool inPart_ = false;
   bool done_ = false;

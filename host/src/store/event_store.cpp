@@ -1,5 +1,10 @@
 #include "store/event_store.hpp"
 
+#include "store/message_rows.hpp"
+
+#include <algorithm>
+#include <map>
+
 namespace plexus::store::event_store {
 namespace {
 std::string text(const Value& v) { return v.isNull() ? std::string() : v.asText(); }
@@ -31,6 +36,43 @@ void append(Transaction& tx, const Message& e, int64_t nowMs, bool deferred) {
   } catch (const SqlError& err) {
     // Another writer appended to the stream first: optimistic concurrency, try again.
     throw SqlError("event stream " + e.stream + " moved on: " + err.what(), true);
+  }
+}
+
+void appendBatch(Transaction& tx, const std::vector<Message>& events, int64_t nowMs) {
+  constexpr size_t kColumns = 12;  // per event: the VALUES row below
+  constexpr size_t kRowsPerStatement = 500;
+  std::map<std::string, int64_t> ordinal;  // per stream: 1, 2, ... in batch order
+  for (size_t from = 0; from < events.size(); from += kRowsPerStatement) {
+    const size_t n = std::min(kRowsPerStatement, events.size() - from);
+    std::vector<Value> params;
+    params.reserve(n * kColumns);
+    for (size_t i = from; i < from + n; ++i) {
+      const Message& e = events[i];
+      params.emplace_back(e.stream);
+      params.emplace_back(static_cast<long long>(++ordinal[e.stream]));
+      params.emplace_back(e.id);
+      params.emplace_back(e.type);
+      params.emplace_back(e.payload);
+      params.emplace_back(static_cast<long long>(nowMs));
+      params.emplace_back(e.correlation);
+      params.emplace_back(e.causation);
+      params.emplace_back(e.source);
+      params.emplace_back(e.traceparent);
+      params.emplace_back(e.contentType);
+      params.emplace_back(static_cast<long long>(e.timestampMs));
+    }
+    // VALUES columns are text until cast (libpq sends untyped text; SQLite names them alike).
+    tx.defer(std::string(
+                 "INSERT INTO plexus_events (stream_id, version, message_id, type, payload, "
+                 "created_at, correlation_id, causation_id, source, traceparent, content_type, "
+                 "occurred_at) SELECT v.column1, COALESCE((SELECT MAX(e.version) FROM "
+                 "plexus_events e WHERE e.stream_id = v.column1), 0) + CAST(v.column2 AS BIGINT), "
+                 "v.column3, v.column4, v.column5, CAST(v.column6 AS BIGINT), v.column7, "
+                 "v.column8, v.column9, v.column10, v.column11, CAST(v.column12 AS BIGINT) FROM "
+                 "(VALUES ") +
+                 placeholderRows(n, kColumns) + ") AS v",
+             params);
   }
 }
 

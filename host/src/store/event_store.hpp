@@ -19,6 +19,10 @@ struct StoredEvent {
 // (unique stream + version); non-deferred appends report it as transient (retry).
 void append(Transaction& tx, const Message& event, int64_t nowMs, bool deferred);
 
+// A batch of events in one multi-row statement, deferred to the transaction's next round trip;
+// several events of one stream get consecutive versions in batch order.
+void appendBatch(Transaction& tx, const std::vector<Message>& events, int64_t nowMs);
+
 // Events of `stream` with version > afterVersion, oldest first, at most `limit`.
 std::vector<StoredEvent> read(Transaction& tx, const std::string& stream, int64_t afterVersion,
                               int limit);

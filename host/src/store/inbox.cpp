@@ -2,6 +2,8 @@
 
 #include "store/message_rows.hpp"
 
+#include <algorithm>
+
 namespace plexus::store::inbox {
 
 bool handled(Transaction& tx, const std::string& messageId, const std::string& handler) {
@@ -33,6 +35,24 @@ void record(Transaction& tx, const std::string& messageId, const std::string& ha
     tx.defer(kInsert, row);
   } else {
     tx.exec(kInsert, row);
+  }
+}
+
+void recordAll(Transaction& tx, const std::vector<std::pair<std::string, std::string>>& keys,
+               int64_t nowMs) {
+  constexpr size_t kRowsPerStatement = 1000;
+  for (size_t from = 0; from < keys.size(); from += kRowsPerStatement) {
+    const size_t n = std::min(kRowsPerStatement, keys.size() - from);
+    std::vector<Value> params;
+    params.reserve(n * 3);
+    for (size_t i = from; i < from + n; ++i) {
+      params.emplace_back(keys[i].first);
+      params.emplace_back(keys[i].second);
+      params.emplace_back(static_cast<long long>(nowMs));
+    }
+    tx.defer("INSERT INTO plexus_inbox (message_id, handler, processed_at) VALUES " +
+                 placeholderRows(n, 3),
+             params);
   }
 }
 

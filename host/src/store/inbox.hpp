@@ -17,6 +17,9 @@ std::set<std::pair<std::string, std::string>> handledAmong(Transaction& tx,
                                                            const std::vector<std::string>& ids);
 void record(Transaction& tx, const std::string& messageId, const std::string& handler,
             int64_t nowMs, bool deferred = false);
+// Several in one multi-row statement, deferred to the transaction's next round trip.
+void recordAll(Transaction& tx, const std::vector<std::pair<std::string, std::string>>& keys,
+               int64_t nowMs);
 // Retention: rows processed before `cutoff`. Returns the rows deleted.
 int64_t purge(Transaction& tx, int64_t cutoffMs);
 

@@ -51,4 +51,12 @@ std::string placeholders(size_t from, size_t count) {
   return out;
 }
 
+std::string placeholderRows(size_t rows, size_t columns) {
+  std::string out;
+  for (size_t r = 0; r < rows; ++r) {
+    out += (r == 0 ? "(" : ", (") + placeholders(1 + r * columns, columns) + ")";
+  }
+  return out;
+}
+
 }  // namespace plexus::store

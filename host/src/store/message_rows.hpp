@@ -21,5 +21,7 @@ Message messageFrom(const Row& row, size_t first);
 
 // "$from, $from+1, ..., $from+count-1"
 std::string placeholders(size_t from, size_t count);
+// `rows` parenthesised groups of `columns` markers from $1: "($1, $2), ($3, $4)".
+std::string placeholderRows(size_t rows, size_t columns);
 
 }  // namespace plexus::store

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 
 namespace plexus::store {
@@ -205,10 +206,34 @@ ALTER TABLE plexus_events ADD COLUMN content_type TEXT NOT NULL DEFAULT 'applica
 ALTER TABLE plexus_events ADD COLUMN occurred_at BIGINT NOT NULL DEFAULT 0
 )SQL";
 
-// v5: a published outbox row is deleted, not marked, so the table holds only what waits and the
-// relay's cost does not grow with history (framework v4 kept every published row for the
-// retention period, and each mark left a dead tuple and an index entry behind).
+// v5: a published outbox row leaves the outbox, so the table holds only what waits and the
+// relay's cost does not grow with history (v4 kept every published row for the retention period,
+// and each mark left a dead tuple and an index entry behind). Where a deployment wants published
+// messages kept for inspection (transport.keep_published_hours), they move to plexus_published,
+// which nothing on the delivery path reads.
 constexpr const char* kFrameworkV5 = R"SQL(
+CREATE TABLE plexus_published (
+  seq BIGINT PRIMARY KEY,
+  message_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  type TEXT NOT NULL,
+  stream_id TEXT NOT NULL,
+  correlation_id TEXT NOT NULL,
+  causation_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  source_instance TEXT NOT NULL,
+  traceparent TEXT NOT NULL,
+  tracestate TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  occurred_at BIGINT NOT NULL,
+  payload TEXT NOT NULL,
+  deliver_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  published_at BIGINT NOT NULL
+);
+CREATE INDEX plexus_published_at ON plexus_published (published_at);
+CREATE INDEX plexus_published_message ON plexus_published (message_id);
+CREATE INDEX plexus_published_correlation ON plexus_published (correlation_id);
 DELETE FROM plexus_outbox WHERE published_at IS NOT NULL;
 DROP INDEX plexus_outbox_pending;
 ALTER TABLE plexus_outbox DROP COLUMN published_at;
@@ -247,6 +272,31 @@ std::vector<Migration> ordered(const std::vector<Migration>& framework,
   return all;
 }
 
+std::string label(const Migration& m);
+
+std::string changed(const Migration& m, const std::string& recorded, const std::string& now) {
+  return label(m) + " was changed after it was applied (recorded checksum " +
+         recorded.substr(0, 12) + "..., now " + now.substr(0, 12) +
+         "...); ship a new version instead of editing it";
+}
+
+std::string label(const Migration& m) {
+  return "migration " + m.owner + " v" + std::to_string(m.version) + " (" + m.name + ")";
+}
+
+// Runs a migration's statements; a failure names the migration and the statement.
+void apply(Transaction& tx, const Migration& m) {
+  for (const std::string& statement : splitStatements(m.sql)) {
+    try {
+      tx.exec(statement);
+    } catch (const SqlError& e) {
+      const std::string shown =
+          statement.size() > 200 ? statement.substr(0, 200) + "..." : statement;
+      throw SqlError(label(m) + " failed: " + e.what() + " (in: " + shown + ")", e.transient());
+    }
+  }
+}
+
 }  // namespace
 
 std::string checksum(const std::string& sql) {
@@ -261,8 +311,8 @@ std::vector<Migration> frameworkMigrations(const Dialect& dialect) {
                 dialect.ddl(kFrameworkV1)},
       Migration{"plexus", 2, "delivery claims", kFrameworkV2},
       Migration{"plexus", 3, "deliveries by stream", kFrameworkV3},
-      Migration{"plexus", 4, "messages as metadata columns and payload",
-                dialect.ddl(kFrameworkV4)}};
+      Migration{"plexus", 4, "messages as metadata columns and payload", dialect.ddl(kFrameworkV4)},
+      Migration{"plexus", 5, "published outbox rows deleted, not kept", kFrameworkV5}};
 }
 
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations) {
@@ -277,15 +327,12 @@ MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrat
     auto it = done.find({m.owner, m.version});
     if (it != done.end()) {
       if (it->second != sum) {
-        throw MigrationError("migration " + m.owner + " v" + std::to_string(m.version) + " (" +
-                             m.name + ") was changed after it was applied (recorded checksum " +
-                             it->second.substr(0, 12) + "..., now " + sum.substr(0, 12) +
-                             "...); ship a new version instead of editing it");
+        throw MigrationError(changed(m, it->second, sum));
       }
       ++report.alreadyApplied;
       continue;
     }
-    for (const std::string& statement : splitStatements(m.sql)) tx->exec(statement);
+    apply(*tx, m);
     tx->exec(
         "INSERT INTO plexus_migrations (owner, version, name, checksum, applied_at) VALUES ($1, "
         "$2, $3, $4, $5)",
@@ -317,6 +364,56 @@ std::vector<std::string> pendingMigrations(Store& store,
   }
   tx->rollback();
   return out;
+}
+
+DryRun dryRun(Store& store, const std::vector<Migration>& pluginMigrations) {
+  DryRun out;
+  out.ran = true;
+  auto tx = store.begin();
+  store.createSchema(*tx);
+  ensureLedger(*tx);
+  const auto done = applied(*tx);
+  for (const Migration& m : ordered(frameworkMigrations(store.dialect()), pluginMigrations)) {
+    const std::string sum = checksum(m.sql);
+    auto it = done.find({m.owner, m.version});
+    if (it != done.end()) {
+      if (it->second != sum) out.problems.push_back(changed(m, it->second, sum));
+      continue;
+    }
+    ++out.pending;
+    try {
+      apply(*tx, m);
+    } catch (const SqlError& e) {
+      out.problems.push_back(e.what());
+      break;  // PostgreSQL refuses every later statement of an aborted transaction
+    }
+  }
+  tx->rollback();
+  return out;
+}
+
+DryRun dryRunConfigured(
+    const config::Store& config,
+    const std::function<std::vector<Migration>(const Dialect&)>& pluginMigrations) {
+  config::Store target = config;
+  if (config.kind == "sqlite" && config.url != ":memory:" && !std::filesystem::exists(config.url)) {
+    target.url = ":memory:";
+  }
+  std::unique_ptr<Store> store;
+  try {
+    store = Store::open(target, 1);
+    return dryRun(*store, pluginMigrations(store->dialect()));
+  } catch (const SqlError& e) {
+    if (!store || e.transient()) {
+      DryRun out;
+      out.skipped = std::string("store unreachable: ") + e.what();
+      return out;
+    }
+    DryRun out;
+    out.ran = true;
+    out.problems.push_back(e.what());
+    return out;
+  }
 }
 
 }  // namespace plexus::store

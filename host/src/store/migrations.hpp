@@ -5,6 +5,7 @@
 
 #include "store/store.hpp"
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,5 +40,22 @@ std::vector<std::string> pendingMigrations(Store& store,
                                            const std::vector<Migration>& pluginMigrations);
 
 std::string checksum(const std::string& sql);
+
+// `plexus-host check` with a store: what migrate would do, tried for real in a transaction that is
+// rolled back. `problems` names each failing migration (owner, version, name, statement) and each
+// applied one whose text changed; empty = migrate would succeed.
+struct DryRun {
+  bool ran = false;
+  std::string skipped;  // why it did not run (store unreachable)
+  int pending = 0;
+  std::vector<std::string> problems;
+};
+DryRun dryRun(Store& store, const std::vector<Migration>& pluginMigrations);
+
+// Opens the configured store for a dry run. A SQLite file that does not exist yet is not created:
+// the migrations are tried on an in-memory database instead (all of them are pending there).
+DryRun dryRunConfigured(
+    const config::Store& config,
+    const std::function<std::vector<Migration>(const Dialect&)>& pluginMigrations);
 
 }  // namespace plexus::store

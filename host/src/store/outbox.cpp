@@ -3,6 +3,8 @@
 #include "store/event_store.hpp"
 #include "store/message_rows.hpp"
 
+#include <algorithm>
+
 namespace plexus::store {
 namespace {
 
@@ -36,6 +38,33 @@ void appendOutgoing(Transaction& tx, const std::vector<Outgoing>& messages, int6
   }
 }
 
+namespace {
+// Rows per multi-row statement: far below PostgreSQL's 65 535 parameters and SQLite's 32 766.
+constexpr size_t kRowsPerStatement = 500;
+}  // namespace
+
+void appendOutgoingBatch(Transaction& tx, const std::vector<Outgoing>& messages, int64_t nowMs) {
+  std::vector<Message> events;
+  for (const Outgoing& o : messages) {
+    if (o.message.kind == "event") events.push_back(o.message);
+  }
+  event_store::appendBatch(tx, events, nowMs);
+  for (size_t from = 0; from < messages.size(); from += kRowsPerStatement) {
+    const size_t n = std::min(kRowsPerStatement, messages.size() - from);
+    std::vector<Value> params;
+    params.reserve(n * (kMessageColumnCount + 2));
+    for (size_t i = from; i < from + n; ++i) {
+      appendMessage(params, messages[i].message);
+      params.emplace_back(
+          static_cast<long long>(messages[i].deliverAtMs > 0 ? messages[i].deliverAtMs : nowMs));
+      params.emplace_back(static_cast<long long>(nowMs));
+    }
+    tx.defer(std::string("INSERT INTO plexus_outbox (") + kMessageColumns +
+                 ", deliver_at, created_at) VALUES " + placeholderRows(n, kMessageColumnCount + 2),
+             params);
+  }
+}
+
 namespace outbox {
 
 std::vector<Row> claimDue(Transaction& tx, const Dialect& dialect, int64_t nowMs, int limit) {
@@ -56,6 +85,23 @@ void remove(Transaction& tx, const std::vector<int64_t>& seqs) {
   params.reserve(seqs.size());
   for (int64_t s : seqs) params.emplace_back(static_cast<long long>(s));
   tx.exec("DELETE FROM plexus_outbox WHERE seq IN (" + placeholders(1, seqs.size()) + ")", params);
+}
+
+void archive(Transaction& tx, const std::vector<int64_t>& seqs, int64_t nowMs) {
+  if (seqs.empty()) return;
+  std::vector<Value> params{static_cast<long long>(nowMs)};
+  params.reserve(seqs.size() + 1);
+  for (int64_t s : seqs) params.emplace_back(static_cast<long long>(s));
+  tx.exec(std::string("INSERT INTO plexus_published (seq, ") + kMessageColumns +
+              ", deliver_at, created_at, published_at) SELECT seq, " + kMessageColumns +
+              ", deliver_at, created_at, $1 FROM plexus_outbox WHERE seq IN (" +
+              placeholders(2, seqs.size()) + ")",
+          params);
+}
+
+int64_t purgeArchive(Transaction& tx, int64_t cutoffMs) {
+  return tx.exec("DELETE FROM plexus_published WHERE published_at < $1",
+                 {static_cast<long long>(cutoffMs)});
 }
 
 int64_t nextDueAt(Transaction& tx) {

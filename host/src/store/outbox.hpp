@@ -20,6 +20,9 @@ struct Outgoing {
 // round trip (Transaction::defer) and a failure surfaces there, untranslated.
 void appendOutgoing(Transaction& tx, const std::vector<Outgoing>& messages, int64_t nowMs,
                     bool deferred = false);
+// The same for a whole batch in two multi-row statements (events, outbox), both deferred to the
+// transaction's next round trip. A clash on an event stream's version surfaces there.
+void appendOutgoingBatch(Transaction& tx, const std::vector<Outgoing>& messages, int64_t nowMs);
 
 namespace outbox {
 
@@ -32,6 +35,10 @@ struct Row {
 std::vector<Row> claimDue(Transaction& tx, const Dialect& dialect, int64_t nowMs, int limit);
 // Published (or delivered locally): gone from the outbox.
 void remove(Transaction& tx, const std::vector<int64_t>& seqs);
+// Kept for inspection before remove(): copied to plexus_published (transport.keep_published_hours).
+void archive(Transaction& tx, const std::vector<int64_t>& seqs, int64_t nowMs);
+// Retention of what archive() kept: rows published before `cutoff`. Returns the rows deleted.
+int64_t purgeArchive(Transaction& tx, int64_t cutoffMs);
 // The earliest deliver_at of a row still waiting (a scheduled message), 0 when none.
 int64_t nextDueAt(Transaction& tx);
 // A copy of a dead-lettered message for the broker's dead-letter queue.

@@ -361,11 +361,9 @@ class PostgresStore final : public Store {
   }
   ~PostgresStore() override = default;
   const Dialect& dialect() const override { return postgresDialect(); }
-  void ensureSchema() override {
+  void createSchema(Transaction& tx) override {
     if (schema_.empty()) return;
-    auto tx = begin();
-    tx->exec("CREATE SCHEMA IF NOT EXISTS " + schema_);  // identifier validated at open
-    tx->commit();
+    tx.exec("CREATE SCHEMA IF NOT EXISTS " + schema_);  // identifier validated at open
   }
 
   std::unique_ptr<Transaction> begin() override {

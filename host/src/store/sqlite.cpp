@@ -1,5 +1,7 @@
 #include "store/sqlite.hpp"
 
+#include <plexus/sdk/sql_text.hpp>
+
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
@@ -47,27 +49,6 @@ Value cell(const Poco::Data::RecordSet& rs, size_t col, size_t row) {
 
 class SqliteTransaction final : public Transaction {
  public:
-  // "$N" -> "?N" outside quotes, so "$2 ... $1" binds like PostgreSQL does.
-  static std::string sqliteParameters(const std::string& sql) {
-    std::string out;
-    out.reserve(sql.size());
-    char quote = 0;
-    for (size_t i = 0; i < sql.size(); ++i) {
-      const char c = sql[i];
-      if (quote != 0) {
-        if (c == quote) quote = 0;
-      } else if (c == '\'' || c == '"') {
-        quote = c;
-      } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '1' && sql[i + 1] <= '9') {
-        out.push_back('?');
-        continue;
-      }
-      out.push_back(c);
-    }
-    return out;
-  }
-
- public:
   SqliteTransaction(Poco::Data::Session session, std::unique_lock<std::mutex> lock)
       : session_(std::move(session)), lock_(std::move(lock)) {
     try {
@@ -90,7 +71,7 @@ class SqliteTransaction final : public Transaction {
     try {
       Poco::Data::Statement st(session_);
       // SQLite numbers "$N" parameters by first appearance, not by N; "?N" means index N.
-      st << sqliteParameters(sql);
+      st << plexus::sql::sqliteParameters(sql);  // the SDK's: the test host rewrites alike
       for (const Value& p : params) {
         switch (p.type()) {
           case Value::Type::Null:

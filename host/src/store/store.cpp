@@ -3,6 +3,8 @@
 #include "store/postgres.hpp"
 #include "store/sqlite.hpp"
 
+#include <plexus/sdk/sql_text.hpp>
+
 #include <map>
 
 namespace plexus::store {
@@ -17,48 +19,14 @@ bool validIdentifier(const std::string& s) {
   return true;
 }
 
+void Store::ensureSchema() {
+  auto tx = begin();
+  createSchema(*tx);
+  tx->commit();
+}
+
 std::vector<std::string> splitStatements(const std::string& script) {
-  std::vector<std::string> out;
-  std::string cur;
-  size_t i = 0;
-  auto flush = [&] {
-    size_t b = cur.find_first_not_of(" \t\r\n");
-    if (b != std::string::npos)
-      out.push_back(cur.substr(b, cur.find_last_not_of(" \t\r\n") - b + 1));
-    cur.clear();
-  };
-  while (i < script.size()) {
-    const char c = script[i];
-    if (c == '-' && i + 1 < script.size() && script[i + 1] == '-') {
-      const size_t e = script.find('\n', i);
-      i = e == std::string::npos ? script.size() : e + 1;
-      cur.push_back('\n');
-      continue;
-    }
-    if (c == '\'' || c == '"') {
-      const size_t e = script.find(c, i + 1);
-      const size_t end = e == std::string::npos ? script.size() : e + 1;
-      cur.append(script, i, end - i);
-      i = end;
-      continue;
-    }
-    if (c == '$' && i + 1 < script.size() && script[i + 1] == '$') {
-      const size_t e = script.find("$$", i + 2);
-      const size_t end = e == std::string::npos ? script.size() : e + 2;
-      cur.append(script, i, end - i);
-      i = end;
-      continue;
-    }
-    if (c == ';') {
-      flush();
-      ++i;
-      continue;
-    }
-    cur.push_back(c);
-    ++i;
-  }
-  flush();
-  return out;
+  return plexus::sql::splitStatements(script);  // the SDK's: the test host splits alike
 }
 
 namespace {

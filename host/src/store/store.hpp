@@ -61,8 +61,11 @@ class Store {
   // Cheap reachability check for readiness; false with `error` set when unreachable.
   virtual bool ping(std::string& error) = 0;
   const std::string& schema() const { return schema_; }
-  // Creates the store's schema (namespace) when it has one and it is missing (migrate).
-  virtual void ensureSchema() {}
+  // Creates the store's schema (namespace) in `tx` when it has one and it is missing (migrate, and
+  // check's dry run, which rolls it back).
+  virtual void createSchema(Transaction& tx) { (void)tx; }
+  // The same in a transaction of its own.
+  void ensureSchema();
 
   // Opens the configured store through the factory registered for config.kind (store/registry).
   // PostgreSQL URLs may be libpq URIs (postgresql://u:p@h:port/db) or key=value strings; SQLite

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <plexus/sdk/rfc3339.hpp>
 
 namespace plexus::transport {
 namespace {
@@ -99,7 +100,7 @@ AmqpProperties toAmqp(const Message& m) {
   p.headers.reserve(12);
   p.headers.emplace_back("cloudEvents_specversion", "1.0");
   p.headers.emplace_back("cloudEvents_source", m.source);
-  p.headers.emplace_back("cloudEvents_time", rfc3339(m.timestampMs));
+  p.headers.emplace_back("cloudEvents_time", rfc3339::format(m.timestampMs));
   p.headers.emplace_back("cloudEvents_plexuskind",
                          m.kind == "dead-letter" ? std::string("event") : m.kind);
   if (!m.stream.empty()) p.headers.emplace_back("cloudEvents_subject", m.stream);
@@ -146,10 +147,12 @@ std::optional<Message> fromAmqp(const AmqpProperties& p, std::string& body,
   m.contentType = pick(p.contentType, a.datacontenttype);
   if (m.contentType.empty()) m.contentType = "application/json";
   if (a.time != nullptr) {
-    if (!parseRfc3339(*a.time, m.timestampMs)) {
+    const auto time = rfc3339::parse(*a.time);
+    if (!time) {
       error = "CloudEvents attribute 'time' is not an RFC 3339 date-time: " + *a.time;
       return std::nullopt;
     }
+    m.timestampMs = *time;
   } else {
     m.timestampMs = static_cast<int64_t>(p.timestamp) * 1000;
   }
@@ -222,9 +225,13 @@ std::optional<Message> structured(const std::string& body, const std::string& ex
   m.contentType = str("datacontenttype");
   if (m.contentType.empty()) m.contentType = "application/json";
   const std::string time = str("time");
-  if (!time.empty() && !parseRfc3339(time, m.timestampMs)) {
-    error = "CloudEvents attribute 'time' is not an RFC 3339 date-time: " + time;
-    return std::nullopt;
+  if (!time.empty()) {
+    const auto ms = rfc3339::parse(time);
+    if (!ms) {
+      error = "CloudEvents attribute 'time' is not an RFC 3339 date-time: " + time;
+      return std::nullopt;
+    }
+    m.timestampMs = *ms;
   }
   auto data = j.find("data");
   m.payload = data == j.end()

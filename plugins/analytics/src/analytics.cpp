@@ -1,6 +1,5 @@
 #include "analytics.hpp"
 
-#include <cmath>
 #include <cstdio>
 #include <map>
 
@@ -20,27 +19,16 @@ bool validId(const std::string& s) {
   return true;
 }
 
-std::optional<int64_t> moneyToCents(const Json& v) {
-  if (!v.is_number()) return std::nullopt;
-  if (v.is_number_integer()) {
-    if (v.is_number_unsigned()) {
-      const auto u = v.get<uint64_t>();
-      if (u > 10'000'000'000'000ULL) return std::nullopt;
-      return static_cast<int64_t>(u) * 100;
-    }
-    const auto i = v.get<int64_t>();
-    if (i < 0 || i > 10'000'000'000'000LL) return std::nullopt;
-    return i * 100;
-  }
-  const double d = v.get<double>();
-  if (!std::isfinite(d) || d < 0 || d > 1e13) return std::nullopt;
-  const double scaled = d * 100.0;
-  const double rounded = std::round(scaled);
-  if (std::fabs(scaled - rounded) > 1e-6 * std::max(1.0, std::fabs(scaled))) return std::nullopt;
-  return static_cast<int64_t>(rounded);
-}
+// Amounts above 10^13 are refused: no order of this shop comes near it.
+constexpr int64_t kMaxCents = 1'000'000'000'000'000;
 
-double centsToMoney(int64_t cents) { return static_cast<double>(cents) / 100.0; }
+std::optional<int64_t> moneyToCents(const Json& v) {
+  try {
+    return plexus::money::nonNegativeFromJson(v, "amount", kMaxCents);
+  } catch (const plexus::money::MoneyError&) {
+    return std::nullopt;
+  }
+}
 
 int64_t averageCents(int64_t totalCents, int64_t n) {
   if (n <= 0) return 0;
@@ -49,132 +37,26 @@ int64_t averageCents(int64_t totalCents, int64_t n) {
 
 namespace {
 
-constexpr int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
+using plexus::rfc3339::daysFromCivil;
+using plexus::rfc3339::daysSinceEpoch;
+using plexus::rfc3339::formatDate;
+using plexus::rfc3339::kDayMs;
+using plexus::rfc3339::parseDate;
 
-void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2 ? 1 : 0;
-}
-
-bool isLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-unsigned daysInMonth(int64_t y, unsigned m) {
-  static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && isLeap(y) ? 29 : kDays[m - 1];
-}
-
-bool digits(const std::string& s, size_t pos, size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  out = v;
-  return true;
-}
-
-int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-constexpr int64_t kDayMs = 86400000;
 // 0000-01-01 and 9999-12-31 as days since the epoch: the range a 'YYYY-MM-DD' can name.
 constexpr int64_t kMinDay = daysFromCivil(0, 1, 1);
 constexpr int64_t kMaxDay = daysFromCivil(9999, 12, 31);
 
 }  // namespace
 
-std::optional<int64_t> parseRfc3339(const std::string& s) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (s.size() < 20) return std::nullopt;
-  if (!digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
-      !digits(s, 17, 2, se)) {
-    return std::nullopt;
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > static_cast<int>(daysInMonth(y, mo)) || h > 23 || mi > 59 ||
-      se > 60) {
-    return std::nullopt;
-  }
-  size_t pos = 19;
-  int64_t ms = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    size_t n = 0;
-    int64_t scale = 100;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (n < 3) {
-        ms += (s[pos] - '0') * scale;
-        scale /= 10;
-      }
-      ++pos;
-      ++n;
-    }
-    if (n == 0) return std::nullopt;
-  }
-  if (pos >= s.size()) return std::nullopt;
-  int64_t offsetMin = 0;
-  if (s[pos] == 'Z' || s[pos] == 'z') {
-    ++pos;
-  } else if (s[pos] == '+' || s[pos] == '-') {
-    int oh = 0, om = 0;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offsetMin = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const int64_t days = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  const int64_t secs = days * 86400 + h * 3600 + mi * 60 + std::min(se, 59) - offsetMin * 60;
-  return secs * 1000 + ms;
-}
+std::string dayOf(int64_t ms) { return formatDate(daysSinceEpoch(ms)); }
 
-std::optional<int64_t> parseDate(const std::string& s) {
-  int y = 0, m = 0, d = 0;
-  if (s.size() != 10 || !digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, m) || s[7] != '-' ||
-      !digits(s, 8, 2, d)) {
-    return std::nullopt;
-  }
-  if (m < 1 || m > 12 || d < 1 || d > static_cast<int>(daysInMonth(y, m))) return std::nullopt;
-  return daysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
-}
-
-std::string formatDate(int64_t days) {
-  int64_t y = 0;
-  unsigned m = 0, d = 0;
-  civilFromDays(days, y, m, d);
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
-  return buf;
-}
-
-std::string dayOf(int64_t ms) { return formatDate(floorDiv(ms, kDayMs)); }
-
-int hourOf(int64_t ms) { return static_cast<int>((ms - floorDiv(ms, kDayMs) * kDayMs) / 3600000); }
+int hourOf(int64_t ms) { return static_cast<int>((ms - daysSinceEpoch(ms) * kDayMs) / 3600000); }
 
 std::pair<std::string, std::string> resolveRange(const std::optional<std::string>& start,
                                                  const std::optional<std::string>& end,
                                                  int64_t nowMs, int defaultDays) {
-  int64_t endDay = floorDiv(nowMs, kDayMs);
+  int64_t endDay = daysSinceEpoch(nowMs);
   if (end) {
     auto d = parseDate(*end);
     if (!d) throw plexus::BadRequest("endDate must be a date YYYY-MM-DD");
@@ -219,7 +101,7 @@ std::string text(const Json& body, const char* key) {
 int64_t timeOr(const Json& body, const char* key, int64_t fallback) {
   const std::string s = text(body, key);
   if (s.empty()) return fallback;
-  auto ms = parseRfc3339(s);
+  auto ms = plexus::rfc3339::parse(s);
   if (!ms) throw BadEvent(std::string("\"") + key + "\" is not an RFC 3339 timestamp");
   return *ms;
 }
@@ -267,8 +149,10 @@ void recordCreated(plexus::Context& ctx, const std::string& orderId, const Json&
     lines[productId].cents += *lineCents;
     itemCount += q;
     linesCents += *lineCents;
-    Json s{{"productId", productId}, {"quantity", q}, {"lineTotal", centsToMoney(*lineCents)}};
-    if (unit) s["unitPrice"] = centsToMoney(*unit);
+    Json s{{"productId", productId},
+           {"quantity", q},
+           {"lineTotal", plexus::money::toJson(*lineCents)}};
+    if (unit) s["unitPrice"] = plexus::money::toJson(*unit);
     stored.push_back(s);
   }
   int64_t totalCents = linesCents;
@@ -278,7 +162,7 @@ void recordCreated(plexus::Context& ctx, const std::string& orderId, const Json&
     totalCents = *c;
   }
   const int64_t createdAt = timeOr(e, "createdAt", fallbackMs);
-  const int64_t day = floorDiv(createdAt, kDayMs);
+  const int64_t day = daysSinceEpoch(createdAt);
   if (day < kMinDay || day > kMaxDay) throw BadEvent("\"createdAt\" is outside years 0000-9999");
   ctx.exec(
       "UPDATE analytics_orders SET created = 1, customer_id = $1, created_at = $2, day = $3, "
@@ -352,13 +236,14 @@ plexus::Response GetDailySales::handle(plexus::Context& ctx, const plexus::Reque
   Json out = Json::array();
   for (const auto& r : rows) {
     const int64_t total = intOf(r[1]), cancelled = intOf(r[2]), revenue = intOf(r[3]);
-    out.push_back(Json{{"date", r[0].asText()},
-                       {"totalOrders", total},
-                       {"cancelledOrders", cancelled},
-                       {"totalRevenue", centsToMoney(revenue)},
-                       {"totalItemsSold", intOf(r[4])},
-                       {"avgOrderValue", centsToMoney(averageCents(revenue, total - cancelled))},
-                       {"uniqueCustomers", intOf(r[5])}});
+    out.push_back(
+        Json{{"date", r[0].asText()},
+             {"totalOrders", total},
+             {"cancelledOrders", cancelled},
+             {"totalRevenue", plexus::money::toJson(revenue)},
+             {"totalItemsSold", intOf(r[4])},
+             {"avgOrderValue", plexus::money::toJson(averageCents(revenue, total - cancelled))},
+             {"uniqueCustomers", intOf(r[5])}});
   }
   return plexus::Response::json(200, out);
 }
@@ -379,7 +264,7 @@ plexus::Response GetHourlySales::handle(plexus::Context& ctx, const plexus::Requ
   for (const auto& r : rows) {
     out.push_back(Json{{"hour", intOf(r[0])},
                        {"totalOrders", intOf(r[1])},
-                       {"totalRevenue", centsToMoney(intOf(r[2]))}});
+                       {"totalRevenue", plexus::money::toJson(intOf(r[2]))}});
   }
   return plexus::Response::json(200, out);
 }
@@ -397,11 +282,12 @@ plexus::Response GetTopProducts::handle(plexus::Context& ctx, const plexus::Requ
   Json out = Json::array();
   for (const auto& r : rows) {
     const int64_t times = intOf(r[1]), revenue = intOf(r[3]);
-    out.push_back(Json{{"productId", r[0].asText()},
-                       {"timesOrdered", times},
-                       {"unitsSold", intOf(r[2])},
-                       {"totalRevenue", centsToMoney(revenue)},
-                       {"avgRevenuePerOrder", centsToMoney(averageCents(revenue, times))}});
+    out.push_back(
+        Json{{"productId", r[0].asText()},
+             {"timesOrdered", times},
+             {"unitsSold", intOf(r[2])},
+             {"totalRevenue", plexus::money::toJson(revenue)},
+             {"avgRevenuePerOrder", plexus::money::toJson(averageCents(revenue, times))}});
   }
   return plexus::Response::json(200, out);
 }

@@ -11,7 +11,9 @@
 // - avgOrderValue: totalRevenue / (totalOrders - cancelledOrders), 0 when none;
 // - uniqueCustomers: distinct customers among the day's orders (cancelled included).
 
+#include <plexus/sdk/money.hpp>
 #include <plexus/sdk/plugin.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -24,14 +26,9 @@ namespace analytics {
 
 bool validId(const std::string& s);                          // 1-64 of [A-Za-z0-9._-]
 std::optional<int64_t> moneyToCents(const plexus::Json& v);  // >= 0, at most 2 decimals
-double centsToMoney(int64_t cents);
 // Half-up rounded cents of total / n (n > 0).
 int64_t averageCents(int64_t totalCents, int64_t n);
-std::optional<int64_t> parseRfc3339(const std::string& s);
 
-// 'YYYY-MM-DD' (a real calendar date, years 0000-9999) -> days since 1970-01-01.
-std::optional<int64_t> parseDate(const std::string& s);
-std::string formatDate(int64_t days);
 // UTC day ('YYYY-MM-DD') and hour (0-23) of a unix-ms instant.
 std::string dayOf(int64_t ms);
 int hourOf(int64_t ms);

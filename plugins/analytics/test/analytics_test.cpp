@@ -204,33 +204,33 @@ class AnalyticsTest : public ::testing::Test {
 // ---- helpers ----
 
 TEST(Helpers, ParseDateChecksTheCalendar) {
-  EXPECT_EQ(analytics::parseDate("1970-01-01"), 0);
-  EXPECT_EQ(analytics::parseDate("2026-01-05"), 20458);
-  EXPECT_TRUE(analytics::parseDate("2024-02-29"));
-  EXPECT_TRUE(analytics::parseDate("2000-02-29"));
-  EXPECT_TRUE(analytics::parseDate("0000-01-01"));
-  EXPECT_TRUE(analytics::parseDate("9999-12-31"));
-  EXPECT_TRUE(analytics::parseDate("1600-02-29"));
-  EXPECT_FALSE(analytics::parseDate("1900-02-29"));
-  EXPECT_FALSE(analytics::parseDate("2023-02-29"));
-  EXPECT_FALSE(analytics::parseDate("2026-04-31"));
-  EXPECT_FALSE(analytics::parseDate("2026-00-10"));
-  EXPECT_FALSE(analytics::parseDate("2026-13-10"));
-  EXPECT_FALSE(analytics::parseDate("2026-01-00"));
-  EXPECT_FALSE(analytics::parseDate("2026-1-05"));
-  EXPECT_FALSE(analytics::parseDate("2026-01-05T00:00:00Z"));
-  EXPECT_FALSE(analytics::parseDate("26-01-05"));
-  EXPECT_FALSE(analytics::parseDate("2026/01/05"));
-  EXPECT_FALSE(analytics::parseDate(""));
-  EXPECT_FALSE(analytics::parseDate("+026-01-05"));
+  EXPECT_EQ(plexus::rfc3339::parseDate("1970-01-01"), 0);
+  EXPECT_EQ(plexus::rfc3339::parseDate("2026-01-05"), 20458);
+  EXPECT_TRUE(plexus::rfc3339::parseDate("2024-02-29"));
+  EXPECT_TRUE(plexus::rfc3339::parseDate("2000-02-29"));
+  EXPECT_TRUE(plexus::rfc3339::parseDate("0000-01-01"));
+  EXPECT_TRUE(plexus::rfc3339::parseDate("9999-12-31"));
+  EXPECT_TRUE(plexus::rfc3339::parseDate("1600-02-29"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("1900-02-29"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("2023-02-29"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("2026-04-31"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("2026-00-10"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("2026-13-10"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("2026-01-00"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("2026-1-05"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("2026-01-05T00:00:00Z"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("26-01-05"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("2026/01/05"));
+  EXPECT_FALSE(plexus::rfc3339::parseDate(""));
+  EXPECT_FALSE(plexus::rfc3339::parseDate("+026-01-05"));
 }
 
 TEST(Helpers, FormatDateRoundTripsAnyYear) {
   for (const char* d : {"0000-01-01", "0001-03-01", "1582-10-15", "1969-12-31", "2000-02-29",
                         "2024-02-29", "2100-02-28", "9999-12-31"}) {
-    auto days = analytics::parseDate(d);
+    auto days = plexus::rfc3339::parseDate(d);
     ASSERT_TRUE(days) << d;
-    EXPECT_EQ(analytics::formatDate(*days), d);
+    EXPECT_EQ(plexus::rfc3339::formatDate(*days), d);
   }
 }
 
@@ -239,17 +239,17 @@ TEST(Helpers, DayAndHourAreUtc) {
   EXPECT_EQ(analytics::hourOf(1767225600000), 0);
   EXPECT_EQ(analytics::dayOf(1767225600000 - 1), "2025-12-31");
   EXPECT_EQ(analytics::hourOf(1767225600000 - 1), 23);
-  EXPECT_EQ(analytics::dayOf(*analytics::parseRfc3339("2024-02-29T23:59:59.999Z")), "2024-02-29");
-  EXPECT_EQ(analytics::hourOf(*analytics::parseRfc3339("2024-02-29T13:30:00Z")), 13);
+  EXPECT_EQ(analytics::dayOf(*plexus::rfc3339::parse("2024-02-29T23:59:59.999Z")), "2024-02-29");
+  EXPECT_EQ(analytics::hourOf(*plexus::rfc3339::parse("2024-02-29T13:30:00Z")), 13);
   // An offset timestamp lands on its UTC day and hour.
-  EXPECT_EQ(analytics::dayOf(*analytics::parseRfc3339("2026-01-01T01:00:00+02:00")), "2025-12-31");
-  EXPECT_EQ(analytics::hourOf(*analytics::parseRfc3339("2026-01-01T01:00:00+02:00")), 23);
+  EXPECT_EQ(analytics::dayOf(*plexus::rfc3339::parse("2026-01-01T01:00:00+02:00")), "2025-12-31");
+  EXPECT_EQ(analytics::hourOf(*plexus::rfc3339::parse("2026-01-01T01:00:00+02:00")), 23);
   EXPECT_EQ(analytics::dayOf(-1), "1969-12-31");
   EXPECT_EQ(analytics::hourOf(-1), 23);
 }
 
 TEST(Helpers, ResolveRangeDefaultsToTheLast30DaysIncludingToday) {
-  const int64_t now = *analytics::parseRfc3339("2026-01-05T18:00:00Z");
+  const int64_t now = *plexus::rfc3339::parse("2026-01-05T18:00:00Z");
   using R = std::pair<std::string, std::string>;
   EXPECT_EQ(analytics::resolveRange(std::nullopt, std::nullopt, now),
             R("2025-12-07", "2026-01-05"));
@@ -283,7 +283,7 @@ TEST(Helpers, MoneyAndAverages) {
   EXPECT_EQ(analytics::averageCents(20000, 3), 6667);
   EXPECT_EQ(analytics::averageCents(5, 2), 3);  // half up
   EXPECT_EQ(analytics::averageCents(100, 0), 0);
-  EXPECT_EQ(Json(analytics::centsToMoney(6667)).dump(), "66.67");
+  EXPECT_EQ(plexus::money::toJson(6667).dump(), "66.67");
 }
 
 // ---- projection ----
@@ -465,7 +465,7 @@ TEST_F(AnalyticsTest, HourlyReportForOneDayHourAscending) {
 }
 
 TEST_F(AnalyticsTest, HourlyDefaultsToTodayUtc) {
-  host_.setNowMs(*analytics::parseRfc3339("2026-01-05T23:30:00Z"));
+  host_.setNowMs(*plexus::rfc3339::parse("2026-01-05T23:30:00Z"));
   sendOk("OrderCreated", example("o-1", "cust-1", "2026-01-05T23:10:00Z"));
   auto out = get(*hourly_, "");
   ASSERT_EQ(out.httpStatus, 200);

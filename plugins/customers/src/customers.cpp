@@ -1,6 +1,5 @@
 #include "customers.hpp"
 
-#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -21,136 +20,12 @@ bool validId(const std::string& s) {
 }
 
 std::optional<int64_t> moneyToCents(const Json& v) {
-  if (!v.is_number()) return std::nullopt;
-  if (v.is_number_integer()) {
-    if (v.is_number_unsigned()) {
-      const auto u = v.get<uint64_t>();
-      if (u > 10'000'000'000'000ULL) return std::nullopt;
-      return static_cast<int64_t>(u) * 100;
-    }
-    const auto i = v.get<int64_t>();
-    if (i < 0 || i > 10'000'000'000'000LL) return std::nullopt;
-    return i * 100;
-  }
-  const double d = v.get<double>();
-  if (!std::isfinite(d) || d < 0 || d > 1e13) return std::nullopt;
-  const double scaled = d * 100.0;
-  const double rounded = std::round(scaled);
-  if (std::fabs(scaled - rounded) > 1e-6 * std::max(1.0, std::fabs(scaled))) return std::nullopt;
-  return static_cast<int64_t>(rounded);
-}
-
-double centsToMoney(int64_t cents) { return static_cast<double>(cents) / 100.0; }
-
-namespace {
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm; any year).
-int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2 ? 1 : 0;
-}
-
-bool isLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-unsigned daysInMonth(int64_t y, unsigned m) {
-  static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && isLeap(y) ? 29 : kDays[m - 1];
-}
-
-bool digits(const std::string& s, size_t pos, size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  out = v;
-  return true;
-}
-
-int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-}  // namespace
-
-std::optional<int64_t> parseRfc3339(const std::string& s) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (s.size() < 20) return std::nullopt;
-  if (!digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
-      !digits(s, 17, 2, se)) {
+  constexpr int64_t kMaxCents = 1'000'000'000'000'000;  // 10^13 of the currency
+  try {
+    return plexus::money::nonNegativeFromJson(v, "amount", kMaxCents);
+  } catch (const plexus::money::MoneyError&) {
     return std::nullopt;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > static_cast<int>(daysInMonth(y, mo)) || h > 23 || mi > 59 ||
-      se > 60) {
-    return std::nullopt;
-  }
-  size_t pos = 19;
-  int64_t ms = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    size_t n = 0;
-    int64_t scale = 100;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (n < 3) {
-        ms += (s[pos] - '0') * scale;
-        scale /= 10;
-      }
-      ++pos;
-      ++n;
-    }
-    if (n == 0) return std::nullopt;
-  }
-  if (pos >= s.size()) return std::nullopt;
-  int64_t offsetMin = 0;
-  if (s[pos] == 'Z' || s[pos] == 'z') {
-    ++pos;
-  } else if (s[pos] == '+' || s[pos] == '-') {
-    int oh = 0, om = 0;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offsetMin = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const int64_t days = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  const int64_t secs = days * 86400 + h * 3600 + mi * 60 + std::min(se, 59) - offsetMin * 60;
-  return secs * 1000 + ms;
-}
-
-std::string formatRfc3339(int64_t ms) {
-  const int64_t days = floorDiv(ms, 86400000);
-  const int64_t rem = ms - days * 86400000;
-  int64_t y = 0;
-  unsigned m = 0, d = 0;
-  civilFromDays(days, y, m, d);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
-                static_cast<long long>(rem / 60000 % 60), static_cast<long long>(rem / 1000 % 60),
-                static_cast<long long>(rem % 1000));
-  return buf;
 }
 
 std::string deriveStatus(const OrderFacts& f) {
@@ -189,7 +64,7 @@ std::optional<int64_t> timeField(const Json& body, const char* key,
                                  std::optional<int64_t> fallback) {
   const std::string s = text(body, key, false);
   if (s.empty()) return fallback;
-  auto ms = parseRfc3339(s);
+  auto ms = plexus::rfc3339::parse(s);
   if (!ms) throw BadEvent(std::string("\"") + key + "\" is not an RFC 3339 timestamp");
   return ms;
 }
@@ -398,23 +273,24 @@ Json summaryJson(const plexus::Row& r) {
   if (address.is_discarded()) address = Json::object();
   Json o{{"orderId", r[0].asText()},
          {"customerId", r[1].asText()},
-         {"totalAmount", centsToMoney(intOf(r[2]))},
+         {"totalAmount", plexus::money::toJson(intOf(r[2]))},
          {"currency", r[3].isNull() ? std::string("USD") : r[3].asText()},
          {"status", r[4].asText()},
          {"itemCount", intOf(r[5])},
          {"shippingAddress", address},
-         {"createdAt", formatRfc3339(intOf(r[7]))}};
+         {"createdAt", plexus::rfc3339::format(intOf(r[7]))}};
   if (!r[8].isNull()) {
     Json p{{"paymentId", r[8].asText()},
            {"status", r[9].isNull() ? std::string("Captured") : r[9].asText()}};
-    p["processedAt"] = r[10].isNull() ? Json() : Json(formatRfc3339(r[10].asInt()));
+    p["processedAt"] = r[10].isNull() ? Json() : Json(plexus::rfc3339::format(r[10].asInt()));
     o["paymentInfo"] = p;
   }
   if (!r[11].isNull()) {
     Json s{{"shipmentId", r[11].asText()},
            {"trackingNumber", r[12].isNull() ? Json() : Json(r[12].asText())},
-           {"estimatedDelivery", r[13].isNull() ? Json() : Json(formatRfc3339(r[13].asInt()))}};
-    if (!r[14].isNull()) s["actualDelivery"] = formatRfc3339(r[14].asInt());
+           {"estimatedDelivery",
+            r[13].isNull() ? Json() : Json(plexus::rfc3339::format(r[13].asInt()))}};
+    if (!r[14].isNull()) s["actualDelivery"] = plexus::rfc3339::format(r[14].asInt());
     o["shipmentInfo"] = s;
   }
   if (r[4].asText() == "Cancelled" && !r[15].isNull()) o["cancellationReason"] = r[15].asText();
@@ -433,11 +309,11 @@ plexus::Response GetCustomer::handle(plexus::Context& ctx, const plexus::Request
   const auto& r = rows[0];
   return plexus::Response::json(200, Json{{"customerId", r[0].asText()},
                                           {"totalOrders", intOf(r[1])},
-                                          {"totalSpent", centsToMoney(intOf(r[2]))},
+                                          {"totalSpent", plexus::money::toJson(intOf(r[2]))},
                                           {"currency", r[3].asText()},
                                           {"lastOrderId", r[4].asText()},
-                                          {"lastOrderAt", formatRfc3339(intOf(r[5]))},
-                                          {"firstOrderAt", formatRfc3339(intOf(r[6]))}});
+                                          {"lastOrderAt", plexus::rfc3339::format(intOf(r[5]))},
+                                          {"firstOrderAt", plexus::rfc3339::format(intOf(r[6]))}});
 }
 
 plexus::Response GetCustomerOrders::handle(plexus::Context& ctx, const plexus::Request& req) {

@@ -8,7 +8,9 @@
 // change (conditional update on the flags), so a fact is added to or taken out of the customer's
 // totals exactly once whatever the arrival order.
 
+#include <plexus/sdk/money.hpp>
 #include <plexus/sdk/plugin.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -23,13 +25,6 @@ bool validId(const std::string& s);
 
 // A JSON money number with at most 2 decimals, >= 0, as integer cents; nullopt otherwise.
 std::optional<int64_t> moneyToCents(const plexus::Json& v);
-// Cents as a JSON number with 2 decimals at most (8997 -> 89.97).
-double centsToMoney(int64_t cents);
-
-// RFC 3339 timestamp ("2026-01-01T10:00:00Z", fraction and offset allowed) -> unix ms.
-std::optional<int64_t> parseRfc3339(const std::string& s);
-// Unix ms -> "YYYY-MM-DDTHH:MM:SS.sssZ" (UTC).
-std::string formatRfc3339(int64_t ms);
 
 // The facts known about one order, whatever order they arrived in.
 struct OrderFacts {

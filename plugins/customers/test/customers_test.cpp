@@ -295,7 +295,8 @@ TEST(Helpers, ValidIdAcceptsTheOpaqueAlphabetOnly) {
 TEST(Helpers, MoneyToCentsTakesAtMostTwoDecimals) {
   EXPECT_EQ(customers::moneyToCents(Json(89.97)), 8997);
   EXPECT_EQ(customers::moneyToCents(Json(19.99)), 1999);
-  EXPECT_EQ(customers::moneyToCents(Json(0.1 + 0.2)), 30);
+  // 0.30000000000000004 is not an amount: exact parsing, as everywhere (plexus/sdk/money.hpp).
+  EXPECT_FALSE(customers::moneyToCents(Json(0.1 + 0.2)));
   EXPECT_EQ(customers::moneyToCents(Json(5)), 500);
   EXPECT_EQ(customers::moneyToCents(Json(0)), 0);
   EXPECT_FALSE(customers::moneyToCents(Json(1.005)));
@@ -303,34 +304,6 @@ TEST(Helpers, MoneyToCentsTakesAtMostTwoDecimals) {
   EXPECT_FALSE(customers::moneyToCents(Json(-1)));
   EXPECT_FALSE(customers::moneyToCents(Json("1.00")));
   EXPECT_FALSE(customers::moneyToCents(Json(1e300)));
-  EXPECT_DOUBLE_EQ(customers::centsToMoney(8997), 89.97);
-  EXPECT_EQ(Json(customers::centsToMoney(8997)).dump(), "89.97");
-}
-
-TEST(Helpers, ParsesRfc3339WithFractionsOffsetsAndLeapDays) {
-  EXPECT_EQ(customers::parseRfc3339("2026-01-01T00:00:00Z"), 1767225600000);
-  EXPECT_EQ(customers::parseRfc3339("2026-01-01T00:00:00.123Z"), 1767225600123);
-  EXPECT_EQ(customers::parseRfc3339("2026-01-01T00:00:00.1239Z"), 1767225600123);
-  EXPECT_EQ(customers::parseRfc3339("2026-01-01T01:00:00+01:00"), 1767225600000);
-  EXPECT_EQ(customers::parseRfc3339("2025-12-31T19:00:00-05:00"), 1767225600000);
-  EXPECT_EQ(customers::parseRfc3339("1970-01-01T00:00:00Z"), 0);
-  EXPECT_EQ(customers::parseRfc3339("1969-12-31T23:59:59Z"), -1000);
-  EXPECT_TRUE(customers::parseRfc3339("2024-02-29T12:00:00Z"));
-  EXPECT_FALSE(customers::parseRfc3339("2023-02-29T12:00:00Z"));
-  EXPECT_FALSE(customers::parseRfc3339("2026-13-01T00:00:00Z"));
-  EXPECT_FALSE(customers::parseRfc3339("2026-01-01T00:00:00"));
-  EXPECT_FALSE(customers::parseRfc3339("2026-01-01"));
-  EXPECT_FALSE(customers::parseRfc3339("2026-01-01T00:00:00Zjunk"));
-  EXPECT_FALSE(customers::parseRfc3339("not a time at all!!"));
-}
-
-TEST(Helpers, FormatsUtcWithMillisecondsAndRoundTrips) {
-  EXPECT_EQ(customers::formatRfc3339(1767225600000), "2026-01-01T00:00:00.000Z");
-  EXPECT_EQ(customers::formatRfc3339(-1), "1969-12-31T23:59:59.999Z");
-  EXPECT_EQ(customers::formatRfc3339(951782400000), "2000-02-29T00:00:00.000Z");
-  for (int64_t ms : {0LL, 1709208000123LL, 4102444799999LL, -86400001LL}) {
-    EXPECT_EQ(customers::parseRfc3339(customers::formatRfc3339(ms)), ms);
-  }
 }
 
 TEST(Helpers, StatusPrecedenceCancelledWinsExceptOverDelivered) {

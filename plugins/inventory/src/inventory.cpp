@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <map>
 
 namespace inventory {
@@ -18,22 +17,6 @@ bool validId(std::string_view s) {
     if (!ok) return false;
   }
   return true;
-}
-
-std::string formatTime(int64_t unixMs) {
-  int64_t secs = unixMs / 1000;
-  int64_t ms = unixMs % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    secs -= 1;
-  }
-  const std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
 }
 
 std::optional<int64_t> intIn(const Json& v, int64_t lo, int64_t hi) {
@@ -83,7 +66,7 @@ Json productJson(const Product& p) {
   return Json{{"productId", p.productId},
               {"availableStock", p.available},
               {"reservedStock", p.reserved},
-              {"updatedAt", formatTime(p.updatedAt)}};
+              {"updatedAt", plexus::rfc3339::format(p.updatedAt)}};
 }
 
 struct Reservation {
@@ -210,7 +193,7 @@ plexus::Result ReserveInventory::handle(plexus::Context& ctx, const plexus::Mess
                      {"productId", l->productId},
                      {"requestedQuantity", l->quantity},
                      {"availableStock", p ? p->available : 0},
-                     {"checkedAt", formatTime(now)}};
+                     {"checkedAt", plexus::rfc3339::format(now)}};
     ctx.exec(sql::kInsertOutcome, req.orderId, "Insufficient", event.dump(), now);
     ctx.emit("InventoryInsufficient", event, stream);
     ctx.afterCommit([this] { outcomes_.increment({"insufficient"}); });
@@ -226,7 +209,8 @@ plexus::Result ReserveInventory::handle(plexus::Context& ctx, const plexus::Mess
                          {"quantity", l.quantity},
                          {"remainingStock", p ? p->available : 0}});
   }
-  const Json event{{"orderId", req.orderId}, {"items", items}, {"reservedAt", formatTime(now)}};
+  const Json event{
+      {"orderId", req.orderId}, {"items", items}, {"reservedAt", plexus::rfc3339::format(now)}};
   ctx.exec(sql::kInsertOutcome, req.orderId, "Reserved", event.dump(), now);
   ctx.emit("InventoryReserved", event, stream);
   ctx.schedule("ExpireReservation", Json{{"orderId", req.orderId}}, expiresAt, stream);
@@ -259,7 +243,7 @@ plexus::Result ReleaseInventory::handle(plexus::Context& ctx, const plexus::Mess
   // ReleaseInventory always answers (possibly with no items); an expiry that finds nothing still
   // Reserved (committed, or already released) is silent.
   if (items.empty() && expiry) return plexus::ok(Json{{"released", 0}}.dump());
-  Json event{{"orderId", orderId}, {"items", items}, {"releasedAt", formatTime(now)}};
+  Json event{{"orderId", orderId}, {"items", items}, {"releasedAt", plexus::rfc3339::format(now)}};
   if (expiry) {
     event["reason"] = "Reservation expired";
   } else if (body.contains("reason") && body["reason"].is_string()) {

@@ -3,6 +3,7 @@
 // commit of reservations, restock, and the /api/inventory routes.
 
 #include <plexus/sdk/plugin.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -63,8 +64,6 @@ inline constexpr int64_t kMaxStock = 1000000000000LL;  // per product (10^12)
 // ---- pure helpers ----
 // customerId / productId / orderId: 1-64 characters of [A-Za-z0-9._-].
 bool validId(std::string_view s);
-// RFC 3339 UTC with milliseconds: 2026-01-01T00:00:00.000Z
-std::string formatTime(int64_t unixMs);
 // An integer JSON value in [lo, hi] (5.0, "5", true are not integers), else nullopt.
 std::optional<int64_t> intIn(const plexus::Json& v, int64_t lo, int64_t hi);
 

@@ -20,10 +20,11 @@ PLEXUS_REGISTER_MIGRATION(1, "any", "inventory tables",
                           "outcome TEXT NOT NULL, "
                           "event_json TEXT NOT NULL, "
                           "created_at BIGINT NOT NULL)");
-PLEXUS_REGISTER_RECEPTOR(inventory::ReserveInventory, "ReserveInventory");
-PLEXUS_REGISTER_RECEPTOR(inventory::ReleaseInventory, "ReleaseInventory", "ExpireReservation");
-PLEXUS_REGISTER_RECEPTOR(inventory::CommitOnShipment, "ShipmentCreated");
-PLEXUS_REGISTER_RECEPTOR(inventory::RestockInventory, "RestockInventory");
+PLEXUS_REGISTER_RECEPTOR(inventory::ReserveInventory, plexus::command("ReserveInventory"));
+PLEXUS_REGISTER_RECEPTOR(inventory::ReleaseInventory, plexus::command("ReleaseInventory"),
+                         plexus::command("ExpireReservation"));
+PLEXUS_REGISTER_RECEPTOR(inventory::CommitOnShipment, plexus::event("ShipmentCreated"));
+PLEXUS_REGISTER_RECEPTOR(inventory::RestockInventory, plexus::command("RestockInventory"));
 PLEXUS_REGISTER_ROUTE(inventory::GetInventory, "GET", "/api/inventory/{productId}");
 PLEXUS_REGISTER_ROUTE(inventory::PutInventory, "PUT", "/api/inventory/{productId}");
 PLEXUS_PLUGIN("inventory", "1.0.0");

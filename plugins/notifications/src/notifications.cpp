@@ -10,7 +10,6 @@
 #include <Poco/Timespan.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 
 namespace notifications {
@@ -19,31 +18,20 @@ using plexus::Json;
 
 namespace {
 
-constexpr int64_t kDayMs = 86400000;
-
-void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-}
-
 std::string text(const Json& e, const char* key) {
   return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : std::string();
 }
 
 std::string money(const Json& e, const char* key) {
   if (!e.contains(key)) return "?";
-  const auto cents = parseMoneyCents(e[key]);
-  if (!cents) return "?";
+  int64_t cents = 0;
+  try {
+    cents = plexus::money::nonNegativeFromJson(e[key]);
+  } catch (const plexus::money::MoneyError&) {
+    return "?";
+  }
   const std::string currency = text(e, "currency");
-  return formatCents(*cents) + " " + (currency.empty() ? std::string("USD") : currency);
+  return plexus::money::format(cents) + " " + (currency.empty() ? std::string("USD") : currency);
 }
 
 bool oneOf(const std::string& v, std::initializer_list<const char*> allowed) {
@@ -88,47 +76,6 @@ int64_t configInt(const Json& cfg, const char* key, int64_t def, int64_t min, in
 }
 
 }  // namespace
-
-std::string formatRfc3339(int64_t unixMs) {
-  int64_t days = unixMs / kDayMs;
-  int64_t rem = unixMs % kDayMs;
-  if (rem < 0) {
-    rem += kDayMs;
-    --days;
-  }
-  int64_t y = 0;
-  unsigned m = 0, d = 0;
-  civilFromDays(days, y, m, d);
-  const int64_t secs = rem / 1000;
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
-                static_cast<long long>(rem % 1000));
-  return buf;
-}
-
-std::optional<int64_t> parseMoneyCents(const Json& amount) {
-  if (amount.is_number_integer()) {
-    const int64_t v = amount.get<int64_t>();
-    if (v < 0 || v > 100000000000LL) return std::nullopt;
-    return v * 100;
-  }
-  if (!amount.is_number_float()) return std::nullopt;
-  const double v = amount.get<double>();
-  if (!std::isfinite(v) || v < 0 || v > 100000000000.0) return std::nullopt;
-  const double scaled = v * 100.0;
-  const double rounded = std::round(scaled);
-  if (std::fabs(scaled - rounded) > 1e-6) return std::nullopt;
-  return static_cast<int64_t>(rounded);
-}
-
-std::string formatCents(int64_t cents) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld.%02lld", static_cast<long long>(cents / 100),
-                static_cast<long long>(cents % 100));
-  return buf;
-}
 
 std::optional<Notification> notificationFor(const std::string& eventType, const Json& e) {
   const std::string orderId = text(e, "orderId");
@@ -323,7 +270,7 @@ void recordAttempt(plexus::Context& ctx, OutcomeMetrics& metrics, const AttemptR
                   {"orderId", r.orderId},
                   {"notificationType", type},
                   {"channel", channel},
-                  {"sentAt", formatRfc3339(r.attemptedAtMs)}},
+                  {"sentAt", plexus::rfc3339::format(r.attemptedAtMs)}},
              r.orderId);
     ctx.afterCommit([&metrics, channel, type] { metrics.sent.increment({channel, type}); });
   } else {

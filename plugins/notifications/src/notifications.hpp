@@ -5,7 +5,9 @@
 // outcome in its own transaction: a send is at-least-once (a crash between the send and the
 // commit sends again with the same Message-ID, so the receiver can dedupe) and never lost.
 
+#include <plexus/sdk/money.hpp>
 #include <plexus/sdk/plugin.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -16,12 +18,6 @@
 namespace notifications {
 
 // ---- pure helpers ----
-
-std::string formatRfc3339(int64_t unixMs);
-// A JSON money amount (number, >= 0, at most 2 decimals) -> cents; nullopt otherwise.
-std::optional<int64_t> parseMoneyCents(const plexus::Json& amount);
-// 8997 -> "89.97".
-std::string formatCents(int64_t cents);
 
 // What to send for one event: type, channel and the message text.
 struct Notification {

@@ -18,9 +18,11 @@ PLEXUS_REGISTER_MIGRATION(
     "error TEXT NOT NULL, attempted_at_ms BIGINT NOT NULL);"
     "CREATE INDEX notifications_attempts_by_notification ON notifications_attempts "
     "(notification_id)");
-PLEXUS_REGISTER_RECEPTOR(notifications::NotificationReactor, "OrderCreated", "PaymentProcessed",
-                         "ShipmentCreated", "OrderCancelled");
-PLEXUS_REGISTER_RECEPTOR(notifications::DeliverNotification, "DeliverNotification");
+PLEXUS_REGISTER_RECEPTOR(notifications::NotificationReactor, plexus::event("OrderCreated"),
+                         plexus::event("PaymentProcessed"), plexus::event("ShipmentCreated"),
+                         plexus::event("OrderCancelled"));
+PLEXUS_REGISTER_RECEPTOR(notifications::DeliverNotification,
+                         plexus::command("DeliverNotification"));
 // Outcomes queued by the previous version (after-commit send + RecordNotification) still land.
-PLEXUS_REGISTER_RECEPTOR(notifications::RecordNotification, "RecordNotification");
+PLEXUS_REGISTER_RECEPTOR(notifications::RecordNotification, plexus::command("RecordNotification"));
 PLEXUS_PLUGIN("notifications", "1.0.0");

@@ -263,19 +263,6 @@ struct Fixture {
 
 // ---- helpers ----
 
-TEST(Helpers, MoneyAndTime) {
-  EXPECT_EQ(notifications::parseMoneyCents(Json(89.97)), 8997);
-  EXPECT_EQ(notifications::parseMoneyCents(Json(5)), 500);
-  EXPECT_FALSE(notifications::parseMoneyCents(Json(1.005)));
-  EXPECT_FALSE(notifications::parseMoneyCents(Json(-2)));
-  EXPECT_FALSE(notifications::parseMoneyCents(Json("1")));
-  EXPECT_EQ(notifications::formatCents(8997), "89.97");
-  EXPECT_EQ(notifications::formatCents(5), "0.05");
-  EXPECT_EQ(notifications::formatCents(100), "1.00");
-  EXPECT_EQ(notifications::formatRfc3339(1767225600000), "2026-01-01T00:00:00.000Z");
-  EXPECT_EQ(notifications::formatRfc3339(951868799999), "2000-02-29T23:59:59.999Z");
-}
-
 TEST(Helpers, NotificationPerEventType) {
   auto c = notifications::notificationFor("OrderCreated", orderCreated());
   ASSERT_TRUE(c);

@@ -1,8 +1,6 @@
 #include "order_saga.hpp"
 
 #include <cmath>
-#include <cstdio>
-#include <ctime>
 #include <stdexcept>
 
 namespace order_saga {
@@ -12,39 +10,11 @@ using plexus::Json;
 // ---- helpers ----
 
 std::optional<int64_t> toCents(const Json& amount) {
-  if (!amount.is_number()) return std::nullopt;
-  if (amount.is_number_integer()) {
-    if (amount.is_number_unsigned()) {
-      const auto v = amount.get<uint64_t>();
-      if (v > static_cast<uint64_t>(INT64_MAX / 100)) return std::nullopt;
-      return static_cast<int64_t>(v) * 100;
-    }
-    const auto v = amount.get<int64_t>();
-    if (v < 0 || v > INT64_MAX / 100) return std::nullopt;
-    return v * 100;
+  try {
+    return plexus::money::nonNegativeFromJson(amount, "totalAmount");
+  } catch (const plexus::money::MoneyError&) {
+    return std::nullopt;
   }
-  const double d = amount.get<double>();
-  if (!std::isfinite(d) || d < 0 || d > 9.0e13) return std::nullopt;
-  const double scaled = d * 100.0;
-  const double rounded = std::round(scaled);
-  if (std::fabs(scaled - rounded) > 1e-6 * std::max(1.0, scaled)) return std::nullopt;
-  return static_cast<int64_t>(rounded);
-}
-
-Json centsToJson(int64_t cents) {
-  if (cents % 100 == 0) return Json(cents / 100);
-  return Json(static_cast<double>(cents) / 100.0);  // shortest round-trip: 8997 -> 89.97
-}
-
-std::string rfc3339(int64_t unixMs) {
-  const std::time_t t = static_cast<std::time_t>(unixMs / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unixMs % 1000));
-  return buf;
 }
 
 int64_t timeoutMsFromConfig(const Json& config) {
@@ -279,7 +249,7 @@ Decision decide(const SagaState* current, const std::string& orderId, const std:
     advance(d, kInventoryReserving, kPaymentProcessing, nowMs);
     d.commands.push_back({"ProcessPayment", Json{{"orderId", orderId},
                                                  {"customerId", s.customerId},
-                                                 {"amount", centsToJson(s.totalCents)},
+                                                 {"amount", plexus::money::toJson(s.totalCents)},
                                                  {"currency", s.currency},
                                                  {"paymentMethod", s.paymentMethod}}});
     return d;
@@ -351,15 +321,15 @@ Json sagaView(const SagaState& s, const std::vector<StepRow>& stored) {
   if (!s.paymentId.empty()) out["paymentId"] = s.paymentId;
   if (!s.shipmentId.empty()) out["shipmentId"] = s.shipmentId;
   if (!s.error.empty()) out["error"] = s.error;
-  out["createdAt"] = rfc3339(s.createdAtMs);
-  out["updatedAt"] = rfc3339(s.updatedAtMs);
+  out["createdAt"] = plexus::rfc3339::format(s.createdAtMs);
+  out["updatedAt"] = plexus::rfc3339::format(s.updatedAtMs);
   Json steps = Json::array();
   for (const char* name : {kInventoryReserving, kPaymentProcessing, kShipmentCreating}) {
     Json entry{{"step", name}, {"status", kStepPending}, {"timestamp", nullptr}};
     for (const StepRow& r : stored) {
       if (r.step == name) {
         entry["status"] = r.status;
-        entry["timestamp"] = rfc3339(r.atMs);
+        entry["timestamp"] = plexus::rfc3339::format(r.atMs);
       }
     }
     steps.push_back(entry);

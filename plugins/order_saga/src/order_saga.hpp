@@ -4,7 +4,9 @@
 // GET /api/sagas/{orderId}. The transition rules are a pure function (decide) so they can be
 // tested without a store; OrderSaga only loads, persists and sends what decide says.
 
+#include <plexus/sdk/money.hpp>
 #include <plexus/sdk/plugin.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -34,10 +36,6 @@ inline constexpr int64_t kDefaultTimeoutSeconds = 600;
 
 // A JSON money amount (number >= 0 with at most 2 decimals) in integer cents; nullopt otherwise.
 std::optional<int64_t> toCents(const plexus::Json& amount);
-// Integer cents as a JSON number with at most 2 decimals (8997 -> 89.97).
-plexus::Json centsToJson(int64_t cents);
-// Unix ms as RFC 3339 UTC with milliseconds ("2026-01-01T00:00:00.000Z").
-std::string rfc3339(int64_t unixMs);
 // The saga timeout in ms from the plugin config (`timeout_seconds`, a positive number or a numeric
 // string, default 600). Throws std::invalid_argument for anything else.
 int64_t timeoutMsFromConfig(const plexus::Json& config);

@@ -186,15 +186,15 @@ TEST(Money, ParsesAmountsWithAtMostTwoDecimals) {
 }
 
 TEST(Money, FormatsCentsAsANumberWithTwoDecimals) {
-  EXPECT_EQ(order_saga::centsToJson(8997).dump(), "89.97");
-  EXPECT_EQ(order_saga::centsToJson(1200).dump(), "12");
-  EXPECT_EQ(order_saga::centsToJson(5).dump(), "0.05");
-  EXPECT_EQ(order_saga::centsToJson(1999).get<double>(), 19.99);
+  EXPECT_EQ(plexus::money::toJson(8997).dump(), "89.97");
+  EXPECT_EQ(plexus::money::toJson(1200).dump(), "12");
+  EXPECT_EQ(plexus::money::toJson(5).dump(), "0.05");
+  EXPECT_EQ(plexus::money::toJson(1999).get<double>(), 19.99);
 }
 
 TEST(Time, FormatsRfc3339Utc) {
-  EXPECT_EQ(order_saga::rfc3339(kStart), "2026-01-01T00:00:00.000Z");
-  EXPECT_EQ(order_saga::rfc3339(kStart + 86400000 + 3723004), "2026-01-02T01:02:03.004Z");
+  EXPECT_EQ(plexus::rfc3339::format(kStart), "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(plexus::rfc3339::format(kStart + 86400000 + 3723004), "2026-01-02T01:02:03.004Z");
 }
 
 TEST(Config, TimeoutDefaultsTo600SecondsAndAcceptsNumbersOrNumericStrings) {

@@ -87,102 +87,17 @@ std::string messageOrderId(const Json& body, const plexus::Message& m, std::stri
 // ---- helpers ----
 
 int64_t parseMoneyCents(const Json& v, const std::string& field, int64_t maxCents) {
-  if (!v.is_number()) throw ValidationError(field + " must be a number");
-  if ((v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0) ||
-      (v.is_number_float() && v.get<double>() < 0)) {
-    throw ValidationError(field + " must be >= 0");
+  try {
+    return plexus::money::nonNegativeFromJson(v, field, maxCents);
+  } catch (const plexus::money::MoneyError& e) {
+    throw ValidationError(e.what());
   }
-  // The shortest decimal text that round-trips the parsed number ("19.99", "1e+20"), read
-  // digit by digit: no binary floating point arithmetic on the amount.
-  std::string text = v.dump();
-  if (!text.empty() && text[0] == '-') text.erase(0, 1);  // -0.0
-  int exponent = 0;
-  const size_t e = text.find_first_of("eE");
-  if (e != std::string::npos) {
-    exponent = std::stoi(text.substr(e + 1));
-    text.erase(e);
-  }
-  std::string digits;
-  int scale = 0;  // decimal places of `digits`
-  bool afterPoint = false;
-  for (char c : text) {
-    if (c == '.') {
-      afterPoint = true;
-    } else if (std::isdigit(static_cast<unsigned char>(c))) {
-      digits.push_back(c);
-      if (afterPoint) ++scale;
-    } else {
-      throw ValidationError(field + " must be a number");
-    }
-  }
-  scale -= exponent;
-  while (scale > 0 && !digits.empty() && digits.back() == '0') {
-    digits.pop_back();
-    --scale;
-  }
-  if (scale > 2) throw ValidationError(field + " must have at most 2 decimals");
-  const size_t firstNonZero = digits.find_first_not_of('0');
-  digits = firstNonZero == std::string::npos ? std::string("0") : digits.substr(firstNonZero);
-  for (int i = scale; i < 2; ++i) digits.push_back('0');
-  if (digits.size() > 18) throw ValidationError(field + " is too large");
-  const int64_t cents = std::stoll(digits);
-  if (cents > maxCents) throw ValidationError(field + " is too large");
-  return cents;
-}
-
-Json centsToJson(int64_t cents) {
-  // cents / 100.0 is the double nearest to the exact decimal, so it prints with <= 2 decimals.
-  return Json(static_cast<double>(cents) / 100.0);
-}
-
-std::string formatRfc3339(int64_t unixMs) {
-  int64_t secs = unixMs / 1000;
-  int64_t ms = unixMs % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    --secs;
-  }
-  int64_t days = secs / 86400;
-  int64_t rem = secs % 86400;
-  if (rem < 0) {
-    rem += 86400;
-    --days;
-  }
-  // civil_from_days (H. Hinnant).
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t mo = mp < 10 ? mp + 3 : mp - 9;
-  if (mo <= 2) ++y;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), static_cast<long long>(mo), static_cast<long long>(d),
-                static_cast<long long>(rem / 3600), static_cast<long long>((rem % 3600) / 60),
-                static_cast<long long>(rem % 60), static_cast<long long>(ms));
-  return buf;
 }
 
 bool isValidExternalId(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool isUuid(const std::string& s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (s[i] != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
       return false;
     }
   }
@@ -306,8 +221,8 @@ Json buildOrderCreated(const OrderRequest& r, const std::string& orderId, int64_
   for (const auto& l : r.items) {
     items.push_back(Json{{"productId", l.productId},
                          {"quantity", l.quantity},
-                         {"unitPrice", centsToJson(l.unitPriceCents)},
-                         {"lineTotal", centsToJson(l.lineTotalCents)}});
+                         {"unitPrice", plexus::money::toJson(l.unitPriceCents)},
+                         {"lineTotal", plexus::money::toJson(l.lineTotalCents)}});
   }
   return Json{{"orderId", orderId},
               {"customerId", r.customerId},
@@ -317,12 +232,12 @@ Json buildOrderCreated(const OrderRequest& r, const std::string& orderId, int64_
                                        {"state", r.shippingAddress.state},
                                        {"zipCode", r.shippingAddress.zipCode},
                                        {"country", r.shippingAddress.country}}},
-              {"totalAmount", centsToJson(r.totalCents)},
+              {"totalAmount", plexus::money::toJson(r.totalCents)},
               {"currency", r.currency},
               {"paymentMethod", r.paymentMethod},
               {"customerEmail", r.customerEmail},
               {"customerPhone", r.customerPhone},
-              {"createdAt", formatRfc3339(createdAtMs)}};
+              {"createdAt", plexus::rfc3339::format(createdAtMs)}};
 }
 
 // ---- read model ----
@@ -385,7 +300,7 @@ Json viewSummary(const std::string& orderId, const Json& state) {
   const Json& c = state.at("created");
   Json out{{"orderId", orderId},
            {"customerId", c.value("customerId", "")},
-           {"totalAmount", centsToJson(c.value("totalAmount", int64_t{0}))},
+           {"totalAmount", plexus::money::toJson(c.value("totalAmount", int64_t{0}))},
            {"currency", c.value("currency", "USD")},
            {"status", viewStatus(state)},
            {"itemCount", c.value("itemCount", int64_t{0})},
@@ -450,7 +365,7 @@ plexus::Result CreateOrder::handle(plexus::Context& ctx, const plexus::Message& 
   std::string error;
   const std::string orderId = messageOrderId(body, m, error);
   if (!error.empty()) return plexus::reject(error);
-  if (!isUuid(orderId)) return plexus::reject("orderId must be a UUID");
+  if (!plexus::uuid::valid(orderId)) return plexus::reject("orderId must be a UUID");
   OrderRequest r;
   try {
     r = validateCreateOrder(body);
@@ -515,9 +430,10 @@ plexus::Result CancelOrder::handle(plexus::Context& ctx, const plexus::Message& 
     return plexus::ok(
         Json{{"orderId", orderId}, {"status", "Cancelled"}, {"alreadyCancelled", true}}.dump());
   }
-  ctx.emit("OrderCancelled",
-           Json{{"orderId", orderId}, {"reason", reason}, {"cancelledAt", formatRfc3339(now)}},
-           orderId);
+  ctx.emit(
+      "OrderCancelled",
+      Json{{"orderId", orderId}, {"reason", reason}, {"cancelledAt", plexus::rfc3339::format(now)}},
+      orderId);
   return plexus::ok(
       Json{{"orderId", orderId}, {"status", "Cancelled"}, {"alreadyCancelled", false}}.dump());
 }

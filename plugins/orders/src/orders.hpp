@@ -8,7 +8,10 @@
 //   orders_view    the order summary read model: internal merge state as JSON in `document`
 //                  (see applyViewEvent), the derived status, an optimistic-concurrency version.
 
+#include <plexus/sdk/money.hpp>
 #include <plexus/sdk/plugin.hpp>
+#include <plexus/sdk/rfc3339.hpp>
+#include <plexus/sdk/uuid.hpp>
 
 #include <cstdint>
 #include <string>
@@ -26,18 +29,11 @@ class ValidationError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A JSON number with at most 2 decimals, 0 <= x <= maxCents/100, as integer cents (exact: the
-// number's shortest decimal form is parsed as text, no float arithmetic). Throws ValidationError
-// naming `field`.
+// A JSON number with at most 2 decimals, 0 <= x <= maxCents/100, as integer cents (the SDK's
+// exact plexus::money). Throws ValidationError naming `field`.
 int64_t parseMoneyCents(const Json& v, const std::string& field, int64_t maxCents);
-// Integer cents as a JSON number with <= 2 decimals (8997 -> 89.97).
-Json centsToJson(int64_t cents);
-// Unix ms as RFC 3339 UTC with milliseconds: 2026-01-01T00:00:00.000Z.
-std::string formatRfc3339(int64_t unixMs);
 // customerId / productId: 1-64 characters of [A-Za-z0-9._-].
 bool isValidExternalId(const std::string& s);
-// Canonical dashed UUID (8-4-4-4-12 hex digits).
-bool isUuid(const std::string& s);
 // ISO 4217 code shape: three uppercase ASCII letters.
 bool isCurrencyCode(const std::string& s);
 

@@ -9,8 +9,8 @@ PLEXUS_REGISTER_MIGRATION(
     "CREATE INDEX orders_orders_customer ON orders_orders (customer_id);"
     "CREATE TABLE orders_view (order_id TEXT PRIMARY KEY, customer_id TEXT, status TEXT NOT NULL, "
     "document TEXT NOT NULL, version BIGINT NOT NULL, updated_at BIGINT NOT NULL)");
-PLEXUS_REGISTER_RECEPTOR(orders::CreateOrder, "CreateOrder");
-PLEXUS_REGISTER_RECEPTOR(orders::CancelOrder, "CancelOrder");
+PLEXUS_REGISTER_RECEPTOR(orders::CreateOrder, plexus::command("CreateOrder"));
+PLEXUS_REGISTER_RECEPTOR(orders::CancelOrder, plexus::command("CancelOrder"));
 PLEXUS_REGISTER_PERSPECTIVE(orders::OrderView, "OrderCreated", "PaymentProcessed",
                             "ShipmentCreated", "ShipmentDelivered", "OrderCancelled");
 PLEXUS_REGISTER_ROUTE(orders::PostOrder, "POST", "/api/orders");

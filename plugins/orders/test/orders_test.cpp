@@ -232,22 +232,10 @@ TEST(Money, RejectsBadAmounts) {
   }
 }
 
-TEST(Money, FormatsCentsWithoutDrift) {
-  EXPECT_EQ(orders::centsToJson(8997).dump(), "89.97");
-  EXPECT_EQ(orders::centsToJson(1).dump(), "0.01");
-  EXPECT_EQ(orders::centsToJson(1999).dump(), "19.99");
-  EXPECT_EQ(orders::centsToJson(123456789012).dump(), "1234567890.12");
-  // Round trip of every cent value of a range.
+TEST(Money, PrintsWhatItParses) {
   for (int64_t c = 0; c < 20000; ++c) {
-    ASSERT_EQ(orders::parseMoneyCents(orders::centsToJson(c), "p", 1LL << 40), c);
+    ASSERT_EQ(orders::parseMoneyCents(plexus::money::toJson(c), "p", 1LL << 40), c);
   }
-}
-
-TEST(Time, FormatsRfc3339Utc) {
-  EXPECT_EQ(orders::formatRfc3339(1767225600000), "2026-01-01T00:00:00.000Z");
-  EXPECT_EQ(orders::formatRfc3339(0), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(orders::formatRfc3339(951782400123), "2000-02-29T00:00:00.123Z");
-  EXPECT_EQ(orders::formatRfc3339(4102444799999), "2099-12-31T23:59:59.999Z");
 }
 
 TEST(Ids, ExternalIdsUuidsAndCurrencies) {
@@ -259,10 +247,6 @@ TEST(Ids, ExternalIdsUuidsAndCurrencies) {
   EXPECT_FALSE(orders::isValidExternalId("a b"));
   EXPECT_FALSE(orders::isValidExternalId("a/b"));
   EXPECT_FALSE(orders::isValidExternalId("caf\xc3\xa9"));
-  EXPECT_TRUE(orders::isUuid(kOrder1));
-  EXPECT_FALSE(orders::isUuid("01900000000070008000000000000001"));
-  EXPECT_FALSE(orders::isUuid("01900000-0000-7000-8000-00000000000g"));
-  EXPECT_FALSE(orders::isUuid("order-1"));
   EXPECT_TRUE(orders::isCurrencyCode("USD"));
   EXPECT_TRUE(orders::isCurrencyCode("EUR"));
   EXPECT_FALSE(orders::isCurrencyCode("usd"));
@@ -815,7 +799,7 @@ TEST(PostOrder, Creates201WithLocationAndTheWorkedExample) {
   ASSERT_EQ(out.httpStatus, 201) << out.body;
   const Json body = out.json();
   const std::string id = body["orderId"];
-  EXPECT_TRUE(orders::isUuid(id));
+  EXPECT_TRUE(plexus::uuid::valid(id));
   EXPECT_EQ(out.headers["Location"], "/api/orders/" + id);
   EXPECT_EQ(body["totalAmount"].dump(), "89.97");
   EXPECT_EQ(body["items"][0]["lineTotal"].dump(), "39.98");

@@ -1,9 +1,5 @@
 #include "payments.hpp"
 
-#include <cmath>
-#include <cstdio>
-#include <ctime>
-
 namespace payments {
 
 using plexus::BadRequest;
@@ -23,49 +19,12 @@ bool validId(std::string_view s) {
   return true;
 }
 
-std::string formatTime(int64_t unixMs) {
-  int64_t secs = unixMs / 1000;
-  int64_t ms = unixMs % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    secs -= 1;
-  }
-  const std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
-
 std::optional<int64_t> parseCents(const Json& v) {
-  if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(kMaxCents / 100)) return std::nullopt;
-    return static_cast<int64_t>(u) * 100;
+  try {
+    return plexus::money::nonNegativeFromJson(v, "amount", kMaxCents);
+  } catch (const plexus::money::MoneyError&) {
+    return std::nullopt;
   }
-  if (v.is_number_integer()) {
-    const int64_t i = v.get<int64_t>();
-    if (i < 0 || i > kMaxCents / 100) return std::nullopt;
-    return i * 100;
-  }
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (!std::isfinite(d) || d < 0) return std::nullopt;
-    const double scaled = d * 100.0;
-    if (scaled > static_cast<double>(kMaxCents)) return std::nullopt;
-    const double rounded = std::round(scaled);
-    const double tol = std::max(1e-6, std::fabs(scaled) * 1e-13);
-    if (std::fabs(scaled - rounded) > tol) return std::nullopt;  // more than 2 decimals
-    return static_cast<int64_t>(rounded);
-  }
-  return std::nullopt;
-}
-
-Json centsToJson(int64_t cents) {
-  if (cents % 100 == 0) return Json(cents / 100);
-  return Json(static_cast<double>(cents) / 100.0);
 }
 
 bool validCurrency(std::string_view s) {
@@ -234,11 +193,11 @@ Json processedEvent(const Stored& s) {
   return Json{{"orderId", s.orderId},
               {"paymentId", s.paymentId},
               {"transactionId", s.transactionId},
-              {"amount", centsToJson(s.amountCents)},
+              {"amount", plexus::money::toJson(s.amountCents)},
               {"currency", s.currency},
               {"paymentMethod", s.method},
               {"status", "Captured"},
-              {"processedAt", formatTime(s.processedAt)}};
+              {"processedAt", plexus::rfc3339::format(s.processedAt)}};
 }
 
 Json failedEvent(const Stored& s) {
@@ -246,7 +205,7 @@ Json failedEvent(const Stored& s) {
               {"paymentId", s.paymentId},
               {"reason", s.reason},
               {"errorCode", s.errorCode},
-              {"failedAt", formatTime(s.processedAt)}};
+              {"failedAt", plexus::rfc3339::format(s.processedAt)}};
 }
 
 }  // namespace
@@ -393,14 +352,16 @@ plexus::Result RefundPayment::handle(plexus::Context& ctx, const plexus::Message
     if (ctx.exec(sql::kMarkRefunded, refundId, now, reason, orderId) != 1) {
       return plexus::retry("payment of order " + orderId + " changed concurrently");
     }
-    event = Json{{"orderId", orderId},          {"paymentId", prior->paymentId},
-                 {"refundId", refundId},        {"amount", centsToJson(prior->amountCents)},
-                 {"currency", prior->currency}, {"refundedAt", formatTime(now)}};
+    event =
+        Json{{"orderId", orderId},          {"paymentId", prior->paymentId},
+             {"refundId", refundId},        {"amount", plexus::money::toJson(prior->amountCents)},
+             {"currency", prior->currency}, {"refundedAt", plexus::rfc3339::format(now)}};
     outcome = "refunded";
   } else if (prior && prior->status == "Refunded") {
-    event = Json{{"orderId", orderId},          {"paymentId", prior->paymentId},
-                 {"refundId", prior->refundId}, {"amount", centsToJson(prior->amountCents)},
-                 {"currency", prior->currency}, {"refundedAt", formatTime(prior->refundedAt)}};
+    event = Json{
+        {"orderId", orderId},          {"paymentId", prior->paymentId},
+        {"refundId", prior->refundId}, {"amount", plexus::money::toJson(prior->amountCents)},
+        {"currency", prior->currency}, {"refundedAt", plexus::rfc3339::format(prior->refundedAt)}};
     outcome = "replayed";
   } else {
     // Nothing captured (no payment, failed, or pending): a no-op that still answers.
@@ -408,7 +369,7 @@ plexus::Result RefundPayment::handle(plexus::Context& ctx, const plexus::Message
                  {"refundId", ctx.newId()},
                  {"amount", 0},
                  {"currency", prior ? prior->currency : std::string("USD")},
-                 {"refundedAt", formatTime(now)}};
+                 {"refundedAt", plexus::rfc3339::format(now)}};
     outcome = "nothing_captured";
   }
   ctx.emit("PaymentRefunded", event, orderId);

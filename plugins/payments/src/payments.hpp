@@ -2,7 +2,9 @@
 // payment-worker: ProcessPayment against a deterministic sandbox gateway behind a circuit
 // breaker, and RefundPayment.
 
+#include <plexus/sdk/money.hpp>
 #include <plexus/sdk/plugin.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -29,12 +31,9 @@ inline constexpr const char* kMarkRefunded =
 }  // namespace sql
 
 // ---- pure helpers ----
-bool validId(std::string_view s);        // 1-64 of [A-Za-z0-9._-]
-std::string formatTime(int64_t unixMs);  // RFC 3339 UTC, milliseconds
+bool validId(std::string_view s);  // 1-64 of [A-Za-z0-9._-]
 // A JSON number >= 0 with at most 2 decimals -> cents (89.97 -> 8997), else nullopt.
 std::optional<int64_t> parseCents(const plexus::Json& v);
-// Cents -> JSON number with <= 2 decimals (8997 -> 89.97, 500 -> 5).
-plexus::Json centsToJson(int64_t cents);
 bool validCurrency(std::string_view s);                // three upper-case letters
 std::string idempotencyKey(std::string_view orderId);  // "order-{orderId}-payment"
 

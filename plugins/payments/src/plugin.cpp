@@ -17,6 +17,6 @@ PLEXUS_REGISTER_MIGRATION(1, "any", "payments table",
                           "refund_id TEXT, "
                           "refunded_at BIGINT, "
                           "refund_reason TEXT)");
-PLEXUS_REGISTER_RECEPTOR(payments::ProcessPayment, "ProcessPayment");
-PLEXUS_REGISTER_RECEPTOR(payments::RefundPayment, "RefundPayment");
+PLEXUS_REGISTER_RECEPTOR(payments::ProcessPayment, plexus::command("ProcessPayment"));
+PLEXUS_REGISTER_RECEPTOR(payments::RefundPayment, plexus::command("RefundPayment"));
 PLEXUS_PLUGIN("payments", "1.0.0");

@@ -118,12 +118,12 @@ TEST(Money, ParsesAtMostTwoDecimalsIntoCents) {
 }
 
 TEST(Money, CentsTravelAsNumbersWithTwoDecimalsAtMost) {
-  EXPECT_EQ(payments::centsToJson(8997).dump(), "89.97");
-  EXPECT_EQ(payments::centsToJson(10).dump(), "0.1");
-  EXPECT_EQ(payments::centsToJson(500).dump(), "5");
-  EXPECT_EQ(payments::centsToJson(0).dump(), "0");
+  EXPECT_EQ(plexus::money::toJson(8997).dump(), "89.97");
+  EXPECT_EQ(plexus::money::toJson(10).dump(), "0.1");
+  EXPECT_EQ(plexus::money::toJson(500).dump(), "5");
+  EXPECT_EQ(plexus::money::toJson(0).dump(), "0");
   for (int64_t c : {1, 7, 99, 101, 1999, 4999, 123456789}) {
-    EXPECT_EQ(payments::parseCents(payments::centsToJson(c)), c) << c;
+    EXPECT_EQ(payments::parseCents(plexus::money::toJson(c)), c) << c;
   }
 }
 
@@ -133,7 +133,7 @@ TEST(Helpers, CurrencyIdsTimeAndIdempotencyKey) {
   EXPECT_FALSE(payments::validCurrency("US"));
   EXPECT_TRUE(payments::validId("cust-1"));
   EXPECT_FALSE(payments::validId("cust 1"));
-  EXPECT_EQ(payments::formatTime(kNow + 1), "2026-01-01T00:00:00.001Z");
+  EXPECT_EQ(plexus::rfc3339::format(kNow + 1), "2026-01-01T00:00:00.001Z");
   EXPECT_EQ(payments::idempotencyKey("abc"), "order-abc-payment");
 }
 

@@ -13,6 +13,6 @@ PLEXUS_REGISTER_MIGRATION(
     "order_id TEXT NOT NULL, status TEXT NOT NULL, location TEXT NOT NULL, "
     "event_at_ms BIGINT NOT NULL, received_at_ms BIGINT NOT NULL, "
     "UNIQUE (tracking_number, status, location, event_at_ms))");
-PLEXUS_REGISTER_RECEPTOR(shipping::CreateShipmentReceptor, "CreateShipment");
+PLEXUS_REGISTER_RECEPTOR(shipping::CreateShipmentReceptor, plexus::command("CreateShipment"));
 PLEXUS_REGISTER_ROUTE(shipping::FedexTrackingWebhook, "POST", "/api/webhooks/fedex/tracking");
 PLEXUS_PLUGIN("shipping", "1.0.0");

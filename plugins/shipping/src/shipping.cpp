@@ -1,6 +1,5 @@
 #include "shipping.hpp"
 
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -10,49 +9,7 @@ using plexus::Json;
 
 namespace {
 
-constexpr int64_t kDayMs = 86400000;
 constexpr const char* kCarrier = "FedEx-Sandbox";
-
-// Howard Hinnant's civil calendar algorithms (proleptic Gregorian, any year).
-int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-}
-
-bool isLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-unsigned daysInMonth(int64_t y, unsigned m) {
-  static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && isLeap(y) ? 29 : kDays[m - 1];
-}
-
-// Reads exactly `n` digits at `pos`.
-bool digits(const std::string& s, size_t pos, size_t n, int64_t& out) {
-  if (pos + n > s.size()) return false;
-  out = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    out = out * 10 + (s[i] - '0');
-  }
-  return true;
-}
 
 bool nonEmptyString(const Json& body, const char* key) {
   return body.contains(key) && body[key].is_string() && !body[key].get<std::string>().empty();
@@ -100,90 +57,22 @@ Json reemit(plexus::Context& ctx, const std::string& orderId, const plexus::Row&
 
 }  // namespace
 
-std::string formatRfc3339(int64_t unixMs) {
-  int64_t days = unixMs / kDayMs;
-  int64_t rem = unixMs % kDayMs;
-  if (rem < 0) {
-    rem += kDayMs;
-    --days;
-  }
-  int64_t y = 0;
-  unsigned m = 0, d = 0;
-  civilFromDays(days, y, m, d);
-  const int64_t secs = rem / 1000;
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
-                static_cast<long long>(rem % 1000));
-  return buf;
-}
+// The SDK's value helpers (plexus/sdk/money.hpp, rfc3339.hpp), under the names this plugin's
+// code and tests use.
+std::string formatRfc3339(int64_t unixMs) { return plexus::rfc3339::format(unixMs); }
 
-std::optional<int64_t> parseRfc3339(const std::string& s) {
-  int64_t y, mo, d, h, mi, sec;
-  if (s.size() < 20) return std::nullopt;
-  if (!digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) ||
-      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec)) {
-    return std::nullopt;
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, static_cast<unsigned>(mo)) || h > 23 ||
-      mi > 59 || sec > 59) {
-    return std::nullopt;
-  }
-  size_t pos = 19;
-  int64_t ms = 0;
-  if (s[pos] == '.') {
-    ++pos;
-    size_t n = 0;
-    int64_t scale = 100;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      ms += (s[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-      ++n;
-    }
-    if (n == 0) return std::nullopt;
-  }
-  if (pos >= s.size()) return std::nullopt;
-  int64_t offsetMin = 0;
-  if (s[pos] == 'Z' || s[pos] == 'z') {
-    ++pos;
-  } else if (s[pos] == '+' || s[pos] == '-') {
-    int64_t oh, om;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offsetMin = (oh * 60 + om) * (s[pos] == '+' ? 1 : -1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const int64_t days = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  return days * kDayMs + ((h * 60 + mi - offsetMin) * 60 + sec) * 1000 + ms;
-}
+std::optional<int64_t> parseRfc3339(const std::string& s) { return plexus::rfc3339::parse(s); }
 
 std::optional<int64_t> parseMoneyCents(const Json& amount) {
-  if (amount.is_number_integer()) {
-    const int64_t v = amount.get<int64_t>();
-    if (v < 0 || v > 100000000000LL) return std::nullopt;
-    return v * 100;
+  constexpr int64_t kMaxCents = 10'000'000'000'000;  // 10^11 of the currency
+  try {
+    return plexus::money::nonNegativeFromJson(amount, "amount", kMaxCents);
+  } catch (const plexus::money::MoneyError&) {
+    return std::nullopt;
   }
-  if (!amount.is_number_float()) return std::nullopt;
-  const double v = amount.get<double>();
-  if (!std::isfinite(v) || v < 0 || v > 100000000000.0) return std::nullopt;
-  const double scaled = v * 100.0;
-  const double rounded = std::round(scaled);
-  if (std::fabs(scaled - rounded) > 1e-6) return std::nullopt;  // more than 2 decimals
-  return static_cast<int64_t>(rounded);
 }
 
-Json centsToJson(int64_t cents) {
-  if (cents % 100 == 0) return Json(cents / 100);
-  return Json(static_cast<double>(cents) / 100.0);
-}
+Json centsToJson(int64_t cents) { return plexus::money::toJson(cents); }
 
 bool isOpaqueId(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -339,7 +228,7 @@ plexus::Result CreateShipmentReceptor::handle(plexus::Context& ctx, const plexus
   const std::string shipmentId = ctx.newId();
   const std::string tracking = trackingNumberFor(shipmentId);
   const std::string labelUrl = "https://sandbox.fedex.example/labels/" + tracking + ".pdf";
-  const int64_t estimated = now + deliveryDays_ * kDayMs;
+  const int64_t estimated = now + deliveryDays_ * plexus::rfc3339::kDayMs;
   const int64_t n = ctx.exec(
       "INSERT INTO shipping_shipments (order_id, shipment_id, customer_id, status, carrier, "
       "tracking_number, label_url, shipping_cost_cents, currency, estimated_delivery_ms, "

@@ -2,7 +2,9 @@
 // shipping-worker: creates one shipment per order through a sandbox carrier (CreateShipment) and
 // takes carrier tracking webhooks (POST /api/webhooks/fedex/tracking).
 
+#include <plexus/sdk/money.hpp>
 #include <plexus/sdk/plugin.hpp>
+#include <plexus/sdk/rfc3339.hpp>
 
 #include <cstdint>
 #include <optional>

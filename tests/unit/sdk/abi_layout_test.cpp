@@ -55,7 +55,8 @@ static_assert(offsetof(plexus_receptor_desc, name) == 8);
 static_assert(offsetof(plexus_receptor_desc, message_types) == 16);
 static_assert(offsetof(plexus_receptor_desc, create) == 32);
 static_assert(offsetof(plexus_receptor_desc, handle) == 40);
-static_assert(sizeof(plexus_receptor_desc) == 56);
+static_assert(offsetof(plexus_receptor_desc, message_kinds) == 56);  // 1.2
+static_assert(sizeof(plexus_receptor_desc) == 64);
 static_assert(sizeof(plexus_perspective_desc) == 56);
 static_assert(offsetof(plexus_route_desc, method) == 16 && offsetof(plexus_route_desc, path) == 24);
 static_assert(sizeof(plexus_route_desc) == 56);

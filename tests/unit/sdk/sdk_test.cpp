@@ -146,7 +146,48 @@ TEST(Sdk, MalformedBodyIs400) {
   rq.body = "{oops";
   auto out = host.request(*r, rq);
   EXPECT_EQ(out.httpStatus, 400);
-  EXPECT_NE(out.json()["error"].get<std::string>().find("malformed JSON"), std::string::npos);
+  EXPECT_EQ(out.json()["error"],
+            "request body is not valid JSON: unexpected 'o' at line 1, column 2");
+}
+
+// Defect 4 of issue 16: 400 bodies quoted the JSON library ("[json.exception.parse_error.101]
+// parse error at line 1, column 1: syntax error while parsing value - ...").
+TEST(Sdk, BadJsonIsExplainedInTheRequestsTerms) {
+  FakeHost host;
+  auto r = host.create<Lookup>();
+  auto error = [&](const std::string& body) {
+    plexus::testing::TestRequest rq;
+    rq.method = "POST";
+    rq.body = body;
+    auto out = host.request(*r, rq);
+    EXPECT_EQ(out.httpStatus, 400) << body;
+    const std::string text = out.json()["error"].get<std::string>();
+    EXPECT_EQ(text.find("json.exception"), std::string::npos) << text;
+    return text;
+  };
+  EXPECT_EQ(error(""), "request body is empty: send a JSON document");
+  EXPECT_EQ(error("{\"n\": "), "request body ends before its JSON is complete (6 bytes)");
+  EXPECT_EQ(error("{\"n\": 1}}"),
+            "request body is not valid JSON: unexpected '}' at line 1, column 9");
+  EXPECT_EQ(error("{\n  \"n\" 1}"),
+            "request body is not valid JSON: unexpected '1' at line 2, column 7");
+  EXPECT_EQ(error("[1e999]"), "request body holds a number too large to read");
+  EXPECT_EQ(error("\"\x01\""),
+            "request body is not valid JSON: unexpected byte 0x01 (strings must be UTF-8, control "
+            "characters escaped) at line 1, column 2");
+}
+
+TEST(Sdk, APayloadOfTheWrongShapeIsRejectedInTheMessagesTerms) {
+  FakeHost host;
+  auto c = host.create<Counting>();
+  auto bad = plexus::testing::message("Count", Json::object());
+  bad.payload = "{\"n\": ";
+  auto out = host.handle(*c, bad);
+  EXPECT_EQ(out.status, Status::Reject);
+  EXPECT_EQ(out.detail, "payload of Count ends before its JSON is complete (6 bytes)");
+  out = host.handle(*c, message("Count", Json{{"mode", 5}}));  // value("mode", "ok") on a number
+  EXPECT_EQ(out.status, Status::Reject);
+  EXPECT_EQ(out.detail, "handling Count: type must be string, but is number");
 }
 
 TEST(Sdk, RouteInvokesLocalReceptor) {

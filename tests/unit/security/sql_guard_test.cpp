@@ -96,13 +96,12 @@ Masked mask(const std::string& src) {
 }
 
 // Pieces of SQL that are constants, not values: the stored message's column list, the $N markers
-// of placeholders(), the dialect's constant clauses, functions returning constant statements and
-// PLEXUS_* macros of SQL text.
-// Each becomes an empty literal; then literals joined by '+' fold into one. What is left joined to
-// a literal is a value.
+// of placeholders() and placeholderRows(), the dialect's constant clauses, functions returning
+// constant statements and PLEXUS_* macros of SQL text. Each becomes an empty literal; then literals
+// joined by '+' fold into one. What is left joined to a literal is a value.
 std::string constantsFolded(std::string shape) {
   static const std::regex kConstants(
-      R"((std::string\(\s*("[^"]*"\s*)+\))|\bPLEXUS_[A-Z_]+\b|\b(store::)?kMessageColumns\b|\bplaceholders\([^()]*(\([^()]*\))?[^()]*\)|\bdialect\.skipLocked\(\)|\b(selectSql|selectDeadLetters)\(\))");
+      R"((std::string\(\s*("[^"]*"\s*)+\))|\bPLEXUS_[A-Z_]+\b|\b(store::)?kMessageColumns\b|\bplaceholder(s|Rows)\([^()]*(\([^()]*\))?[^()]*\)|\bdialect\.skipLocked\(\)|\b(selectSql|selectDeadLetters)\(\))");
   static const std::regex kJoined(R"("\s*\+\s*")");
   shape = std::regex_replace(shape, kConstants, "\"\"");
   for (std::string folded = std::regex_replace(shape, kJoined, ""); folded != shape;

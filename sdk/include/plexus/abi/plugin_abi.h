@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define PLEXUS_ABI_MAJOR 1
-#define PLEXUS_ABI_MINOR 1
+#define PLEXUS_ABI_MINOR 2
 
 /* The one symbol the host resolves in a plugin. */
 #define PLEXUS_PLUGIN_ENTRY_SYMBOL "plexus_plugin_entry_v1"
@@ -252,6 +252,15 @@ typedef struct plexus_host_api {
 typedef void* (*plexus_create_fn)(const plexus_host_api* api, plexus_host* host);
 typedef void (*plexus_destroy_fn)(void* instance);
 
+/* What a message type is to the receptor that lists it (ABI 1.2). A command has exactly one
+ * receptor in a host: the host refuses, at load, a second receptor listing a type that one of them
+ * declares a command, and a type one receptor calls a command and another an event. Any number of
+ * receptors may react to an event. */
+typedef int32_t plexus_message_kind;
+#define PLEXUS_MESSAGE_UNDECLARED 0 /* plugins built before 1.2, or that do not say */
+#define PLEXUS_MESSAGE_COMMAND 1    /* this receptor owns the command */
+#define PLEXUS_MESSAGE_EVENT 2      /* this receptor reacts to the event */
+
 /* A receptor handles commands (and may react to events): it changes state and emits events. */
 typedef struct plexus_receptor_desc {
   uint32_t struct_size;
@@ -262,6 +271,12 @@ typedef struct plexus_receptor_desc {
   plexus_create_fn create;
   plexus_status (*handle)(void* instance, plexus_call* call, const plexus_message* message);
   plexus_destroy_fn destroy;
+
+  /* ---- added in ABI 1.2 ---- */
+
+  /* Parallel to `message_types` (same count): the kind of each type. NULL (and every field of a
+   * plugin built before 1.2) means PLEXUS_MESSAGE_UNDECLARED for all of them. */
+  const plexus_message_kind* message_kinds;
 } plexus_receptor_desc;
 
 /* A perspective projects events into a read model; it must tolerate duplicates and events that

@@ -6,7 +6,7 @@
 //    public:
 //     plexus::Result handle(plexus::Context& ctx, const plexus::Message& cmd) override { ... }
 //   };
-//   PLEXUS_REGISTER_RECEPTOR(CreateOrder, "CreateOrder");
+//   PLEXUS_REGISTER_RECEPTOR(CreateOrder, plexus::command("CreateOrder"));
 //   PLEXUS_PLUGIN("orders", "1.0.0");
 //
 // Components are constructed by the host after the plugin is loaded (never in a static
@@ -38,6 +38,56 @@ using Json = nlohmann::json;
   ((api) != nullptr &&                                                                \
    offsetof(plexus_host_api, member) + sizeof((api)->member) <= (api)->struct_size && \
    (api)->member != nullptr)
+
+namespace detail {
+
+// The library's sentence without its "[json.exception.type_error.302] " tag.
+inline std::string jsonSentence(const Json::exception& e) {
+  std::string message = e.what();
+  const size_t tag = message.find("] ");
+  if (message.rfind("[json.exception.", 0) == 0 && tag != std::string::npos)
+    message.erase(0, tag + 2);
+  return message;
+}
+
+// What is wrong with JSON `text`, in the terms of whoever sent it ("request body", "payload of
+// CreateOrder"), never the JSON library's internal message ("[json.exception.parse_error.101]").
+inline std::string jsonError(std::string_view what, std::string_view text,
+                             const Json::exception& e) {
+  const std::string subject(what);
+  if (const auto* pe = dynamic_cast<const Json::parse_error*>(&e)) {
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+      return subject + " is empty: send a JSON document";
+    if (pe->byte == 0 || pe->byte > text.size())
+      return subject + " ends before its JSON is complete (" + std::to_string(text.size()) +
+             " bytes)";
+    const size_t at = pe->byte - 1;
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < at; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    const auto c = static_cast<unsigned char>(text[at]);
+    std::string found;
+    if (c >= 0x20 && c < 0x7f) {
+      found = std::string("'") + static_cast<char>(c) + "'";
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      found = std::string("byte 0x") + kHex[c >> 4] + kHex[c & 15] +
+              " (strings must be UTF-8, control characters escaped)";
+    }
+    return subject + " is not valid JSON: unexpected " + found + " at line " +
+           std::to_string(line) + ", column " + std::to_string(column);
+  }
+  if (e.id == 406) return subject + " holds a number too large to read";
+  return subject + ": " + jsonSentence(e);
+}
+
+}  // namespace detail
 
 enum class LogLevel : int32_t {
   Debug = PLEXUS_LOG_DEBUG,
@@ -157,8 +207,15 @@ class Message {
   std::string_view payload() const { return view(m_.payload); }
   uint32_t attempt() const { return m_.attempt; }
   int64_t timestampMs() const { return m_.timestamp_unix_ms; }
-  // Parses the payload; malformed JSON throws, which the barrier turns into REJECT.
-  Json json() const { return Json::parse(payload()); }
+  // Parses the payload; malformed JSON throws BadRequest, which the barrier turns into REJECT with
+  // a reason that says what is wrong ("payload of CreateOrder is not valid JSON: ...").
+  Json json() const {
+    try {
+      return Json::parse(payload());
+    } catch (const Json::exception& e) {
+      throw BadRequest(detail::jsonError("payload of " + std::string(type()), payload(), e));
+    }
+  }
 
  private:
   const plexus_message& m_;
@@ -202,13 +259,14 @@ class Request {
     }
     return std::nullopt;
   }
-  // Parses the body as JSON; malformed JSON throws BadRequest (answered 400).
+  // Parses the body as JSON; malformed JSON throws BadRequest (answered 400 with what is wrong
+  // and where: "request body is not valid JSON: unexpected 'x' at line 1, column 6").
   Json json() const {
     try {
       return Json::parse(body());
     } catch (const Json::exception& e) {
       // parse_error, or out_of_range for a number too large for a double (found by tests/fuzz).
-      throw BadRequest(std::string("malformed JSON body: ") + e.what());
+      throw BadRequest(detail::jsonError("request body", body(), e));
     }
   }
 
@@ -394,6 +452,20 @@ class Context {
   plexus_call* call_;
 };
 
+// A message type a receptor lists, with what it is to that receptor (ABI 1.2). Write
+// `plexus::command("CreateOrder")` for a command the receptor owns (the host refuses a second
+// owner at load) and `plexus::event("OrderCreated")` for an event it reacts to (any number of
+// receptors may). A plain "Name" leaves the kind undeclared, as before 1.2: the host then cannot
+// tell a second owner from a second listener, so declare it.
+struct MessageType {
+  constexpr MessageType(const char* n) : name(n) {}  // NOLINT: implicit, for plain "Name"
+  constexpr MessageType(const char* n, plexus_message_kind k) : name(n), kind(k) {}
+  const char* name;
+  plexus_message_kind kind = PLEXUS_MESSAGE_UNDECLARED;
+};
+constexpr MessageType command(const char* name) { return {name, PLEXUS_MESSAGE_COMMAND}; }
+constexpr MessageType event(const char* name) { return {name, PLEXUS_MESSAGE_EVENT}; }
+
 // Base classes. Derive, implement `handle`, register with the macros below.
 class Receptor {
  public:
@@ -468,6 +540,17 @@ plexus_status handleMessage(void* instance, plexus_call* call, const plexus_mess
   } catch (const TransientError& e) {
     setResult(h->host, call, e.what());
     return PLEXUS_RETRY;
+  } catch (const BadRequest& e) {
+    setResult(h->host, call, e.what());
+    return PLEXUS_REJECT;
+  } catch (const Json::exception& e) {
+    // Typically a payload field of the wrong type ("type must be string, but is number").
+    try {
+      setResult(h->host, call,
+                "handling " + std::string(view(m->type)) + ": " + detail::jsonSentence(e));
+    } catch (...) {
+    }
+    return PLEXUS_REJECT;
   } catch (const std::exception& e) {
     try {
       setResult(h->host, call, std::string("unhandled exception: ") + e.what());
@@ -535,6 +618,30 @@ constexpr const char* baseName(const char* s) {
     if (*p == ':') last = p + 1;
   }
   return last;
+}
+
+// The C arrays of a registration, built at compile time (constant initialization: nothing runs
+// before the entry point).
+template <size_t N>
+struct TypeTable {
+  const char* names[N];
+  plexus_message_kind kinds[N];
+};
+template <size_t N>
+constexpr TypeTable<N> typeTable(const MessageType (&types)[N]) {
+  TypeTable<N> out{};
+  for (size_t i = 0; i < N; ++i) {
+    out.names[i] = types[i].name;
+    out.kinds[i] = types[i].kind;
+  }
+  return out;
+}
+template <size_t N>
+constexpr bool noCommands(const MessageType (&types)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (types[i].kind == PLEXUS_MESSAGE_COMMAND) return false;
+  }
+  return true;
 }
 
 // Registration nodes form an intrusive list linked by trivial static constructors: no allocation
@@ -614,61 +721,83 @@ inline const plexus_plugin_desc* buildDescriptor(const char* name, const char* v
 #define PLEXUS_DETAIL_CAT(a, b) PLEXUS_DETAIL_CAT2(a, b)
 #define PLEXUS_DETAIL_COUNT(arr) (sizeof(arr) / sizeof((arr)[0]))
 
-#define PLEXUS_DETAIL_HANDLER(id, KindName, DescT, Class, ...)                                  \
-  namespace {                                                                                   \
-  const char* const PLEXUS_DETAIL_CAT(plexus_types_, id)[] = {__VA_ARGS__};                     \
-  const DescT PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                                           \
-      sizeof(DescT),                                                                            \
-      0,                                                                                        \
-      ::plexus::detail::baseName(#Class),                                                       \
-      PLEXUS_DETAIL_CAT(plexus_types_, id),                                                     \
-      PLEXUS_DETAIL_COUNT(PLEXUS_DETAIL_CAT(plexus_types_, id)),                                \
-      &::plexus::detail::create<Class>,                                                         \
-      &::plexus::detail::handleMessage<Class>,                                                  \
-      &::plexus::detail::destroy<Class>};                                                       \
-  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                   \
-      ::plexus::detail::Kind::KindName, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};         \
-  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_,                              \
-                                                      id){PLEXUS_DETAIL_CAT(plexus_node_, id)}; \
+#define PLEXUS_DETAIL_NODE(id, KindName)                                                \
+  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                           \
+      ::plexus::detail::Kind::KindName, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr}; \
+  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_,                      \
+                                                      id){PLEXUS_DETAIL_CAT(plexus_node_, id)};
+
+#define PLEXUS_DETAIL_TYPES(id, ...)                                                     \
+  constexpr ::plexus::MessageType PLEXUS_DETAIL_CAT(plexus_decl_, id)[] = {__VA_ARGS__}; \
+  constexpr auto PLEXUS_DETAIL_CAT(plexus_types_, id) =                                  \
+      ::plexus::detail::typeTable(PLEXUS_DETAIL_CAT(plexus_decl_, id));
+
+#define PLEXUS_DETAIL_RECEPTOR(id, Class, ...)                       \
+  namespace {                                                        \
+  PLEXUS_DETAIL_TYPES(id, __VA_ARGS__)                               \
+  const plexus_receptor_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = { \
+      sizeof(plexus_receptor_desc),                                  \
+      0,                                                             \
+      ::plexus::detail::baseName(#Class),                            \
+      PLEXUS_DETAIL_CAT(plexus_types_, id).names,                    \
+      PLEXUS_DETAIL_COUNT(PLEXUS_DETAIL_CAT(plexus_decl_, id)),      \
+      &::plexus::detail::create<Class>,                              \
+      &::plexus::detail::handleMessage<Class>,                       \
+      &::plexus::detail::destroy<Class>,                             \
+      PLEXUS_DETAIL_CAT(plexus_types_, id).kinds};                   \
+  PLEXUS_DETAIL_NODE(id, Receptor)                                   \
   }
 
-// Registers a receptor class for one or more message types (commands or events).
-#define PLEXUS_REGISTER_RECEPTOR(Class, ...) \
-  PLEXUS_DETAIL_HANDLER(__COUNTER__, Receptor, plexus_receptor_desc, Class, __VA_ARGS__)
+#define PLEXUS_DETAIL_PERSPECTIVE(id, Class, ...)                                         \
+  namespace {                                                                             \
+  PLEXUS_DETAIL_TYPES(id, __VA_ARGS__)                                                    \
+  static_assert(::plexus::detail::noCommands(PLEXUS_DETAIL_CAT(plexus_decl_, id)),        \
+                "a perspective projects events: list plexus::event(...) or plain names"); \
+  const plexus_perspective_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                   \
+      sizeof(plexus_perspective_desc),                                                    \
+      0,                                                                                  \
+      ::plexus::detail::baseName(#Class),                                                 \
+      PLEXUS_DETAIL_CAT(plexus_types_, id).names,                                         \
+      PLEXUS_DETAIL_COUNT(PLEXUS_DETAIL_CAT(plexus_decl_, id)),                           \
+      &::plexus::detail::create<Class>,                                                   \
+      &::plexus::detail::handleMessage<Class>,                                            \
+      &::plexus::detail::destroy<Class>};                                                 \
+  PLEXUS_DETAIL_NODE(id, Perspective)                                                     \
+  }
+
+// Registers a receptor for one or more message types, each plexus::command("X") (it owns the
+// command) or plexus::event("Y") (it reacts to the event):
+//   PLEXUS_REGISTER_RECEPTOR(OrderSaga, plexus::event("OrderCreated"),
+//                            plexus::command("OrderSagaTimeout"));
+#define PLEXUS_REGISTER_RECEPTOR(Class, ...) PLEXUS_DETAIL_RECEPTOR(__COUNTER__, Class, __VA_ARGS__)
 
 // Registers a perspective (read-model projector) for one or more event types.
 #define PLEXUS_REGISTER_PERSPECTIVE(Class, ...) \
-  PLEXUS_DETAIL_HANDLER(__COUNTER__, Perspective, plexus_perspective_desc, Class, __VA_ARGS__)
+  PLEXUS_DETAIL_PERSPECTIVE(__COUNTER__, Class, __VA_ARGS__)
 
-#define PLEXUS_DETAIL_ROUTE(id, Class, method, path)                                            \
-  namespace {                                                                                   \
-  const plexus_route_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                               \
-      sizeof(plexus_route_desc),                                                                \
-      0,                                                                                        \
-      ::plexus::detail::baseName(#Class),                                                       \
-      method,                                                                                   \
-      path,                                                                                     \
-      &::plexus::detail::create<Class>,                                                         \
-      &::plexus::detail::handleRequest<Class>,                                                  \
-      &::plexus::detail::destroy<Class>};                                                       \
-  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                   \
-      ::plexus::detail::Kind::Route, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};            \
-  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_,                              \
-                                                      id){PLEXUS_DETAIL_CAT(plexus_node_, id)}; \
+#define PLEXUS_DETAIL_ROUTE(id, Class, method, path)              \
+  namespace {                                                     \
+  const plexus_route_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = { \
+      sizeof(plexus_route_desc),                                  \
+      0,                                                          \
+      ::plexus::detail::baseName(#Class),                         \
+      method,                                                     \
+      path,                                                       \
+      &::plexus::detail::create<Class>,                           \
+      &::plexus::detail::handleRequest<Class>,                    \
+      &::plexus::detail::destroy<Class>};                         \
+  PLEXUS_DETAIL_NODE(id, Route)                                   \
   }
 
 // Registers an HTTP route: PLEXUS_REGISTER_ROUTE(GetOrder, "GET", "/api/orders/{id}").
 #define PLEXUS_REGISTER_ROUTE(Class, method, path) \
   PLEXUS_DETAIL_ROUTE(__COUNTER__, Class, method, path)
 
-#define PLEXUS_DETAIL_MIGRATION(id, version, dialect, name, sql)                                \
-  namespace {                                                                                   \
-  const plexus_migration_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = {                           \
-      sizeof(plexus_migration_desc), version, name, dialect, sql};                              \
-  ::plexus::detail::Node PLEXUS_DETAIL_CAT(plexus_node_, id){                                   \
-      ::plexus::detail::Kind::Migration, &PLEXUS_DETAIL_CAT(plexus_desc_, id), nullptr};        \
-  const ::plexus::detail::Registrar PLEXUS_DETAIL_CAT(plexus_reg_,                              \
-                                                      id){PLEXUS_DETAIL_CAT(plexus_node_, id)}; \
+#define PLEXUS_DETAIL_MIGRATION(id, version, dialect, name, sql)      \
+  namespace {                                                         \
+  const plexus_migration_desc PLEXUS_DETAIL_CAT(plexus_desc_, id) = { \
+      sizeof(plexus_migration_desc), version, name, dialect, sql};    \
+  PLEXUS_DETAIL_NODE(id, Migration)                                   \
   }
 
 // Ships a schema migration: PLEXUS_REGISTER_MIGRATION(1, "any", "create orders", "CREATE ...").

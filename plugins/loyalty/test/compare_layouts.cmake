@@ -1,0 +1,10 @@
+# Runs both layout printers and fails, showing both, when the Rust bindings differ from the header.
+execute_process(COMMAND ${C_LAYOUT} OUTPUT_VARIABLE c RESULT_VARIABLE c_rc)
+execute_process(COMMAND ${RUST_LAYOUT} OUTPUT_VARIABLE rust RESULT_VARIABLE rust_rc)
+if(NOT c_rc EQUAL 0 OR NOT rust_rc EQUAL 0)
+  message(FATAL_ERROR "a layout printer failed (C: ${c_rc}, Rust: ${rust_rc})")
+endif()
+if(NOT c STREQUAL rust)
+  message(FATAL_ERROR "src/abi.rs does not match plugin_abi.h:\n--- C header\n${c}--- Rust\n${rust}")
+endif()
+message(STATUS "Rust bindings match plugin_abi.h:\n${c}")
