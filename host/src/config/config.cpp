@@ -33,8 +33,10 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     throw ConfigError(file, "", std::string("malformed JSON: ") + e.what());
   }
   Reader r(file, env);
-  r.expectObject(doc, "", {"service", "http", "store", "transport", "plugin_dir", "plugins", "log"},
-                 {"service", "plugins"});
+  r.expectObject(
+      doc, "",
+      {"service", "http", "store", "transport", "plugin_dir", "plugin_dirs", "plugins", "log"},
+      {"service", "plugins"});
   Config c;
   c.file = file;
   c.service = r.string(doc["service"], "/service");
@@ -47,8 +49,8 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     r.fail("/transport", "a transport needs a store (outbox and inbox live in it)");
   if (c.transport.kind.empty() && !c.store.kind.empty()) c.transport.kind = "inproc";
   if (doc.contains("log")) c.logLevel = parseLogLevel(r, doc["log"]);
-  c.pluginDir = parsePluginDir(r, doc, c.pluginDirGiven);
-  c.plugins = parsePlugins(r, doc["plugins"], c.pluginDir);
+  c.pluginDirs = parsePluginDirs(r, doc, c.pluginDirGiven);
+  c.plugins = parsePlugins(r, doc["plugins"], c.pluginDirs);
   return c;
 }
 
