@@ -10,37 +10,32 @@
 // real cluster would make it visible: `wait` on a Job, `rollout status`, the RabbitmqCluster.
 // With state.rbac, every call is checked against the Role and ClusterRole the pipeline identity
 // gets (kustomize/bootstrap): a call they do not allow is "forbidden".
-// Faults for tests: an image containing "broken" never gets ready; "badmigration" fails its Job.
+// Faults for tests: an image containing "broken" (or KUBECTL_DOUBLE_BROKEN) never gets ready;
+// "badmigration" fails its Job.
+// Run as kubectl itself, or (faster: one process for every call) as a server on a loopback port
+// that lib/cluster-double-client.sh forwards calls to (startServer below).
 const fs = require('fs');
 const {spawnSync} = require('child_process');
 const m = require('./cluster-model');
 
-const stateFile = process.env.KUBECTL_DOUBLE_STATE;
-if (!stateFile) {
-  process.stderr.write('cluster-double: KUBECTL_DOUBLE_STATE is not set\n');
-  process.exit(2);
-}
-const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-state.objects = state.objects || {};
-state.violations = state.violations || [];
-state.calls = state.calls || [];
-const save = () => fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
-
-let argv = process.argv.slice(2);
-let namespace = 'default';
-for (const opt of ['--namespace', '-n', '--context']) {
-  const i = argv.indexOf(opt);
-  if (i >= 0) {
-    if (opt !== '--context') namespace = argv[i + 1];
-    argv.splice(i, 2);
+class Exit extends Error {
+  constructor(code) {
+    super(`exit ${code}`);
+    this.code = code;
   }
 }
-state.calls.push(argv.join(' '));
+let state;
+let argv;
+let namespace;
+let stdinText;
+let env;
+let out;
+let err;
+const save = (file) => fs.writeFileSync(file, JSON.stringify(state, null, 1));
 
 function die(msg, code) {
-  save();
-  process.stderr.write(`Error from server (double): ${msg}\n`);
-  process.exit(code || 1);
+  err += `Error from server (double): ${msg}\n`;
+  throw new Exit(code || 1);
 }
 function opt(name) {
   const a = argv.find((x) => x.startsWith(`${name}=`));
@@ -49,15 +44,15 @@ function opt(name) {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 const positional = () => {
-  const out = [];
+  const res = [];
   for (let i = 1; i < argv.length; i++) {
     if (argv[i].startsWith('-')) {
       if (!argv[i].includes('=') && ['-f', '-l', '-o', '-p', '--type', '--timeout', '--for', '--replicas', '--tail', '--raw'].includes(argv[i])) i++;
       continue;
     }
-    out.push(argv[i]);
+    res.push(argv[i]);
   }
-  return out;
+  return res;
 };
 
 // ---- object access ----
@@ -163,7 +158,7 @@ function reconcile() {
       continue;
     }
     const replicas = w.spec.replicas === undefined ? 1 : w.spec.replicas;
-    const broken = process.env.KUBECTL_DOUBLE_BROKEN;
+    const broken = env.KUBECTL_DOUBLE_BROKEN;
     const ok = !w.status.blocked.length && !img.includes('broken') && !(broken && img.includes(broken));
     w.status.readyReplicas = ok ? replicas : 0;
     w.status.updatedReplicas = ok ? replicas : 0;
@@ -176,9 +171,8 @@ function reconcile() {
 
 // ---- apply ----
 function loadDocs(file) {
-  const text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
-  const yaml = require(process.env.PLEXUS_JS_YAML);
-  return yaml.loadAll(text).filter(Boolean);
+  const text = file === '-' ? stdinText : fs.readFileSync(file, 'utf8');
+  return require(env.PLEXUS_JS_YAML).loadAll(text).filter(Boolean);
 }
 function applyObject(o) {
   if (o.kind === 'CustomResourceDefinition') die('the pipeline never installs CRDs (prerequisites)');
@@ -211,12 +205,12 @@ function applyObject(o) {
       merged.history = (old.history || []).concat([old.spec.template]);
     }
     state.objects[k] = merged;
-    process.stdout.write(`${o.kind.toLowerCase()}/${o.metadata.name} configured\n`);
+    out += (`${o.kind.toLowerCase()}/${o.metadata.name} configured\n`);
   } else {
     // The API server's default: a Deployment created without replicas runs one.
     if (o.kind === 'Deployment' && o.spec.replicas === undefined) o.spec.replicas = 1;
     state.objects[k] = o;
-    process.stdout.write(`${o.kind.toLowerCase()}/${o.metadata.name} created\n`);
+    out += (`${o.kind.toLowerCase()}/${o.metadata.name} created\n`);
   }
 }
 
@@ -242,15 +236,17 @@ function ref(word) {
   return {kind: kindOf(kind.replace(/\.(apps|batch)$/, '')), name};
 }
 
-reconcile();
+function command() {
 const [verb] = argv;
 const pos = positional();
 switch (verb) {
   case 'kustomize': {
-    const r = spawnSync(process.env.KUBECTL_REAL || 'kubectl', argv, {stdio: 'inherit'});
-    process.exit(r.status === null ? 1 : r.status);
+    const r = spawnSync(env.KUBECTL_REAL || 'kubectl', argv, {encoding: 'utf8', maxBuffer: 64 << 20});
+    out += r.stdout;
+    err += r.stderr;
+    if (r.status !== 0) throw new Exit(r.status === null ? 1 : r.status);
+    return;
   }
-  // falls through (unreachable)
   case 'get': {
     if (opt('--raw')) {
       const r = opt('--raw').match(/^\/api\/v1\/namespaces\/([^/]+)\/services\/([^:/]+)(?::[^/]+)?\/proxy(\/.*)$/);
@@ -261,7 +257,7 @@ switch (verb) {
       const ready = all('Deployment', r[1]).filter((d) => m.templateOf(d) && require('./common').selects(svc.spec.selector, d.spec.template.metadata.labels))
         .some((d) => d.status && d.status.readyReplicas > 0);
       if (!ready) die(`no endpoints available for service "${r[2]}"`, 1);
-      process.stdout.write('{"status":"ready","checks":{"plugins":"ok"}}');
+      out += ('{"status":"ready","checks":{"plugins":"ok"}}');
       break;
     }
     const kind = kindOf(pos[0]);
@@ -274,12 +270,12 @@ switch (verb) {
       authorize('list', kind, nsFor(kind));
       const found = all(kind, nsFor(kind)).filter((o) => opt('-l') === undefined || selectorMatches(opt('-l'), o.metadata.labels));
       const prefix = {Deployment: 'deployment.apps', Job: 'job.batch'}[kind] || kind.toLowerCase();
-      if (opt('-o') === 'name') process.stdout.write(found.map((o) => `${prefix}/${o.metadata.name}\n`).join(''));
+      if (opt('-o') === 'name') out += (found.map((o) => `${prefix}/${o.metadata.name}\n`).join(''));
       break;
     }
     const o = get(kind, nsFor(kind), pos[1]);
     if (!o) die(`${kind.toLowerCase()}s "${pos[1]}" not found`);
-    if (opt('-o') && opt('-o').startsWith('jsonpath=')) process.stdout.write(jsonpath(o, opt('-o')));
+    if (opt('-o') && opt('-o').startsWith('jsonpath=')) out += (jsonpath(o, opt('-o')));
     break;
   }
   case 'apply': {
@@ -312,7 +308,7 @@ switch (verb) {
   }
   case 'logs':
     authorize('get', 'pods/log', namespace);
-    process.stdout.write('(double: no logs)\n');
+    out += ('(double: no logs)\n');
     break;
   case 'rollout': {
     const {kind, name} = ref(pos[1]);
@@ -324,12 +320,12 @@ switch (verb) {
       if (!o.status.readyReplicas && (o.spec.replicas === undefined || o.spec.replicas > 0)) {
         die(`deployment "${name}" exceeded its progress deadline${o.status.blocked.length ? `: ${o.status.blocked.join('; ')}` : ''}`);
       }
-      process.stdout.write(`deployment "${name}" successfully rolled out\n`);
+      out += (`deployment "${name}" successfully rolled out\n`);
     } else if (pos[0] === 'undo') {
       authorize('patch', kind, namespace);
       if (!(o.history || []).length) die(`no rollout history found for deployment "${name}"`);
       o.spec.template = o.history.pop();
-      process.stdout.write(`deployment.apps/${name} rolled back\n`);
+      out += (`deployment.apps/${name} rolled back\n`);
     } else die(`the double does not model rollout ${pos[0]}`, 3);
     break;
   }
@@ -356,5 +352,123 @@ switch (verb) {
   default:
     die(`the double does not model "kubectl ${argv.join(' ')}"`, 3);
 }
-reconcile();
-save();
+}
+
+// One kubectl call: argv without the program, its stdin, the caller's environment.
+function handle(args, input, callerEnv) {
+  env = callerEnv;
+  stdinText = input;
+  out = '';
+  err = '';
+  const file = env.KUBECTL_DOUBLE_STATE;
+  if (!file) return {status: 2, stdout: '', stderr: 'cluster-double: KUBECTL_DOUBLE_STATE is not set\n'};
+  state = JSON.parse(fs.readFileSync(file, 'utf8'));
+  state.objects = state.objects || {};
+  state.violations = state.violations || [];
+  state.calls = state.calls || [];
+  argv = args.slice();
+  namespace = 'default';
+  for (const o of ['--namespace', '-n', '--context']) {
+    const i = argv.indexOf(o);
+    if (i >= 0) {
+      if (o !== '--context') namespace = argv[i + 1];
+      argv.splice(i, 2);
+    }
+  }
+  state.calls.push(argv.join(' '));
+  let status = 0;
+  try {
+    reconcile();
+    command();
+    reconcile();
+  } catch (e) {
+    if (!(e instanceof Exit)) throw e;
+    status = e.code;
+  }
+  if (argv[0] !== 'kustomize') save(file);
+  return {status, stdout: out, stderr: err};
+}
+
+// A server on a loopback port: a request is "<n>\n" then n argument lines, "<env KEY=VALUE lines
+// count>\n" and those lines, then "<stdin bytes>\n" and the bytes; the answer is "<exit>\n<stdout
+// bytes>\n<stdout><stderr bytes>\n<stderr>".
+function startServer() {
+  const net = require('net');
+  const server = net.createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      const text = buf.toString('latin1');
+      const lines = [];
+      let at = 0;
+      const line = () => {
+        const nl = text.indexOf('\n', at);
+        if (nl < 0) return null;
+        const l = text.slice(at, nl);
+        at = nl + 1;
+        lines.push(l);
+        return l;
+      };
+      const n = line();
+      if (n === null) return;
+      const args = [];
+      for (let i = 0; i < Number(n); i++) {
+        const a = line();
+        if (a === null) return;
+        args.push(Buffer.from(a, 'latin1').toString('utf8'));
+      }
+      const e = line();
+      if (e === null) return;
+      const callerEnv = {};
+      for (let i = 0; i < Number(e); i++) {
+        const kv = line();
+        if (kv === null) return;
+        const eq = kv.indexOf('=');
+        callerEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      const len = line();
+      if (len === null || buf.length < at + Number(len)) return;
+      const input = buf.slice(at, at + Number(len)).toString('utf8');
+      let res;
+      try {
+        res = handle(args, input, callerEnv);
+      } catch (x) {
+        res = {status: 70, stdout: '', stderr: `cluster-double crashed: ${x.stack}\n`};
+      }
+      const o = Buffer.from(res.stdout, 'utf8');
+      const er = Buffer.from(res.stderr, 'utf8');
+      sock.end(Buffer.concat([Buffer.from(`${res.status}\n${o.length}\n`), o, Buffer.from(`${er.length}\n`), er]));
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+}
+
+// For the tests: starts the server and writes DIR/kubectl, which forwards to it. Resolves to
+// {kubectl, stop}.
+function startDouble(dir) {
+  const {spawn} = require('child_process');
+  const path = require('path');
+  return new Promise((resolve, reject) => {
+    const srv = spawn(process.execPath, [__filename, '--serve'], {stdio: ['ignore', 'pipe', 'inherit']});
+    srv.on('error', reject);
+    srv.stdout.once('data', (d) => {
+      const port = String(d).trim();
+      const kubectl = path.join(dir, 'kubectl');
+      fs.writeFileSync(kubectl, `#!/bin/sh\nKUBECTL_DOUBLE_PORT=${port} exec bash "${path.join(__dirname, 'cluster-double-client.sh')}" "$@"\n`, {mode: 0o755});
+      resolve({kubectl, stop: () => srv.kill()});
+    });
+  });
+}
+
+module.exports = {handle, startDouble};
+if (require.main === module) {
+  if (process.argv[2] === '--serve') {
+    startServer();
+  } else {
+    const input = process.argv.includes('-') ? fs.readFileSync(0, 'utf8') : '';
+    const res = handle(process.argv.slice(2), input, process.env);
+    process.stdout.write(res.stdout);
+    process.stderr.write(res.stderr);
+    process.exitCode = res.status;
+  }
+}

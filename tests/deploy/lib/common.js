@@ -20,8 +20,8 @@ const DEPLOYMENTS = {
   'notification-worker': {replicas: 2, service: 'notification-worker'},
   'analytics-worker': {replicas: 1, service: 'analytics-service'},
 };
-// Overlays that render the whole system.
-const SYSTEM_OVERLAYS = ['production', 'dev', 'blue-green'];
+// Overlays that render the whole system (the per-Deployment overlays and blue-green are parts).
+const SYSTEM_OVERLAYS = ['production', 'staging', 'dev', 'local'];
 
 let toolsRequire = null;
 function tool(name) {
