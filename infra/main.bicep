@@ -67,6 +67,18 @@ module resources 'resources.bicep' = {
   }
 }
 
+// Production is promoted from staging: its pipeline identity may pull the staging registry's
+// images (deploy staging first; docs/deploy.md).
+var staging = loadJsonContent('environments/staging.json')
+module promotion 'promotion.bicep' = if (environment == 'production') {
+  scope: resourceGroup(staging.resourceGroup)
+  name: 'plexus-promotion'
+  params: {
+    stagingRegistryName: staging.names.acr
+    principalId: resources.outputs.deployPrincipalId
+  }
+}
+
 // What the workflow and scripts/deploy look up (no secret among them).
 output resourceGroup string = rg.name
 output aksName string = resources.outputs.aksName

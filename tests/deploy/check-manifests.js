@@ -700,9 +700,9 @@ function configs() {
         r.expect((cfg.json.http || {}).management_port !== undefined, where, 'the probes use the management port, but the config sets no http.management_port');
       }
       const env = podEnv(docs, c.podSpecOf(w).spec.containers[0]);
-      const jwt = path.join(c.OVERLAYS_DIR, o, 'jwt-public-key.pem');
-      Object.assign(env, {PATH: process.env.PATH, PLEXUS_PLUGIN_DIR: pluginDir, PLEXUS_DATA_DIR: work,
-                          PLEXUS_JWT_PUBLIC_KEY_FILE: fs.existsSync(jwt) ? jwt : '/nonexistent'});
+      // The Key Vault CSI mount is not here: a test key stands in for the identity provider's.
+      Object.assign(env, {PATH: process.env.PATH, PLEXUS_PLUGIN_DIR: pluginDir, PLEXUS_DATA_DIR: work});
+      if (env.PLEXUS_JWT_PUBLIC_KEY_FILE) env.PLEXUS_JWT_PUBLIC_KEY_FILE = path.join(__dirname, 'fixtures', 'jwt-public-key.pem');
       if (env.PLEXUS_DROP_IN_DIR) {
         if (!dropIn) continue;
         env.PLEXUS_DROP_IN_DIR = dropIn.dir;

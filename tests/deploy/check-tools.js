@@ -232,7 +232,7 @@ function bicepParams(text) {
 
 function bicep() {
   const r = new c.Report('deploy.bicep');
-  const files = ['main.bicep', 'resources.bicep'].map((f) => path.join(c.ROOT, 'infra', f));
+  const files = ['main.bicep', 'resources.bicep', 'promotion.bicep'].map((f) => path.join(c.ROOT, 'infra', f));
   for (const f of files) if (!fs.existsSync(f)) c.fatal(`${path.relative(c.ROOT, f)} does not exist`);
   // Comments start with // after a blank; '//' inside strings (URLs) stays.
   const uncomment = (t) => t.replace(/(^|[ \t])\/\/.*$/gm, '$1');
