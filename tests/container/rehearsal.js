@@ -274,6 +274,13 @@ function http(url, method, body, headers) {
   return {status: Number(out.slice(cut + 1)), body: out.slice(0, cut)};
 }
 
+// On a failed step of the scenario: the state and log of the Deployment it talked to.
+function diagnose(w) {
+  const name = containerName(w, w.spec.template.spec.containers[0].name);
+  const st = podman(['inspect', name, '--format', '{{.State.Status}} exit {{.State.ExitCode}}, {{.RestartCount}} restarts, OOMKilled {{.State.OOMKilled}}'], {allowFail: true});
+  return `\n  ${name}: ${(st.stdout || st.stderr || '').trim()}\n  log:\n${logs(name)}`;
+}
+
 function scenario(docs, services, aliases) {
   // Service ports name a container port; the pods answer on the container port itself.
   const base = (svc) => {
@@ -303,10 +310,17 @@ function scenario(docs, services, aliases) {
   }, 180));
   say(`order ${order.orderId} Shipped: payment ${shipped.paymentInfo.status}, tracking ${shipped.shipmentInfo.trackingNumber}`);
   // The drop-in plugin (a third party's .so, copied in by an initContainer) saw OrderCreated.
-  const audit = waitFor('the drop-in plugin order_audit to record the order', () => {
-    const g = http(`${analytics}/api/order-audit/${order.orderId}`);
-    return g.status === 200 ? JSON.parse(g.body) : {ok: false, why: `${g.status} ${g.body}`};
-  }, 60);
+  const workload = (svc) => docs.find((d) => d.kind === 'Deployment' &&
+      c.selects(services.find((x) => x.metadata.name === svc).spec.selector, d.spec.template.metadata.labels));
+  let audit;
+  try {
+    audit = waitFor('the drop-in plugin order_audit to record the order', () => {
+      const g = http(`${analytics}/api/order-audit/${order.orderId}`);
+      return g.status === 200 ? JSON.parse(g.body) : {ok: false, why: `${g.status} ${g.body}`};
+    }, 60);
+  } catch (e) {
+    fail(`${e.message} (GET ${analytics}/api/order-audit/${order.orderId})${diagnose(workload('analytics-service'))}`);
+  }
   say(`drop-in plugin order_audit on analytics-worker recorded ${audit.orderId}`);
   // The carrier confirms delivery: unsigned is refused, signed with the Secret's key is taken.
   const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name.startsWith('shipping-worker-secrets'));
@@ -396,6 +410,18 @@ function main() {
       for (const w of hosts) waitReady(w, configMaps, notes);
     });
     aliases = serviceAliases(services, servers.concat(hosts));
+    // Readiness stays 200 while the broker is only "degraded" (commands still go into the outbox);
+    // an event published before a consumer's queues exist would miss them: wait for every host's
+    // broker connection, as the e2e tests do.
+    timed('every host connected to RabbitMQ', () => {
+      for (const w of hosts) {
+        const port = w.spec.template.spec.containers[0].ports.find((p) => p.name === 'http').containerPort;
+        waitFor(`${w.metadata.name}: "broker":"connected" in /health/ready`, () => {
+          const g = http(`http://${ipOf(w)}:${port}/health/ready`);
+          return g.body.includes('"broker":"connected"') ? {ok: true} : {ok: false, why: `${g.status} ${g.body}`};
+        }, 120);
+      }
+    });
     for (const n of notes) say(`note: ${n}`);
     scenario(docs, services, aliases);
     ok = true;

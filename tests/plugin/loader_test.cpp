@@ -230,15 +230,17 @@ TEST_F(Trust, FifoUnderAPluginNameIsRefusedWithoutHanging) {
 // plugin_dir, when the config has it, is the allow-list: through config + runtime as deployed.
 class AllowList : public Trust {
  protected:
-  // Starts a runtime with `plugin_dir` = the plugins subdirectory and the given library values.
+  // The config's plugin_dir (or, in SeveralDirs, plugin_dirs) member, as JSON.
+  virtual std::string dirs() const { return R"("plugin_dir": ")" + sub_ + "\""; }
+  // Starts a runtime with dirs() (or plugin_dir = pluginDir) and the given library values.
   void start(const std::vector<std::string>& libraries, const std::string& pluginDir = "") {
+    const std::string member = pluginDir.empty() ? dirs() : R"("plugin_dir": ")" + pluginDir + "\"";
     std::string list;
     for (const auto& l : libraries)
       list += (list.empty() ? "" : ", ") + ("{\"library\": \"" + l + "\"}");
-    const auto cfg = plexus::config::parse(
-        R"({"service": "t", "plugin_dir": ")" + (pluginDir.empty() ? sub_ : pluginDir) +
-            R"(", "plugins": [)" + list + "]}",
-        "inline.json", [](const std::string&) { return std::nullopt; });
+    const auto cfg =
+        plexus::config::parse(R"({"service": "t", )" + member + R"(, "plugins": [)" + list + "]}",
+                              "inline.json", [](const std::string&) { return std::nullopt; });
     plexus::Metrics metrics;
     plexus::plugin::Runtime rt(metrics);
     rt.start(cfg);
@@ -248,7 +250,7 @@ class AllowList : public Trust {
       start(libraries);
       FAIL() << "expected the start to be refused (" << fragment << ")";
     } catch (const PluginError& e) {
-      EXPECT_NE(e.reason().find(fragment), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
     }
   }
 };
@@ -321,10 +323,10 @@ TEST_F(AllowList, SymlinkedPluginDirIsResolvedAndChecked) {
 
 // plugin_dirs: several directories, searched in order, each one an allow-list entry with the same
 // trust checks (issue 16 finding 6: a third party's directory beside the image's own).
-class SeveralDirs : public Trust {
+class SeveralDirs : public AllowList {
  protected:
   void SetUp() override {
-    Trust::SetUp();
+    AllowList::SetUp();
     second_ = dir_.path() + "/drop-in";
     std::filesystem::create_directory(second_);
     ::chmod(second_.c_str(), 0755);
@@ -335,25 +337,8 @@ class SeveralDirs : public Trust {
     ::chmod(p.c_str(), 0644);
     return p;
   }
-  void start(const std::vector<std::string>& libraries) {
-    std::string list;
-    for (const auto& l : libraries)
-      list += (list.empty() ? "" : ", ") + ("{\"library\": \"" + l + "\"}");
-    const auto cfg =
-        plexus::config::parse(R"({"service": "t", "plugin_dirs": [")" + sub_ + R"(", ")" + second_ +
-                                  R"("], "plugins": [)" + list + "]}",
-                              "inline.json", [](const std::string&) { return std::nullopt; });
-    plexus::Metrics metrics;
-    plexus::plugin::Runtime rt(metrics);
-    rt.start(cfg);
-  }
-  void expectStartRefused(const std::vector<std::string>& libraries, const std::string& fragment) {
-    try {
-      start(libraries);
-      FAIL() << "expected the start to be refused (" << fragment << ")";
-    } catch (const PluginError& e) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
+  std::string dirs() const override {
+    return R"("plugin_dirs": [")" + sub_ + R"(", ")" + second_ + R"("])";
   }
   std::string second_;
 };

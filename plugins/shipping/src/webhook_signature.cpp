@@ -22,7 +22,8 @@ uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 void compress(uint32_t h[8], const uint8_t* block) {
   uint32_t w[64];
   for (int i = 0; i < 16; ++i) {
-    w[i] = static_cast<uint32_t>(block[4 * i]) << 24 | static_cast<uint32_t>(block[4 * i + 1]) << 16 |
+    w[i] = static_cast<uint32_t>(block[4 * i]) << 24 |
+           static_cast<uint32_t>(block[4 * i + 1]) << 16 |
            static_cast<uint32_t>(block[4 * i + 2]) << 8 | static_cast<uint32_t>(block[4 * i + 3]);
   }
   for (int i = 16; i < 64; ++i) {
@@ -32,7 +33,8 @@ void compress(uint32_t h[8], const uint8_t* block) {
   }
   uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
   for (int i = 0; i < 64; ++i) {
-    const uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
+    const uint32_t t1 =
+        k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
     const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
     k = g;
     g = f;
@@ -154,7 +156,8 @@ WebhookKeys webhookKeys(const plexus::Json& config) {
   WebhookKeys keys;
   const auto secret = [&](const char* key) {
     if (!config.contains(key)) return std::string();
-    if (!config[key].is_string()) throw std::invalid_argument(std::string("config ") + key + " must be a string");
+    if (!config[key].is_string())
+      throw std::invalid_argument(std::string("config ") + key + " must be a string");
     const std::string s = config[key].get<std::string>();
     if (!s.empty() && s.size() < 32) {
       throw std::invalid_argument(std::string("config ") + key +
@@ -172,7 +175,8 @@ WebhookKeys webhookKeys(const plexus::Json& config) {
   const int64_t t = tol.is_number_integer() ? tol.get<int64_t>()
                     : tol.is_string()       ? parseSeconds(tol.get<std::string>())
                                             : -1;
-  if (t < 1 || t > 3600) throw std::invalid_argument("config webhook_tolerance_seconds must be 1-3600");
+  if (t < 1 || t > 3600)
+    throw std::invalid_argument("config webhook_tolerance_seconds must be 1-3600");
   keys.toleranceSeconds = t;
   return keys;
 }

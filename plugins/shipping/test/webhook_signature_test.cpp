@@ -1,7 +1,7 @@
 // The carrier webhook's HMAC-SHA256 signature: the primitives against published vectors, the
 // pure check, and the route answering 401 before it parses the body.
-#include "shipping.hpp"
 #include "webhook_signature.hpp"
+#include "shipping.hpp"
 
 #include <plexus/sdk/testing.hpp>
 
@@ -79,9 +79,9 @@ TEST(ConstantTimeEquals, ComparesLengthAndEveryByte) {
 
 TEST(VerifyWebhook, AcceptsAFreshSignatureOfTheRawBody) {
   const std::string body = R"({"trackingNumber": "SBX1"})";
-  EXPECT_EQ(shipping::verifyWebhook(keys(), kNowSeconds, sign(kSecret, kNowSeconds, body), body,
-                                    kNowMs),
-            Refusal::None);
+  EXPECT_EQ(
+      shipping::verifyWebhook(keys(), kNowSeconds, sign(kSecret, kNowSeconds, body), body, kNowMs),
+      Refusal::None);
 }
 
 TEST(VerifyWebhook, RefusesWhatIsNotSignedByTheSecret) {
@@ -98,8 +98,8 @@ TEST(VerifyWebhook, RefusesWhatIsNotSignedByTheSecret) {
   // One changed byte of the body, another secret, another timestamp: all mismatches.
   EXPECT_EQ(shipping::verifyWebhook(keys(), kNowSeconds, good, body + " ", kNowMs),
             Refusal::Mismatch);
-  EXPECT_EQ(shipping::verifyWebhook(keys(), kNowSeconds,
-                                    sign(kSecret + "x", kNowSeconds, body), body, kNowMs),
+  EXPECT_EQ(shipping::verifyWebhook(keys(), kNowSeconds, sign(kSecret + "x", kNowSeconds, body),
+                                    body, kNowMs),
             Refusal::Mismatch);
   EXPECT_EQ(shipping::verifyWebhook(keys(), "1767225601", good, body, kNowMs), Refusal::Mismatch);
   // Upper-case hex is not the documented form.
@@ -131,12 +131,12 @@ TEST(VerifyWebhook, RotationAcceptsThePreviousSecretAndSeveralSignatures) {
   EXPECT_EQ(k.toleranceSeconds, 60);
   EXPECT_EQ(shipping::verifyWebhook(k, kNowSeconds, sign(old, kNowSeconds, body), body, kNowMs),
             Refusal::None);
-  const std::string both =
-      sign("some-other-secret-nobody-configured-x", kNowSeconds, body) + ", " +
-      sign(kSecret, kNowSeconds, body);
+  const std::string both = sign("some-other-secret-nobody-configured-x", kNowSeconds, body) + ", " +
+                           sign(kSecret, kNowSeconds, body);
   EXPECT_EQ(shipping::verifyWebhook(k, kNowSeconds, both, body, kNowMs), Refusal::None);
-  EXPECT_EQ(shipping::verifyWebhook(keys(), kNowSeconds, sign(old, kNowSeconds, body), body, kNowMs),
-            Refusal::Mismatch);
+  EXPECT_EQ(
+      shipping::verifyWebhook(keys(), kNowSeconds, sign(old, kNowSeconds, body), body, kNowMs),
+      Refusal::Mismatch);
 }
 
 TEST(WebhookKeys, RefusesMissingShortOrBadSettings) {
@@ -173,8 +173,8 @@ TEST(TrackingWebhookSignature, UnsignedOrForgedRequestsGet401AndAreCounted) {
             std::string::npos)
       << out.body;
   rq.headers["X-Webhook-Timestamp"] = kNowSeconds;
-  rq.headers["X-Webhook-Signature"] = sign("forged-secret-forged-secret-forged-secret", kNowSeconds,
-                                           rq.body);
+  rq.headers["X-Webhook-Signature"] =
+      sign("forged-secret-forged-secret-forged-secret", kNowSeconds, rq.body);
   EXPECT_EQ(host.request(*route, rq).httpStatus, 401);
   rq.headers["X-Webhook-Timestamp"] = "1767200000";
   rq.headers["X-Webhook-Signature"] = sign(kSecret, "1767200000", rq.body);

@@ -15,8 +15,7 @@ using plexus::config::Config;
 using plexus::config::ConfigError;
 
 Config parse(const std::string& text) {
-  return plexus::config::parse(text, "dirs.json",
-                               [](const std::string&) { return std::nullopt; });
+  return plexus::config::parse(text, "dirs.json", [](const std::string&) { return std::nullopt; });
 }
 
 // Two plugin directories in a fresh temporary directory; removed at the end of the test.
@@ -93,8 +92,8 @@ TEST_F(PluginDirs, BadListsAreRefused) {
               "expected an array");
   expectError(R"({"service": "s", "plugin_dirs": ["/a", ""], "plugins": []})", "/plugin_dirs/1",
               "must not be empty");
-  expectError(R"({"service": "s", "plugin_dirs": ["/a", "/a/"], "plugins": []})",
-              "/plugin_dirs/1", "listed twice");
+  expectError(R"({"service": "s", "plugin_dirs": ["/a", "/a/"], "plugins": []})", "/plugin_dirs/1",
+              "listed twice");
 }
 
 TEST_F(PluginDirs, OneDirectoryNeedsNoLookup) {
