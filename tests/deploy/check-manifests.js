@@ -708,7 +708,10 @@ function configs() {
         env.PLEXUS_DROP_IN_DIR = dropIn.dir;
         env.PLEXUS_ORDER_AUDIT_SHA256 = dropIn.sha256;  // the pin the rehearsal sets for its build
       }
-      const key = `${cfg.text}\n${JSON.stringify(env)}`;
+      // The same config with the same values of the variables it reads is checked once (a
+      // Deployment and its migrate Job, dev and local).
+      const used = [...new Set([...cfg.text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((x) => x[1]))].sort();
+      const key = `${cfg.text}\n${JSON.stringify(used.map((v) => [v, env[v]]))}`;
       if (checked.has(key)) continue;
       checked.add(key);
       const file = path.join(work, `${base(cfg.name)}-${n}.json`);
