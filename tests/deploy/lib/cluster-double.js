@@ -18,6 +18,8 @@ const fs = require('fs');
 const {spawnSync} = require('child_process');
 const m = require('./cluster-model');
 
+const rendered = new Map();
+
 class Exit extends Error {
   constructor(code) {
     super(`exit ${code}`);
@@ -241,7 +243,10 @@ const [verb] = argv;
 const pos = positional();
 switch (verb) {
   case 'kustomize': {
-    const r = spawnSync(env.KUBECTL_REAL || 'kubectl', argv, {encoding: 'utf8', maxBuffer: 64 << 20});
+    // The tree does not change during a test: one real render per directory per server.
+    const k = argv.join('\0');
+    if (!rendered.has(k)) rendered.set(k, spawnSync(env.KUBECTL_REAL || 'kubectl', argv, {encoding: 'utf8', maxBuffer: 64 << 20}));
+    const r = rendered.get(k);
     out += r.stdout;
     err += r.stderr;
     if (r.status !== 0) throw new Exit(r.status === null ? 1 : r.status);
