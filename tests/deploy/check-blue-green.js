@@ -1,126 +1,136 @@
 #!/usr/bin/env node
 'use strict';
-// deploy.blue-green: scripts/blue-green against a kubectl double (lib/kubectl-double.js; no
-// API server exists here). Checks the release logic: deploy goes to the idle colour after a
-// migration with the new image and leaves traffic alone; switch and rollback move the Service
-// selector only to a ready colour; failures (bad image reference, failed migration, a rollout
-// that never gets ready) change no traffic.
+// deploy.blue-green: scripts/blue-green on its own, against the cluster double (lib/cluster-
+// double.js; no API server exists here), from a cluster where production's manifests are applied
+// and the pair initialised. The release sequences through scripts/deploy are deploy.rehearsal;
+// this covers the rest of the script: status, deploy with its own migration, switch only to a
+// ready colour, finish, rollback after finish, dry runs, refused image references, usage errors.
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const c = require('./lib/common');
+const m = require('./lib/cluster-model');
 
 const SCRIPT = path.join(c.ROOT, 'scripts', 'blue-green');
-const DOUBLE = path.join(__dirname, 'lib', 'kubectl-double.js');
-const REPO = 'plexusacr.azurecr.io/plexus-host';
-
+const DOUBLE = path.join(__dirname, 'lib', 'cluster-double.js');
 const r = new c.Report('deploy.blue-green');
-c.requireCommand('kubectl', 'the blue-green script renders the overlay with kubectl kustomize');
+c.requireCommand('kubectl', 'the manifests are rendered with kubectl kustomize');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-blue-green-'));
+let kubectl;
+const registry = `${JSON.parse(fs.readFileSync(path.join(c.ROOT, 'infra', 'environments', 'production.json'), 'utf8')).names.acr}.azurecr.io`;
+const REPO = `${registry}/plexus-host`;
+const manifests = path.join(dir, 'rendered.yaml');
+const yaml = c.tool('js-yaml');
+fs.writeFileSync(manifests, c.render('production').map((d) => yaml.dump(d, {lineWidth: -1})).join('---\n')
+    .replace(/(image: [^\n]*\/plexus-host:)0{40}/g, '$1v1v1v1'));
 const stateFile = path.join(dir, 'state.json');
-// A wrapper named kubectl in PATH order is not needed: the script honours KUBECTL.
-const kubectl = path.join(dir, 'kubectl');
-fs.writeFileSync(kubectl, `#!/bin/sh\nexec "${process.execPath}" "${DOUBLE}" "$@"\n`, {mode: 0o755});
+const env = () => Object.assign({}, process.env, {KUBECTL: kubectl, KUBECTL_DOUBLE_STATE: stateFile,
+                                                  PLEXUS_JS_YAML: c.toolRequire().resolve('js-yaml')});
 
-function deployment(colour, image, replicas) {
-  return {metadata: {name: `order-service-${colour}`},
-          spec: {replicas, template: {spec: {containers: [{name: 'host', image}]}}},
-          status: {readyReplicas: replicas, updatedReplicas: replicas}};
-}
+// A cluster with everything of production applied (no RBAC: this is the script, not the pipeline),
+// the migrate Jobs gone as after a release, and the pair initialised (traffic on blue).
 function reset() {
-  fs.writeFileSync(stateFile, JSON.stringify({
-    calls: [],
-    services: {'order-service': {metadata: {name: 'order-service', annotations: {}},
-                                 spec: {selector: {'app.kubernetes.io/instance': 'order-service', version: 'blue'}}}},
-    deployments: {'order-service-blue': deployment('blue', `${REPO}:v1`, 3),
-                  'order-service-green': deployment('green', `${REPO}:v1`, 0)},
-    jobs: {},
-  }));
+  const ns = {apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'ecommerce'}};
+  const sa = {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: 'default', namespace: 'ecommerce'}};
+  fs.writeFileSync(stateFile, JSON.stringify({crds: Object.keys(m.PREREQUISITE_CRDS), objects: {[m.keyOf(ns)]: ns, [m.keyOf(sa)]: sa}}));
+  const res = c.run(kubectl, ['--namespace', 'ecommerce', 'apply', '-f', manifests, '-l', 'plexus.dev/owned-by notin (blue-green)'], {env: env()});
+  r.expect(res.status === 0, 'setup', `applying production: ${res.stderr}`);
+  run('init');
 }
 const state = () => JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-const live = () => state().services['order-service'].spec.selector.version;
-const dep = (colour) => state().deployments[`order-service-${colour}`];
+const obj = (kind, name) => state().objects[m.key(kind, 'ecommerce', name)];
+const live = () => obj('Service', 'order-service').spec.selector.version;
+const dep = (colour) => obj('Deployment', `order-service-${colour}`);
+const imageOf = (d) => d.spec.template.spec.containers[0].image;
 
 function run(...args) {
-  const res = c.run(SCRIPT, args, {env: Object.assign({}, process.env, {KUBECTL: kubectl, KUBECTL_DOUBLE_STATE: stateFile}),
-                                   cwd: c.ROOT});
-  return res;
+  return c.run(SCRIPT, ['--manifests', manifests, '--timeout', '5'].concat(args), {env: env(), cwd: c.ROOT});
 }
 function step(label, args, wantStatus) {
   const res = run(...args);
-  r.expect(res.status === wantStatus, label,
-           `scripts/blue-green ${args.join(' ')}: exit ${res.status}, expected ${wantStatus}\n${res.stdout}${res.stderr}`);
+  r.expect(res.status === wantStatus, label, `scripts/blue-green ${args.join(' ')}: exit ${res.status}, expected ${wantStatus}\n${res.stdout}${res.stderr}`);
   return res;
 }
 
-// 1. Release v2: migration with v2, then green gets v2 and 3 replicas; traffic stays on blue.
+function scenarios() {
+// 1. init made the pair: traffic on blue, green at 0, preview on green; init again changes nothing.
 reset();
+r.expect(live() === 'blue' && dep('green').spec.replicas === 0 && obj('Service', 'order-service-preview').spec.selector.version === 'green',
+         'init', 'traffic on blue, green created at 0 replicas, preview on green expected');
+const before = state().calls.length;
+step('init again', ['init'], 0);
+r.expect(!state().calls.slice(before).some((x) => x.startsWith('apply')), 'init again', 'init must not touch what exists');
+r.expect(/live: blue/.test(step('status', ['status'], 0).stdout), 'status', 'status must name the live colour');
+
+// 2. deploy v2 with its own migration: green gets v2 and 3 replicas; traffic stays on blue.
 step('deploy v2', ['deploy', `${REPO}:v2`], 0);
 let s = state();
-const jobs = Object.entries(s.jobs);
-r.expect(jobs.length === 1 && /^order-service-migrate-\d{14}$/.test(jobs[0][0]), 'deploy v2',
-         `one migrate Job under a fresh name expected, got ${jobs.map((j) => j[0])}`);
-if (jobs.length) {
-  const text = jobs[0][1].text;
-  r.expect(jobs[0][1].image === `${REPO}:v2`, 'deploy v2', `migrate Job runs ${jobs[0][1].image}, not v2`);
-  r.expect(/- migrate\n\s+- --config\n\s+- \/opt\/plexus\/config\/order-service.json/.test(text), 'deploy v2',
-           'the migrate Job must come from the overlay (migrate --config order-service.json)');
-  r.expect(/readOnlyRootFilesystem: true/.test(text) && /key: order-service/.test(text), 'deploy v2',
-           'the migrate Job keeps the overlay\'s securityContext and database secret');
-}
-r.expect(dep('green').spec.template.spec.containers[0].image === `${REPO}:v2` && dep('green').spec.replicas === 3,
-         'deploy v2', `green should run v2 with 3 replicas: ${JSON.stringify(dep('green').spec)}`);
-r.expect(dep('blue').spec.template.spec.containers[0].image === `${REPO}:v1`, 'deploy v2', 'blue must keep v1');
-r.expect(live() === 'blue', 'deploy v2', `traffic moved to ${live()} before switch`);
-const migrateAt = s.calls.findIndex((x) => x.startsWith('wait --for=condition=complete job/'));
-const setAt = s.calls.findIndex((x) => x.startsWith('set image deployment/order-service-green'));
-r.expect(migrateAt >= 0 && setAt > migrateAt, 'deploy v2', 'the migration must complete before the rollout starts');
+const jobs = Object.values(s.objects).filter((o) => o.kind === 'Job' && /^order-service-migrate-\d{14}$/.test(o.metadata.name));
+r.expect(jobs.length === 1 && imageOf(jobs[0]).endsWith(':v2'), 'deploy v2', 'one migrate Job under a fresh name with the new image expected');
+r.expect(imageOf(dep('green')).endsWith(':v2') && dep('green').spec.replicas === 3 && dep('green').status.readyReplicas === 3,
+         'deploy v2', `green should run v2 with 3 ready replicas: ${JSON.stringify(dep('green').spec.replicas)}`);
+r.expect(imageOf(dep('blue')).endsWith(':v1v1v1') && live() === 'blue', 'deploy v2', 'blue keeps v1 and the traffic');
+r.expect(obj('Service', 'order-service-preview').spec.selector.version === 'green', 'deploy v2', 'the preview must show the deployed colour');
+const migratedAt = s.calls.findIndex((x) => x.startsWith('wait --for=condition=complete job/order-service-migrate-'));
+const appliedAt = s.calls.findIndex((x, i) => i > migratedAt && x.startsWith('apply -f -'));
+r.expect(migratedAt >= 0 && appliedAt > migratedAt, 'deploy v2', 'the migration must complete before the rollout starts');
 
-// 2. switch -> green, rollback -> blue, switch -> green, finish scales blue down.
+// 3. switch -> green (preview -> blue), rollback -> blue, switch, finish, rollback after finish.
 step('switch', ['switch'], 0);
-r.expect(live() === 'green', 'switch', `traffic on ${live()}, expected green`);
-r.expect(state().services['order-service'].metadata.annotations['plexus.dev/previous-version'] === 'blue', 'switch',
-         'the previous colour must be remembered on the Service');
+r.expect(live() === 'green' && obj('Service', 'order-service-preview').spec.selector.version === 'blue', 'switch', 'traffic on green, preview on blue expected');
+r.expect(obj('Service', 'order-service').metadata.annotations['plexus.dev/previous-version'] === 'blue', 'switch', 'the previous colour must be remembered');
 step('rollback', ['rollback'], 0);
 r.expect(live() === 'blue', 'rollback', `traffic on ${live()}, expected blue`);
 step('switch again', ['switch'], 0);
 step('finish', ['finish'], 0);
 r.expect(dep('blue').spec.replicas === 0 && live() === 'green', 'finish', 'blue should be scaled to 0 with traffic on green');
-
-// 3. Rollback after finish scales the old colour back up and waits before moving traffic.
 step('rollback after finish', ['rollback'], 0);
-r.expect(dep('blue').spec.replicas === 3 && dep('blue').status.readyReplicas === 3 && live() === 'blue',
-         'rollback after finish', `blue should be back to 3 ready replicas with traffic: ${JSON.stringify(dep('blue'))}`);
+r.expect(dep('blue').spec.replicas === 3 && dep('blue').status.readyReplicas === 3 && live() === 'blue', 'rollback after finish',
+         'blue should be back to 3 ready replicas with the traffic');
 s = state();
 const scaleAt = s.calls.lastIndexOf('scale deployment/order-service-blue --replicas=3');
-const patchAt = s.calls.map((x) => x.startsWith('patch service order-service')).lastIndexOf(true);
+const patchAt = s.calls.map((x) => x.startsWith('patch service order-service ')).lastIndexOf(true);
 r.expect(scaleAt >= 0 && patchAt > scaleAt, 'rollback after finish', 'scale up must come before the selector change');
 
 // 4. Failures leave the traffic alone.
 reset();
-step('deploy broken image', ['deploy', `${REPO}:broken`], 1);
-r.expect(live() === 'blue', 'deploy broken image', 'traffic moved');
+step('deploy an image that never gets ready', ['deploy', `${REPO}:broken`], 1);
+r.expect(live() === 'blue', 'deploy an image that never gets ready', 'traffic moved');
 step('switch to a colour that is not ready', ['switch'], 1);
 r.expect(live() === 'blue', 'switch to a colour that is not ready', 'traffic moved to an unready colour');
-
 reset();
 step('failed migration', ['deploy', `${REPO}:badmigration`], 1);
-r.expect(!state().calls.some((x) => x.startsWith('set image')), 'failed migration', 'rolled out despite the failed migration');
-
+r.expect(imageOf(dep('green')).endsWith(':v1v1v1'), 'failed migration', 'rolled out despite the failed migration');
 reset();
+const mark = state().calls.length;
 step('latest refused', ['deploy', `${REPO}:latest`], 1);
 step('untagged refused', ['deploy', REPO], 1);
-r.expect(state().calls.every((x) => !x.startsWith('set') && !x.startsWith('apply')), 'bad references',
+r.expect(state().calls.slice(mark).every((x) => !x.startsWith('apply') && !x.startsWith('scale')), 'bad references',
          'nothing may change for a refused image reference');
 
-// 5. Dry run changes nothing; usage errors exit 2.
+// 5. In place: the live colour rolls, traffic and the idle colour stay.
+reset();
+step('roll in place', ['roll', `${REPO}:v3`], 0);
+r.expect(imageOf(dep('blue')).endsWith(':v3') && live() === 'blue' && dep('green').spec.replicas === 0, 'roll in place',
+         'blue should run v3 with the traffic, green untouched');
+
+// 6. Dry run changes nothing; usage errors exit 2.
 reset();
 const dry = step('dry run', ['--dry-run', 'switch'], 0);
-r.expect(live() === 'blue' && /\[dry-run\] kubectl .*patch service order-service/.test(dry.stdout), 'dry run',
-         `dry run must print the patch and change nothing:\n${dry.stdout}`);
+r.expect(live() === 'blue' && /\[dry-run\] kubectl .*patch service order-service/.test(dry.stdout), 'dry run', `dry run must print the patch and change nothing:\n${dry.stdout}`);
 step('no command', [], 2);
 step('unknown command', ['promote'], 2);
 step('deploy without image', ['deploy'], 2);
 
-fs.rmSync(dir, {recursive: true, force: true});
-r.finish();
+}
+
+require(DOUBLE).startDouble(dir).then((double) => {
+  kubectl = double.kubectl;
+  try {
+    scenarios();
+  } finally {
+    double.stop();
+  }
+  fs.rmSync(dir, {recursive: true, force: true});
+  r.finish();
+});

@@ -199,7 +199,7 @@ function dockerfilelint() {
 function bicepBlocks(text) {
   // resource <sym> '<type>@<version>' = { ... } with its body (brace matched).
   const out = [];
-  const re = /^resource\s+(\w+)\s+'([^'@]+)@([^']+)'\s*=\s*(?:if\s*\([^)]*\)\s*)?\{/gm;
+  const re = /^resource\s+(\w+)\s+'([^'@]+)@([^']+)'\s*=\s*(?:if\s*\([^)]*\)\s*)?(?:\[for [^:]+:\s*)?\{/gm;
   let m;
   while ((m = re.exec(text))) {
     let depth = 1;
@@ -232,21 +232,21 @@ function bicepParams(text) {
 
 function bicep() {
   const r = new c.Report('deploy.bicep');
-  const file = path.join(c.ROOT, 'infra', 'main.bicep');
-  const pfile = path.join(c.ROOT, 'infra', 'main.parameters.json');
-  if (!fs.existsSync(file)) c.fatal('infra/main.bicep does not exist');
-  const text = fs.readFileSync(file, 'utf8');
-  const code = text.replace(/\/\/.*$/gm, '');
-  const where = 'infra/main.bicep';
-  // Balanced brackets outside strings: a cheap syntax sanity check.
-  const stripped = code.replace(/'(?:[^'\\]|\\.)*'/g, "''");
-  for (const [o, cl] of [['{', '}'], ['[', ']'], ['(', ')']]) {
-    r.expect(stripped.split(o).length === stripped.split(cl).length, where, `unbalanced ${o}${cl}`);
+  const files = ['main.bicep', 'resources.bicep', 'promotion.bicep'].map((f) => path.join(c.ROOT, 'infra', f));
+  for (const f of files) if (!fs.existsSync(f)) c.fatal(`${path.relative(c.ROOT, f)} does not exist`);
+  // Comments start with // after a blank; '//' inside strings (URLs) stays.
+  const uncomment = (t) => t.replace(/(^|[ \t])\/\/.*$/gm, '$1');
+  const code = files.map((f) => uncomment(fs.readFileSync(f, 'utf8'))).join('\n');
+  const where = 'infra/*.bicep';
+  // Balanced brackets outside strings: a cheap syntax sanity check, per file.
+  for (const f of files) {
+    const stripped = uncomment(fs.readFileSync(f, 'utf8')).replace(/'(?:[^'\\]|\\.)*'/g, "''");
+    for (const [o, cl] of [['{', '}'], ['[', ']'], ['(', ')']]) {
+      r.expect(stripped.split(o).length === stripped.split(cl).length, path.relative(c.ROOT, f), `unbalanced ${o}${cl}`);
+    }
   }
   const blocks = bicepBlocks(code);
-  for (const b of blocks) {
-    r.expect(/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(b.version), where, `${b.symbol}: bad API version ${b.version}`);
-  }
+  for (const b of blocks) r.expect(/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(b.version), where, `${b.symbol}: bad API version ${b.version}`);
   const of = (type) => blocks.filter((b) => b.type === type);
   const one = (type, what) => {
     const found = of(type);
@@ -254,66 +254,71 @@ function bicep() {
     return found[0] ? found[0].body : '';
   };
   const aks = one('Microsoft.ContainerService/managedClusters', 'AKS cluster');
-  r.expect(/enableAutoScaling:\s*true/.test(aks) && /minCount:/.test(aks) && /maxCount:/.test(aks), where,
-           'AKS needs an autoscaling node pool (enableAutoScaling, minCount, maxCount)');
+  r.expect(/enableAutoScaling:\s*true/.test(aks) && /minCount:/.test(aks) && /maxCount:/.test(aks), where, 'AKS needs an autoscaling node pool');
   r.expect(/networkPolicy:\s*'(azure|calico|cilium)'/.test(aks), where, 'AKS needs a network policy engine for the NetworkPolicies');
   r.expect(/omsagent[\s\S]*logAnalyticsWorkspaceResourceID/.test(aks), where, 'AKS logs must go to Log Analytics');
+  r.expect(/workloadIdentity:\s*\{\s*enabled:\s*true/.test(aks) && /oidcIssuerProfile:\s*\{\s*enabled:\s*true/.test(aks), where, 'AKS needs the OIDC issuer and workload identity');
+  r.expect(/azureKeyvaultSecretsProvider:\s*\{\s*enabled:\s*true/.test(aks), where, 'AKS needs the Key Vault CSI add-on');
+  r.expect(/disableLocalAccounts:\s*true/.test(aks) && /adminGroupObjectIDs/.test(aks), where, 'AKS: Entra ID sign-in with admin groups, no local accounts');
+  r.expect(/kubernetesVersion:\s*kubernetesVersion/.test(aks), where, 'the Kubernetes version must be a parameter');
+  const kv = code.match(/param kubernetesVersion string[^\n]*/);
+  r.expect(/az aks get-versions/.test(fs.readFileSync(files[0], 'utf8')), where, 'the kubernetesVersion parameter must say how to pick a version (az aks get-versions)');
+  r.expect(!!kv, where, 'no kubernetesVersion parameter');
   const pg = one('Microsoft.DBforPostgreSQL/flexibleServers', 'PostgreSQL Flexible Server');
   r.expect(/version:\s*'16'/.test(pg), where, 'PostgreSQL version must be 16');
-  r.expect(/highAvailability:\s*\{[^}]*mode:\s*'(ZoneRedundant|SameZone)'/.test(pg), where, 'PostgreSQL needs high availability');
-  const retention = pg.match(/backupRetentionDays:\s*(\w+)/);
-  r.expect(!!retention, where, 'PostgreSQL needs backupRetentionDays');
-  one('Microsoft.ContainerRegistry/registries', 'container registry');
+  r.expect(/highAvailability:\s*\{[^}]*mode:/.test(pg) && /backupRetentionDays:/.test(pg), where, 'PostgreSQL needs high availability settings and backups');
+  r.expect(/publicNetworkAccess:\s*'Disabled'/.test(pg) && /delegatedSubnetResourceId/.test(pg), where, 'PostgreSQL must be reachable only from the VNet (private access)');
+  r.expect(of('Microsoft.DBforPostgreSQL/flexibleServers/firewallRules').length === 0, where, 'no PostgreSQL firewall rules (AllowAzureServices opens it to every Azure tenant)');
+  const vault = one('Microsoft.KeyVault/vaults', 'Key Vault');
+  r.expect(/enablePurgeProtection:\s*true/.test(vault) && /enableSoftDelete:\s*true/.test(vault), where, 'Key Vault needs soft delete and purge protection');
+  r.expect(/defaultAction:\s*'Deny'/.test(vault) && /enableRbacAuthorization:\s*true/.test(vault), where, 'Key Vault: RBAC, and deny by default on the network');
+  r.expect(of('Microsoft.Network/privateEndpoints').some((b) => /keyVault\.id/.test(b.body)), where, 'Key Vault needs a private endpoint for the cluster');
+  const acr = one('Microsoft.ContainerRegistry/registries', 'container registry');
+  r.expect(/adminUserEnabled:\s*false/.test(acr) && /anonymousPullEnabled:\s*false/.test(acr), where, 'ACR: no admin user, no anonymous pull');
   one('Microsoft.OperationalInsights/workspaces', 'Log Analytics workspace');
   one('Microsoft.Insights/components', 'Application Insights');
-  const kv = one('Microsoft.KeyVault/vaults', 'Key Vault');
-  r.expect(/enablePurgeProtection:\s*true/.test(kv) && /enableSoftDelete:\s*true/.test(kv), where, 'Key Vault needs soft delete and purge protection');
   r.expect(of('Microsoft.ServiceBus/namespaces').length === 0, where, 'RabbitMQ runs in-cluster: no Service Bus');
-  r.expect(/adminUserEnabled:\s*false/.test(one('Microsoft.ContainerRegistry/registries', 'container registry')), where,
-           'ACR admin user must be disabled (the kubelet pulls with its identity)');
+  const diag = of('Microsoft.Insights/diagnosticSettings').map((b) => (b.body.match(/scope:\s*(\w+)/) || [])[1]);
+  for (const res of ['aks', 'postgres', 'keyVault', 'acr']) r.expect(diag.includes(res), where, `no diagnostic settings to Log Analytics for ${res}`);
+  // The identities and roles the pipeline and the pods need.
+  const fed = of('Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials');
+  r.expect(fed.some((b) => /token\.actions\.githubusercontent\.com/.test(b.body) && /environment:/.test(b.body)), where, 'no federated credential for GitHub Actions (environment-scoped)');
+  r.expect(fed.some((b) => /oidcIssuerProfile\.issuerURL/.test(b.body) && /system:serviceaccount:/.test(b.body)), where, 'no federated credentials for the workloads\' ServiceAccounts');
+  const roles = of('Microsoft.Authorization/roleAssignments').map((b) => b.body);
+  for (const [id, what] of [['8311e382-0749-4cb8-b61a-304f252e45ec', 'AcrPush'], ['7f951dda-4ed3-4680-a7ca-43fe172d538d', 'AcrPull'],
+                            ['4abbcc35-e782-43d8-92c5-2d3f1bd2253f', 'AKS Cluster User'], ['4633458b-17de-408a-b874-0445c86b69e6', 'Key Vault Secrets User']]) {
+    r.expect(roles.some((b) => b.includes(id)) || code.includes(`'${id}'`), where, `no ${what} role assignment`);
+  }
   // Secrets: every secret-looking parameter is @secure() without a default; no literal secret values.
   const params = bicepParams(code);
-  const paramNames = new Set(params.map((p) => p.name));
   const secretName = /(password|secret|connectionstring|token|key)$/i;
   for (const p of params) {
     const secure = p.decorators.some((d) => /^@secure\(\)/.test(d));
     if (secretName.test(p.name)) r.expect(secure, where, `param ${p.name} looks secret but is not @secure()`);
     if (secure) r.expect(p.default === undefined, where, `@secure() param ${p.name} must not have a default value`);
   }
-  for (const m of code.matchAll(/^\s*(\w*(?:[Pp]assword|[Ss]ecret|[Tt]oken|[Cc]onnectionString))\s*:\s*(.+)$/gm)) {
-    r.expect(!/^'/.test(m[2].trim()), where, `${m[1]} is set to a literal string: use a @secure() parameter`);
+  for (const mm of code.matchAll(/^\s*(\w*(?:[Pp]assword|[Ss]ecret|[Tt]oken|[Cc]onnectionString))\s*:\s*(.+)$/gm)) {
+    r.expect(!/^'/.test(mm[2].trim()), where, `${mm[1]} is set to a literal string: use a @secure() parameter`);
   }
   for (const b of of('Microsoft.KeyVault/vaults/secrets')) {
     const v = b.body.match(/value:\s*(.+)/);
-    r.expect(v && !/^'/.test(v[1].trim()), where, `Key Vault secret ${b.symbol} has a literal value`);
+    r.expect(v && !/^'[^$]*'$/.test(v[1].trim()), where, `Key Vault secret ${b.symbol} has a literal value`);
   }
-  for (const m of code.matchAll(/^output\s+(\w+)\s+\w+\s*=\s*(.+)$/gm)) {
-    r.expect(!/password|secret|listKeys|ConnectionString/i.test(m[1] + m[2]), where, `output ${m[1]} exposes a secret`);
+  for (const mm of code.matchAll(/^output\s+(\w+)\s+\w+\s*=\s*(.+)$/gm)) {
+    r.expect(!/password|secret|listKeys|ConnectionString/i.test(mm[1] + mm[2]), where, `output ${mm[1]} exposes a secret`);
   }
-  // Parameters file: known names only, and no value for a @secure() parameter.
-  if (r.expect(fs.existsSync(pfile), 'infra/main.parameters.json', 'missing')) {
-    let pj = null;
-    try {
-      pj = JSON.parse(fs.readFileSync(pfile, 'utf8'));
-    } catch (e) {
-      r.fail('infra/main.parameters.json', `not JSON: ${e.message}`);
+  // The environment files have every field the templates read (env.x.y), for every environment.
+  const used = [...new Set([...code.matchAll(/\benv\.([\w.]+)/g)].map((x) => x[1]))];
+  for (const f of fs.readdirSync(path.join(c.ROOT, 'infra', 'environments'))) {
+    const e = JSON.parse(fs.readFileSync(path.join(c.ROOT, 'infra', 'environments', f), 'utf8'));
+    for (const u of used) {
+      let v = e;
+      for (const k of u.split('.')) v = v === undefined ? undefined : v[k];
+      r.expect(v !== undefined, `infra/environments/${f}`, `has no ${u}, which infra/*.bicep reads`);
     }
-    if (pj) {
-      for (const [k, v] of Object.entries(pj.parameters || {})) {
-        r.expect(paramNames.has(k), 'infra/main.parameters.json', `parameter ${k} is not declared in main.bicep`);
-        const p = params.find((x) => x.name === k);
-        if (p && p.decorators.some((d) => /^@secure\(\)/.test(d))) {
-          r.expect(!!v.reference && v.value === undefined, 'infra/main.parameters.json',
-                   `@secure() parameter ${k} may only be a Key Vault reference, never a value`);
-        }
-      }
-      for (const p of params) {
-        const required = p.default === undefined && !p.decorators.some((d) => /^@secure\(\)/.test(d));
-        if (required) r.expect(!!(pj.parameters || {})[p.name], 'infra/main.parameters.json', `no value for required parameter ${p.name}`);
-      }
-    }
+    r.expect(/^\d+\.\d+$/.test((e.aks || {}).kubernetesVersion || ''), `infra/environments/${f}`, 'aks.kubernetesVersion must be major.minor');
   }
-  r.finish(`${blocks.length} resources, ${params.length} parameters (structural check; Bicep not compiled)`);
+  r.finish(`${blocks.length} resources, ${params.length} parameters, ${used.length} environment fields (structural check; Bicep not compiled)`);
 }
 
 function shellcheck() {

@@ -12,6 +12,9 @@
 #include "transport/amqp.hpp"
 #endif
 
+#include <Poco/DigestEngine.h>
+#include <Poco/HMACEngine.h>
+#include <Poco/SHA2Engine.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <plexus/testing/json_schema.hpp>
@@ -34,6 +37,9 @@ using plexus::test::http;
 
 using plexus::test::eventually;
 using plexus::test::SmtpSink;
+
+// The carrier webhook's shared secret (PLEXUS_SHIPPING_WEBHOOK_SECRET of shipping-worker).
+const char* const kWebhookSecret = "e2e-webhook-secret-0123456789abcdefghij";
 
 SmtpSink& smtp() {
   static SmtpSink sink;
@@ -100,7 +106,8 @@ class System {
         {"PLEXUS_KEEP_PUBLISHED_HOURS", "1"},  // the catalogue test reads what was sent
         {"PLEXUS_LOG_LEVEL", "info"},
         {"PLEXUS_SMTP_HOST", "127.0.0.1"},
-        {"PLEXUS_SMTP_PORT", std::to_string(smtp().port())}};
+        {"PLEXUS_SMTP_PORT", std::to_string(smtp().port())},
+        {"PLEXUS_SHIPPING_WEBHOOK_SECRET", kWebhookSecret}};
 #ifdef PLEXUS_TEST_DISTRIBUTED
     const char* pg = std::getenv("PLEXUS_PG_URL");
     const char* amqp = std::getenv("PLEXUS_AMQP_URL");
@@ -204,6 +211,28 @@ std::string place(const json& body) {
 
 std::string statusOf(const std::string& id) { return get("/api/orders/" + id).value("status", ""); }
 
+// Signs like a carrier (docs/api.md, "Webhook signatures"), with Poco's HMAC, not the plugin's.
+class Sha256Engine : public Poco::SHA2Engine {
+ public:
+  enum { BLOCK_SIZE = 64, DIGEST_SIZE = 32 };
+  Sha256Engine() : Poco::SHA2Engine(SHA_256) {}
+};
+
+std::map<std::string, std::string> webhookHeaders(const std::string& body,
+                                                  const std::string& secret, int64_t unixSeconds) {
+  const std::string ts = std::to_string(unixSeconds);
+  Poco::HMACEngine<Sha256Engine> hmac(secret);
+  hmac.update(ts + "." + body);
+  return {{"X-Webhook-Timestamp", ts},
+          {"X-Webhook-Signature", "sha256=" + Poco::DigestEngine::digestToHex(hmac.digest())}};
+}
+
+int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 int available(const std::string& product) {
   return get("/api/inventory/" + product).value("availableStock", -1);
 }
@@ -244,6 +273,44 @@ TEST(ECommerce, HappyPathShipsAndEveryReadModelAgrees) {
     }
     return false;
   }));
+}
+
+TEST(ECommerce, SignedCarrierWebhookDeliversAndUnsignedOnesAre401) {
+  const std::string lamp = unique("lamp");
+  stock(lamp, 3);
+  const std::string id = place(order(
+      unique("cust"), json::array({{{"productId", lamp}, {"quantity", 1}, {"unitPrice", 49.99}}})));
+  ASSERT_TRUE(eventually([&] { return statusOf(id) == "Shipped"; })) << get("/api/orders/" + id);
+  const std::string tracking = get("/api/orders/" + id)["shipmentInfo"]["trackingNumber"];
+  const std::string body = json{
+      {"trackingNumber", tracking},
+      {"status", "Delivered"},
+      {"location", "Springfield, IL"},
+      {"timestamp",
+       "2026-03-16T15:04:05Z"}}.dump();
+  const std::string path = "/api/webhooks/fedex/tracking";
+  const std::map<std::string, std::string> contentType{{"Content-Type", "application/json"}};
+  auto with = [&](std::map<std::string, std::string> h) {
+    h.insert(contentType.begin(), contentType.end());
+    return h;
+  };
+  // Unsigned, signed with another secret, or signed too long ago: 401, and nothing delivered.
+  EXPECT_EQ(call("POST", path, body, contentType).status, 401);
+  EXPECT_EQ(call("POST", path, body,
+                 with(webhookHeaders(body, "not-the-shared-secret-0123456789abc", nowSeconds())))
+                .status,
+            401);
+  EXPECT_EQ(
+      call("POST", path, body, with(webhookHeaders(body, kWebhookSecret, nowSeconds() - 3600)))
+          .status,
+      401);
+  EXPECT_EQ(statusOf(id), "Shipped");
+  auto r = call("POST", path, body, with(webhookHeaders(body, kWebhookSecret, nowSeconds())));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["shipmentDelivered"], true);
+  EXPECT_TRUE(eventually([&] { return statusOf(id) == "Delivered"; })) << get("/api/orders/" + id);
+  const auto metrics = http(System::get().port(path), "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("shipping_webhook_refused_total{reason=\"mismatch\"}"), std::string::npos);
 }
 
 TEST(ECommerce, ExactlyOneConfirmationEmailAndOneReceiptPerOrder) {

@@ -61,12 +61,17 @@ class FakeDb {
 };
 
 template <class R>
-HttpOutcome callRoute(const TestRequest& rq) {
-  FakeHost host;
+HttpOutcome callRouteWithConfig(const TestRequest& rq, const std::string& config) {
+  FakeHost host(config);
   FakeDb db;
   host.onSql([&db](const Statement& st) { return db.run(st); });
   auto route = host.create<R>();
   return host.request(*route, rq);
+}
+
+template <class R>
+HttpOutcome callRoute(const TestRequest& rq) {
+  return callRouteWithConfig<R>(rq, "{}");
 }
 
 // A route that invokes receptor `Rc` locally (POST /api/orders, PUT /api/inventory/{id}).
@@ -89,6 +94,19 @@ HttpOutcome callInvoking(const TestRequest& rq) {
   return host.request(*route, rq);
 }
 
+// The tracking webhook answers 401 to anything unsigned: sign every input with the configured
+// secret (at FakeHost's clock) so the fuzzer reaches the body parsing behind the check.
+inline HttpOutcome callSignedWebhook(const TestRequest& in) {
+  static const std::string kSecret = "fuzz-webhook-secret-0123456789abcdef";
+  static const std::string kNowSeconds = "1767225600";
+  TestRequest rq = in;
+  rq.headers["X-Webhook-Timestamp"] = kNowSeconds;
+  rq.headers["X-Webhook-Signature"] =
+      "sha256=" + shipping::toHex(shipping::hmacSha256(kSecret, kNowSeconds + "." + rq.body));
+  return callRouteWithConfig<shipping::FedexTrackingWebhook>(
+      rq, Json{{"webhook_secret", kSecret}}.dump());
+}
+
 struct RouteCase {
   const char* method;
   const char* path;  // template, as registered
@@ -109,7 +127,7 @@ inline const std::vector<RouteCase>& ecommerceRoutes() {
       {"GET", "/api/sagas/{orderId}", &callRoute<order_saga::GetSaga>},
       {"POST", "/api/orders", &callInvoking<orders::PostOrder, orders::CreateOrder>},
       {"GET", "/api/orders/{id}", &callRoute<orders::GetOrder>},
-      {"POST", "/api/webhooks/fedex/tracking", &callRoute<shipping::FedexTrackingWebhook>},
+      {"POST", "/api/webhooks/fedex/tracking", &callSignedWebhook},
   };
   return routes;
 }

@@ -243,15 +243,17 @@ TEST_F(Trust, FifoUnderAPluginNameIsRefusedWithoutHanging) {
 // plugin_dir, when the config has it, is the allow-list: through config + runtime as deployed.
 class AllowList : public Trust {
  protected:
-  // Starts a runtime with `plugin_dir` = the plugins subdirectory and the given library values.
+  // The config's plugin_dir (or, in SeveralDirs, plugin_dirs) member, as JSON.
+  virtual std::string dirs() const { return R"("plugin_dir": ")" + sub_ + "\""; }
+  // Starts a runtime with dirs() (or plugin_dir = pluginDir) and the given library values.
   void start(const std::vector<std::string>& libraries, const std::string& pluginDir = "") {
+    const std::string member = pluginDir.empty() ? dirs() : R"("plugin_dir": ")" + pluginDir + "\"";
     std::string list;
     for (const auto& l : libraries)
       list += (list.empty() ? "" : ", ") + ("{\"library\": \"" + l + "\"}");
-    const auto cfg = plexus::config::parse(
-        R"({"service": "t", "plugin_dir": ")" + (pluginDir.empty() ? sub_ : pluginDir) +
-            R"(", "plugins": [)" + list + "]}",
-        "inline.json", [](const std::string&) { return std::nullopt; });
+    const auto cfg =
+        plexus::config::parse(R"({"service": "t", )" + member + R"(, "plugins": [)" + list + "]}",
+                              "inline.json", [](const std::string&) { return std::nullopt; });
     plexus::Metrics metrics;
     plexus::plugin::Runtime rt(metrics);
     rt.start(cfg);
@@ -261,7 +263,7 @@ class AllowList : public Trust {
       start(libraries);
       FAIL() << "expected the start to be refused (" << fragment << ")";
     } catch (const PluginError& e) {
-      EXPECT_NE(e.reason().find(fragment), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
     }
   }
 };
@@ -330,6 +332,68 @@ TEST_F(AllowList, SymlinkedPluginDirIsResolvedAndChecked) {
   std::filesystem::create_directory_symlink(sub_, link);
   start({"plexus_marker_viadir.so"}, link);
   EXPECT_TRUE(constructorRan());
+}
+
+// plugin_dirs: several directories, searched in order, each one an allow-list entry with the same
+// trust checks (issue 16 finding 6: a third party's directory beside the image's own).
+class SeveralDirs : public AllowList {
+ protected:
+  void SetUp() override {
+    AllowList::SetUp();
+    second_ = dir_.path() + "/drop-in";
+    std::filesystem::create_directory(second_);
+    ::chmod(second_.c_str(), 0755);
+  }
+  std::string dropIn(const std::string& name) {
+    const std::string p = second_ + "/" + name;
+    std::filesystem::copy_file(testPlugin("test_marker"), p);
+    ::chmod(p.c_str(), 0644);
+    return p;
+  }
+  std::string dirs() const override {
+    return R"("plugin_dirs": [")" + sub_ + R"(", ")" + second_ + R"("])";
+  }
+  std::string second_;
+};
+
+TEST_F(SeveralDirs, BareNameInTheSecondDirectoryLoads) {
+  std::filesystem::copy_file(testPlugin("testkit"), sub_ + "/plexus_testkit.so");
+  dropIn("plexus_marker_second.so");
+  start({"plexus_testkit.so", "plexus_marker_second.so"});
+  EXPECT_TRUE(constructorRan());
+}
+
+TEST_F(SeveralDirs, AbsolutePathInTheSecondDirectoryLoads) {
+  start({dropIn("plexus_marker_abs2.so")});
+  EXPECT_TRUE(constructorRan());
+}
+
+TEST_F(SeveralDirs, PathOutsideEveryDirectoryNeverRuns) {
+  const std::string outside = dir_.path() + "/plexus_marker_out2.so";
+  std::filesystem::copy_file(testPlugin("test_marker"), outside);
+  expectStartRefused({outside}, "is outside the plugin directories");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(SeveralDirs, WorldWritableSecondDirectoryNeverRuns) {
+  dropIn("plexus_marker_ww2.so");
+  ::chmod(second_.c_str(), 0777);
+  expectStartRefused({"plexus_marker_ww2.so"}, "writable by group or others (mode 0777)");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(SeveralDirs, WritableEarlierDirectoryIsRefusedEvenWhenUnused) {
+  // The plugin sits in the second directory, but anyone could shadow it through the first one.
+  dropIn("plexus_marker_shadow.so");
+  ::chmod(sub_.c_str(), 0777);
+  expectStartRefused({"plexus_marker_shadow.so"}, sub_ + ": the plugin directory is writable");
+  EXPECT_FALSE(constructorRan());
+}
+
+TEST_F(SeveralDirs, GroupWritableFileInTheSecondDirectoryNeverRuns) {
+  ::chmod(dropIn("plexus_marker_gw2.so").c_str(), 0664);
+  expectStartRefused({"plexus_marker_gw2.so"}, "writable by group or others (mode 0664)");
+  EXPECT_FALSE(constructorRan());
 }
 
 // The whole set: a plugin's components filter and cross-plugin conflicts.

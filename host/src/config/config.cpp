@@ -34,7 +34,9 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   }
   Reader r(file, env);
   r.expectObject(
-      doc, "", {"service", "http", "store", "transport", "plugin_dir", "plugins", "log", "console"},
+      doc, "",
+      {"service", "http", "store", "transport", "plugin_dir", "plugin_dirs", "plugins", "log",
+       "console"},
       {"service", "plugins"});
   Config c;
   c.file = file;
@@ -49,8 +51,8 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   if (c.transport.kind.empty() && !c.store.kind.empty()) c.transport.kind = "inproc";
   if (doc.contains("console")) c.console = parseConsole(r, doc["console"]);
   if (doc.contains("log")) c.logLevel = parseLogLevel(r, doc["log"]);
-  c.pluginDir = parsePluginDir(r, doc, c.pluginDirGiven);
-  c.plugins = parsePlugins(r, doc["plugins"], c.pluginDir);
+  c.pluginDirs = parsePluginDirs(r, doc, c.pluginDirGiven);
+  c.plugins = parsePlugins(r, doc["plugins"], c.pluginDirs);
   return c;
 }
 

@@ -23,8 +23,9 @@ struct Config {
   Http http;
   Store store;
   Transport transport;
-  std::string pluginDir;
-  bool pluginDirGiven = false;  // plugin_dir is in the file: the only directory plugins load from
+  std::vector<std::string> pluginDirs;  // plugin_dir or plugin_dirs, in lookup order
+  bool pluginDirGiven =
+      false;  // one of them is in the file: the only directories plugins load from
   std::vector<Plugin> plugins;
   std::string logLevel = "info";
   Console console;

@@ -2,6 +2,8 @@
 
 #include "config/reader.hpp"
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <filesystem>
 #include <set>
@@ -19,7 +21,23 @@ bool validSha256(const std::string& s) {
   return true;
 }
 
-Plugin parsePlugin(const Reader& r, const json& p, size_t i, const std::string& pluginDir) {
+// The directory a bare library name is found in: the only one, or the first that has an entry of
+// that name. lstat, so a symlink counts as found and the loader refuses it, instead of the lookup
+// quietly falling through to a later directory.
+std::string lookUp(const Reader& r, const std::string& library,
+                   const std::vector<std::string>& dirs, const std::string& path) {
+  if (dirs.size() == 1) return dirs.front();
+  std::string searched;
+  for (const auto& dir : dirs) {
+    struct stat st {};
+    if (::lstat((std::filesystem::path(dir) / library).c_str(), &st) == 0) return dir;
+    searched += (searched.empty() ? "" : ", ") + dir;
+  }
+  r.fail(path, "\"" + library + "\" is in none of the plugin directories (" + searched + ")");
+}
+
+Plugin parsePlugin(const Reader& r, const json& p, size_t i,
+                   const std::vector<std::string>& pluginDirs) {
   const std::string path = "/plugins/" + std::to_string(i);
   r.expectObject(p, path, {"library", "sha256", "components", "config"}, {"library"});
   Plugin pl;
@@ -28,7 +46,9 @@ Plugin parsePlugin(const Reader& r, const json& p, size_t i, const std::string& 
   if (pl.library.empty()) r.fail(path + "/library", "must not be empty");
   namespace fs = std::filesystem;
   const fs::path lib(pl.library);
-  pl.path = (pl.library.find('/') != std::string::npos ? lib : fs::path(pluginDir) / lib)
+  pl.path = (pl.library.find('/') != std::string::npos
+                 ? lib
+                 : fs::path(lookUp(r, pl.library, pluginDirs, path + "/library")) / lib)
                 .lexically_normal()
                 .string();
   if (p.contains("sha256")) {
@@ -52,22 +72,38 @@ Plugin parsePlugin(const Reader& r, const json& p, size_t i, const std::string& 
 
 }  // namespace
 
-std::string parsePluginDir(const Reader& r, const json& doc, bool& given) {
-  given = doc.contains("plugin_dir");
-  if (!given) return ".";
-  std::string dir = r.string(doc["plugin_dir"], "/plugin_dir");
-  if (dir.empty()) r.fail("/plugin_dir", "must not be empty");
-  return dir;
+std::vector<std::string> parsePluginDirs(const Reader& r, const json& doc, bool& given) {
+  if (doc.contains("plugin_dir") && doc.contains("plugin_dirs")) {
+    r.fail("/plugin_dirs",
+           "give either plugin_dir (one directory) or plugin_dirs (several), not both");
+  }
+  given = doc.contains("plugin_dir") || doc.contains("plugin_dirs");
+  if (!given) return {"."};
+  if (doc.contains("plugin_dir")) {
+    std::string dir = r.string(doc["plugin_dir"], "/plugin_dir");
+    if (dir.empty()) r.fail("/plugin_dir", "must not be empty");
+    return {dir};
+  }
+  std::vector<std::string> dirs = r.strings(doc["plugin_dirs"], "/plugin_dirs");
+  if (dirs.empty()) r.fail("/plugin_dirs", "must not be empty");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    const std::string at = "/plugin_dirs/" + std::to_string(i);
+    if (dirs[i].empty()) r.fail(at, "must not be empty");
+    if (!seen.insert((std::filesystem::path(dirs[i]) / "").lexically_normal().string()).second)
+      r.fail(at, "directory \"" + dirs[i] + "\" is listed twice");
+  }
+  return dirs;
 }
 
 std::vector<Plugin> parsePlugins(const Reader& r, const json& plugins,
-                                 const std::string& pluginDir) {
+                                 const std::vector<std::string>& pluginDirs) {
   if (!plugins.is_array())
     r.fail("/plugins", "expected an array, got " + Reader::describe(plugins));
   std::vector<Plugin> out;
   std::set<std::string> seen;
   for (size_t i = 0; i < plugins.size(); ++i) {
-    Plugin pl = parsePlugin(r, plugins[i], i, pluginDir);
+    Plugin pl = parsePlugin(r, plugins[i], i, pluginDirs);
     if (!seen.insert(pl.path).second)
       r.fail("/plugins/" + std::to_string(i) + "/library",
              "plugin \"" + pl.library + "\" is listed twice");

@@ -1,5 +1,6 @@
 #pragma once
-// The `plugin_dir` and `plugins` sections: which libraries this host loads and how they are pinned.
+// The `plugin_dir` / `plugin_dirs` and `plugins` sections: which libraries this host loads, from
+// which directories, and how they are pinned.
 
 #include <nlohmann/json.hpp>
 
@@ -20,10 +21,13 @@ struct Plugin {
   size_t index = 0;  // position in /plugins, for error paths
 };
 
-// `/plugin_dir`: "." when absent (then `given` is false and any path may be listed).
-std::string parsePluginDir(const Reader& r, const nlohmann::json& doc, bool& given);
-// `/plugins`: each library resolved against `pluginDir` unless it holds a '/'.
+// `/plugin_dir` (one directory) or `/plugin_dirs` (several, searched in order), never both.
+// {"."} when neither is given (then `given` is false and any path may be listed).
+std::vector<std::string> parsePluginDirs(const Reader& r, const nlohmann::json& doc, bool& given);
+// `/plugins`: a library without '/' is looked up in `pluginDirs` in order (the first directory
+// holding an entry of that name wins; with one directory no lookup is needed); a library with '/'
+// is a path.
 std::vector<Plugin> parsePlugins(const Reader& r, const nlohmann::json& plugins,
-                                 const std::string& pluginDir);
+                                 const std::vector<std::string>& pluginDirs);
 
 }  // namespace plexus::config

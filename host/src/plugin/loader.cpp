@@ -45,6 +45,29 @@ void checkOwnerAndMode(const std::string& path, const struct stat& st, const std
   }
 }
 
+// The allow-list: the directory that really holds the file must be one of the plugin directories
+// itself. Returns that directory, resolved.
+std::string allowedDirOf(const std::string& path, const std::string& dir,
+                         const std::vector<std::string>& pluginDirs) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path actual = fs::canonical(dir, ec);
+  if (ec) throw PluginError(path, "cannot resolve its directory " + dir + ": " + ec.message());
+  std::string resolved;
+  for (const auto& pluginDir : pluginDirs) {
+    const fs::path allowed = fs::canonical(pluginDir, ec);
+    if (ec) {
+      throw PluginError(
+          path, "the plugin directory " + pluginDir + " cannot be resolved: " + ec.message());
+    }
+    if (actual == allowed) return allowed.string();
+    resolved += (resolved.empty() ? "" : ", ") + allowed.string();
+  }
+  throw PluginError(
+      path, "is outside the plugin director" + std::string(pluginDirs.size() == 1 ? "y " : "ies ") +
+                resolved + " (plugin_dir and plugin_dirs admit only file names directly in them)");
+}
+
 std::string hashFd(int fd, const std::string& path) {
   Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
   char buf[1 << 16];
@@ -137,8 +160,20 @@ std::string sha256Hex(const std::string& path) {
   }
 }
 
+void checkPluginDirs(const std::vector<std::string>& pluginDirs) {
+  for (const auto& dir : pluginDirs) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw PluginError(dir, "cannot open the plugin directory: " + errnoText());
+    struct stat st {};
+    const int rc = ::fstat(fd, &st);
+    ::close(fd);
+    if (rc != 0) throw PluginError(dir, "cannot stat the plugin directory: " + errnoText());
+    checkOwnerAndMode(dir, st, "the plugin directory");
+  }
+}
+
 int openTrusted(const std::string& path, const std::optional<std::string>& sha256,
-                const std::optional<std::string>& pluginDir) {
+                const std::vector<std::string>& pluginDirs) {
   namespace fs = std::filesystem;
   const fs::path given(path);
   const std::string name = given.filename().string();
@@ -152,22 +187,7 @@ int openTrusted(const std::string& path, const std::optional<std::string>& sha25
     throw PluginError(path,
                       "is a symbolic link; list the real file (symlinked plugins are refused)");
   }
-  if (pluginDir) {
-    // The allow-list: the directory that really holds the file must be plugin_dir itself.
-    std::error_code ec;
-    const fs::path allowed = fs::canonical(*pluginDir, ec);
-    if (ec) {
-      throw PluginError(
-          path, "the plugin directory " + *pluginDir + " cannot be resolved: " + ec.message());
-    }
-    const fs::path actual = fs::canonical(dir, ec);
-    if (ec) throw PluginError(path, "cannot resolve its directory " + dir + ": " + ec.message());
-    if (actual != allowed) {
-      throw PluginError(path, "is outside the plugin directory " + allowed.string() +
-                                  " (plugin_dir admits only file names directly in it)");
-    }
-    dir = allowed.string();
-  }
+  if (!pluginDirs.empty()) dir = allowedDirOf(path, dir, pluginDirs);
 
   // Check the directory through a descriptor and open the file relative to it, so neither can be
   // replaced by a rename between the checks and the open.
@@ -217,8 +237,8 @@ void setBeforeDlopenHookForTesting(std::function<void(const std::string& path)> 
 
 std::shared_ptr<LoadedPlugin> load(const std::string& path,
                                    const std::optional<std::string>& sha256,
-                                   const std::optional<std::string>& pluginDir) {
-  const int fd = openTrusted(path, sha256, pluginDir);
+                                   const std::vector<std::string>& pluginDirs) {
+  const int fd = openTrusted(path, sha256, pluginDirs);
   if (beforeDlopenHook()) beforeDlopenHook()(path);
   // Load the descriptor we checked, not whatever the path names now.
   const std::string fdPath = "/proc/self/fd/" + std::to_string(fd);

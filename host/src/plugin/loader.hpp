@@ -46,8 +46,8 @@ struct LoadedPlugin {
 std::string sha256Hex(const std::string& path);
 
 // Checks that run before any code of the file runs (docs/security.md, "Plugin trust"):
-// - with `pluginDir` (the config's plugin_dir, the allow-list), the file must sit directly in that
-//   directory: no subdirectory, no `..`, no absolute path elsewhere;
+// - with `pluginDirs` (the config's plugin_dir or plugin_dirs, the allow-list), the file must sit
+//   directly in one of those directories: no subdirectory, no `..`, no absolute path elsewhere;
 // - the file itself must not be a symbolic link (refused even when one is swapped in after the
 //   check: the file is opened with O_NOFOLLOW relative to the already opened directory);
 // - a regular file, owned by the host's user or root, not writable by group or others; the same
@@ -56,7 +56,12 @@ std::string sha256Hex(const std::string& path);
 // Returns an open descriptor of the checked file, so the file that is loaded is the file that was
 // checked (no swap between check and load).
 int openTrusted(const std::string& path, const std::optional<std::string>& sha256,
-                const std::optional<std::string>& pluginDir = std::nullopt);
+                const std::vector<std::string>& pluginDirs = {});
+
+// Every listed plugin directory gets the directory checks above, whether or not a plugin is found
+// in it: with a lookup in order, an earlier directory that others can write to could shadow a
+// later one. Throws PluginError naming the directory.
+void checkPluginDirs(const std::vector<std::string>& pluginDirs);
 
 // Validates what a plugin's entry point returned (ABI version, names, component tables) and
 // copies it into host-sized structs. Throws PluginError naming `path`. Reads only what the
@@ -67,7 +72,7 @@ std::shared_ptr<LoadedPlugin> validateDescriptor(const std::string& path,
 // Loads and validates. Throws PluginError.
 std::shared_ptr<LoadedPlugin> load(const std::string& path,
                                    const std::optional<std::string>& sha256,
-                                   const std::optional<std::string>& pluginDir = std::nullopt);
+                                   const std::vector<std::string>& pluginDirs = {});
 
 // Test seam: called with the path after the trust checks passed and before dlopen, so a test can
 // swap the file at that moment. Empty by default; not thread-safe (set it before loading).

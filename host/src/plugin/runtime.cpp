@@ -383,11 +383,13 @@ void Runtime::start(const config::Config& config) {
   crash::install(service_);  // a plugin that crashes the process leaves a log line naming itself
   instance_ = Poco::Environment::nodeName() + "-" + std::to_string(Poco::Process::id());
   std::map<std::string, std::string> routeOwners;
+  // plugin_dir / plugin_dirs written in the config are the allow-list: libraries must sit
+  // directly in one of them, and every one of them passes the directory checks.
+  const std::vector<std::string> allowList =
+      config.pluginDirGiven ? config.pluginDirs : std::vector<std::string>{};
+  checkPluginDirs(allowList);
   for (const auto& pc : config.plugins) {
-    // A plugin_dir written in the config is the allow-list: libraries must sit directly in it.
-    auto lp =
-        load(pc.path, pc.sha256,
-             config.pluginDirGiven ? std::optional<std::string>(config.pluginDir) : std::nullopt);
+    auto lp = load(pc.path, pc.sha256, allowList);
     for (const auto& other : plugins_) {
       if (other->name == lp->name)
         throw PluginError(pc.path,

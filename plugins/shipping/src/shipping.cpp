@@ -250,10 +250,12 @@ plexus::Result CreateShipmentReceptor::handle(plexus::Context& ctx, const plexus
 // ---- FedexTrackingWebhook ----
 
 FedexTrackingWebhook::FedexTrackingWebhook(plexus::Host& host)
-    : delivered_(host.counter("shipping_deliveries_total",
+    : verifier_(host),
+      delivered_(host.counter("shipping_deliveries_total",
                               "Shipments confirmed delivered by a carrier webhook.")) {}
 
 plexus::Response FedexTrackingWebhook::handle(plexus::Context& ctx, const plexus::Request& req) {
+  if (auto refused = verifier_.refuse(req, ctx.nowMs())) return *refused;  // before any parsing
   const TrackingUpdate u = parseTrackingUpdate(req.json());
   const auto rows =
       ctx.sql("SELECT order_id, shipment_id FROM shipping_shipments WHERE tracking_number = $1",

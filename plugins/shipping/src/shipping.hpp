@@ -6,6 +6,8 @@
 #include <plexus/sdk/plugin.hpp>
 #include <plexus/sdk/rfc3339.hpp>
 
+#include "webhook_signature.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -72,13 +74,16 @@ class CreateShipmentReceptor final : public plexus::Receptor {
   plexus::Metric shipments_;  // shipping_shipments_total{outcome}
 };
 
-// POST /api/webhooks/fedex/tracking {trackingNumber, status, location, timestamp}.
+// POST /api/webhooks/fedex/tracking {trackingNumber, status, location, timestamp}, HMAC-signed
+// (webhook_signature.hpp; config webhook_secret, webhook_previous_secret,
+// webhook_tolerance_seconds).
 class FedexTrackingWebhook final : public plexus::Route {
  public:
   explicit FedexTrackingWebhook(plexus::Host& host);
   plexus::Response handle(plexus::Context& ctx, const plexus::Request& req) override;
 
  private:
+  WebhookVerifier verifier_;
   plexus::Metric delivered_;  // shipping_deliveries_total
 };
 

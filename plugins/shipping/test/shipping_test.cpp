@@ -144,8 +144,17 @@ Json createShipment(const std::string& orderId = "0198a000-0000-7000-8000-000000
 
 const std::string kOrder = "0198a000-0000-7000-8000-00000000000a";
 
+// Every fixture's plugin config carries the webhook secret; webhook() signs like a carrier would.
+const char* const kWebhookSecret = "test-webhook-secret-0123456789abcdef";
+
+std::string withWebhookSecret(const std::string& config) {
+  Json c = Json::parse(config);
+  c["webhook_secret"] = kWebhookSecret;
+  return c.dump();
+}
+
 struct Fixture {
-  explicit Fixture(const std::string& config = "{}") : host(config) {
+  explicit Fixture(const std::string& config = "{}") : host(withWebhookSecret(config)) {
     host.onSql([this](const Statement& s) { return db.answer(s); });
   }
   plexus::testing::HandleOutcome create(const Json& payload, uint32_t attempt = 1,
@@ -165,6 +174,10 @@ struct Fixture {
     rq.method = "POST";
     rq.path = "/api/webhooks/fedex/tracking";
     rq.body = body;
+    const std::string ts = std::to_string(kNow / 1000);  // FakeHost's clock
+    rq.headers["X-Webhook-Timestamp"] = ts;
+    rq.headers["X-Webhook-Signature"] =
+        "sha256=" + shipping::toHex(shipping::hmacSha256(kWebhookSecret, ts + "." + body));
     return host.request(*route, rq);
   }
   FakeHost host;

@@ -20,8 +20,8 @@ const DEPLOYMENTS = {
   'notification-worker': {replicas: 2, service: 'notification-worker'},
   'analytics-worker': {replicas: 1, service: 'analytics-service'},
 };
-// Overlays that render the whole system.
-const SYSTEM_OVERLAYS = ['production', 'dev', 'blue-green'];
+// Overlays that render the whole system (the per-Deployment overlays and blue-green are parts).
+const SYSTEM_OVERLAYS = ['production', 'staging', 'dev', 'local'];
 
 let toolsRequire = null;
 function tool(name) {
@@ -134,6 +134,18 @@ function render(name, fresh) {
   return docs;
 }
 
+// Renders any kustomization directory (kustomize/bootstrap, a temporary one) without caching.
+function renderPath(dir) {
+  requireCommand('kubectl', 'kubectl (with kustomize v5) renders the overlays; see docs/deploy.md');
+  let out;
+  try {
+    out = execFileSync('kubectl', ['kustomize', dir], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20});
+  } catch (e) {
+    throw new Error(`kubectl kustomize ${path.relative(ROOT, dir)} failed: ${(e.stderr || e.message).trim()}`);
+  }
+  return tool('js-yaml').loadAll(out).filter((d) => d !== null && d !== undefined);
+}
+
 function id(obj) {
   const ns = obj.metadata && obj.metadata.namespace ? `${obj.metadata.namespace}/` : '';
   return `${obj.kind} ${ns}${obj.metadata ? obj.metadata.name : '?'}`;
@@ -175,5 +187,5 @@ function run(cmd, args, opts) {
 
 module.exports = {
   ROOT, KUSTOMIZE, OVERLAYS_DIR, DEPLOYMENTS, SYSTEM_OVERLAYS, tool, toolRequire, fatal, Report,
-  listOverlays, render, id, podSpecOf, isHost, selects, run, requireCommand,
+  listOverlays, render, renderPath, id, podSpecOf, isHost, selects, run, requireCommand,
 };

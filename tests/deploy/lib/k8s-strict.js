@@ -1,10 +1,19 @@
 'use strict';
 // Strict JSON Schemas (unknown fields refused) for built-in Kubernetes kinds, derived from the
-// type declarations that ship with kubernetes-models (Kubernetes 1.27 OpenAPI). Its own
+// type declarations that ship with kubernetes-models (Kubernetes 1.27 OpenAPI), and for the
+// ServiceMonitor, PrometheusRule, Certificate and Issuer custom resources from those of
+// @kubernetes-models/prometheus-operator and @kubernetes-models/cert-manager (generated from the
+// operators' CRDs). Its own
 // validate() checks types and required fields but lets unknown fields through (a "replicaz:"
 // typo passes), so this second pass walks the same model and sets additionalProperties: false.
 const fs = require('fs');
 const path = require('path');
+
+// API group -> the npm package of @kubernetes-models that has its CRDs' types.
+const CRD_PACKAGES = {
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+  'cert-manager.io': '@kubernetes-models/cert-manager',
+};
 
 class StrictSchemas {
   constructor(req) {
@@ -13,11 +22,12 @@ class StrictSchemas {
     this.parsed = new Map();
   }
 
-  // The .d.ts file of a top-level kind, e.g. ("apps/v1", "Deployment").
+  // The .d.ts file of a top-level kind, e.g. ("apps/v1", "Deployment"); custom resources from the
+  // @kubernetes-models packages generated from the operators' real CRDs.
   kindFile(apiVersion, kind) {
-    const group = apiVersion.includes('/') ? apiVersion : apiVersion;  // "v1" is the core group
+    const pkg = CRD_PACKAGES[apiVersion.split('/')[0]] || 'kubernetes-models';
     try {
-      return this.req.resolve(`kubernetes-models/${group}/${kind}`).replace(/\.js$/, '.d.ts');
+      return this.req.resolve(`${pkg}/${apiVersion}/${kind}`).replace(/\.js$/, '.d.ts');
     } catch (e) {
       return null;
     }
@@ -50,6 +60,7 @@ class StrictSchemas {
 
   parse(file) {
     const text = fs.readFileSync(file, 'utf8');
+    if (/@kubernetes-models\/(prometheus-operator|cert-manager)\//.test(file)) return this.parseInline(file, text);
     const imports = {};
     for (const m of text.matchAll(/^import \{ ([^}]+) \} from "([^"]+)";$/gm)) {
       for (const name of m[1].split(',').map((s) => s.trim())) {
@@ -84,6 +95,89 @@ class StrictSchemas {
     return schema;
   }
 
+  // The CRD packages declare each kind as one interface with inline object types
+  // ({ "a"?: T; [key: string]: T; }, Array<...>, literal unions): parsed recursively.
+  parseInline(file, text) {
+    const imports = {};
+    for (const m of text.matchAll(/^import \{ ([^}]+) \} from "([^"]+)";$/gm)) {
+      for (const name of m[1].split(',').map((x) => x.trim())) imports[name] = m[2];
+    }
+    const src = text.replace(/\/\*[\s\S]*?\*\//g, '');
+    const start = src.indexOf('{', src.search(/^export interface \w+/m));
+    let i = start;
+    const ws = () => {
+      while (/\s/.test(src[i])) i++;
+    };
+    const expect = (t) => {
+      ws();
+      if (!src.startsWith(t, i)) throw new Error(`${file}: expected '${t}' at ${src.slice(i, i + 40)}`);
+      i += t.length;
+    };
+    const parseType = () => {
+      const alts = [parseAtom()];
+      ws();
+      while (src[i] === '|') {
+        i++;
+        alts.push(parseAtom());
+        ws();
+      }
+      if (alts.length === 1) return alts[0];
+      if (alts.every((a) => a.const !== undefined)) return {enum: alts.map((a) => a.const)};
+      return {};  // number | string and the like: kubernetes-models' own validate() checks those
+    };
+    const parseAtom = () => {
+      ws();
+      if (src[i] === '{') return parseObject();
+      if (src.startsWith('Array<', i)) {
+        i += 6;
+        const items = parseType();
+        expect('>');
+        return {type: 'array', items};
+      }
+      if (src[i] === '"') {
+        const end = src.indexOf('"', i + 1);
+        const lit = src.slice(i + 1, end);
+        i = end + 1;
+        return {const: lit};
+      }
+      const m = src.slice(i).match(/^[A-Za-z_][\w.]*/);
+      i += m[0].length;
+      if (['string', 'number', 'boolean'].includes(m[0])) return {type: m[0]};
+      if (imports[m[0]] && m[0].startsWith('I')) {
+        return {$ref: `#/definitions/${this.define(this.resolveImport(file, imports[m[0]]))}`};
+      }
+      return {};
+    };
+    const parseObject = () => {
+      expect('{');
+      const schema = {type: 'object', properties: {}, required: [], additionalProperties: false};
+      for (;;) {
+        ws();
+        if (src[i] === '}') {
+          i++;
+          break;
+        }
+        if (src[i] === '[') {  // [key: string]: T;
+          i = src.indexOf(']', i) + 1;
+          expect(':');
+          schema.additionalProperties = parseType();
+          expect(';');
+          continue;
+        }
+        const m = src.slice(i).match(/^"([^"]+)"(\?)?:/);
+        if (!m) throw new Error(`${file}: cannot parse member at ${src.slice(i, i + 60)}`);
+        i += m[0].length;
+        schema.properties[m[1]] = parseType();
+        if (!m[2]) schema.required.push(m[1]);
+        expect(';');
+      }
+      if (!schema.required.length) delete schema.required;
+      if (!Object.keys(schema.properties).length) delete schema.properties;
+      return schema;
+    };
+    return parseObject();
+  }
+
   typeSchema(file, imports, type) {
     let m;
     if ((m = type.match(/^Array<(.*)>$/))) {
@@ -105,4 +199,4 @@ class StrictSchemas {
   }
 }
 
-module.exports = {StrictSchemas};
+module.exports = {StrictSchemas, CRD_PACKAGES};
