@@ -23,14 +23,23 @@ pg_super() { # SQL as the servers' superuser, over the socket (CHECKPOINT needs 
   "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$svc/postgres/run" -p "$PG_PORT" -U postgres -d plexus "$@"
 }
 
-soak_fill() { # schema: the history, then vacuumed, analysed and checkpointed (autovacuum's steady state)
-  local t0=$SECONDS t
-  PGOPTIONS="-c search_path=$1" psql_ -v messages="$SOAK_MESSAGES" -v per_stream="$SOAK_PER_STREAM" \
-    -f bench/sql/soak-prefill.sql 2>"$RUN/soak-prefill.log" || { cat "$RUN/soak-prefill.log" >&2; die "soak prefill failed"; }
-  sed 's/^psql:[^ ]* INFO: */  /' "$RUN/soak-prefill.log" >&2
-  for t in $(psql_ -c "SELECT relname FROM pg_class WHERE relnamespace = '$1'::regnamespace AND relkind = 'r'"); do
-    psql_ -c "VACUUM (ANALYZE) $1.$t"
+soak_tables() { # schema -> its tables but the migration ledger
+  psql_ -c "SELECT relname FROM pg_class WHERE relnamespace = '$1'::regnamespace AND relkind = 'r' AND relname <> 'plexus_migrations' ORDER BY 1"
+}
+
+# schema: the history, one session per table at once (the big three take about the same time),
+# then vacuumed, analysed and checkpointed (autovacuum's steady state, no checkpoint in the rounds)
+soak_fill() {
+  local t0=$SECONDS t pids=() failed=0 pid
+  for t in $(soak_tables "$1"); do
+    PGOPTIONS="-c search_path=$1" psql_ -v messages="$SOAK_MESSAGES" -v per_stream="$SOAK_PER_STREAM" \
+      -v table="$t" -f bench/sql/soak-prefill.sql 2>"$RUN/soak-prefill-$t.log" &
+    pids+=($!)
   done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  sed 's/^psql:[^ ]* INFO: */  /' "$RUN"/soak-prefill-*.log >&2
+  ((failed == 0)) || die "soak prefill failed (above)"
+  for t in $(soak_tables "$1"); do psql_ -c "VACUUM (ANALYZE) $1.$t"; done
   pg_super -c CHECKPOINT || say "  warning: CHECKPOINT failed (a checkpoint may fall into the rounds)"
   SOAK_FILL_SECS=$((SECONDS - t0))
 }

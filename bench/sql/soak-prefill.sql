@@ -13,16 +13,19 @@
 -- state, keyed by stream) one row per stream. A table with no row (e.g. an outbox that deletes
 -- published rows, deliveries and dead letters of a healthy run) stays as it is: the history holds
 -- only what the host keeps. The outbox template is a published row when the table has a
--- published_at column. Usage (psql, schema in search_path):
---   psql -v messages=1000000 -v per_stream=16 -f bench/sql/soak-prefill.sql
+-- published_at column. Usage (psql, schema in search_path; table= one table, empty: all of them,
+-- so that scripts/bench can fill the tables in parallel sessions):
+--   psql -v messages=1000000 -v per_stream=16 -v table= -f bench/sql/soak-prefill.sql
 SET client_min_messages = warning; -- what the fill says comes as INFO
 SET bench.soak_messages = :'messages';
 SET bench.soak_per_stream = :'per_stream';
+SET bench.soak_table = :'table';
 
 DO $fill$
 DECLARE
   n CONSTANT BIGINT := current_setting('bench.soak_messages')::BIGINT;
   per CONSTANT BIGINT := current_setting('bench.soak_per_stream')::BIGINT;
+  one_table CONSTANT TEXT := current_setting('bench.soak_table');
   t RECORD;
   c RECORD;
   has_published BOOLEAN;
@@ -37,7 +40,7 @@ BEGIN
   FOR t IN
     SELECT cl.relname AS name FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace
     WHERE ns.nspname = current_schema() AND cl.relkind IN ('r', 'p') AND NOT cl.relispartition
-      AND cl.relname <> 'plexus_migrations'
+      AND cl.relname <> 'plexus_migrations' AND (one_table = '' OR cl.relname = one_table)
     ORDER BY 1
   LOOP
     SELECT bool_or(column_name = 'published_at'),
