@@ -37,7 +37,7 @@ function guarded(main) {
       process.exit(0);
     },
     (e) => {
-      process.stderr.write(`error: ${e && e.stack ? e.stack : e}\n`);
+      process.stderr.write(`error: ${e && e.message ? e.message : e}\n`);
       process.exit(1);
     },
   );

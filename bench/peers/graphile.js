@@ -9,19 +9,23 @@
 //   --mode single    one job per transaction: each job added by its own addJob (4 producers at
 //                    once), fetched by its own get_job and completed by its own complete_job;
 //                    concurrency 1, like the host's one consumer thread at prefetch 1
+//   --package NAME   which pinned graphile-worker to run (bench/peers/package.json): graphile-worker
+//                    (0.17.3, the default) or graphile-worker-0.18 (0.18.0)
 "use strict";
 
+const fs = require("node:fs");
+const path = require("node:path");
 const { Worker, isMainThread, workerData } = require("node:worker_threads");
-const { run, runMigrations, makeWorkerUtils, Logger } = require("graphile-worker");
 const { Pool } = require("pg");
 const { parseArgs, guarded, nowSeconds, sleep } = require("./args");
 
 const ADDED = 0, EXECUTED = 1, STOP = 2, FAILED = 3; // slots of the shared counters
 const TASK = "bench_job";
 
-const quiet = new Logger(() => (level, message) => {
-  if (level === "error" || level === "warning") process.stderr.write(`graphile-worker: ${message}\n`);
-});
+const quietLogger = (gw) =>
+  new gw.Logger(() => (level, message) => {
+    if (level === "error" || level === "warning") process.stderr.write(`graphile-worker: ${message}\n`);
+  });
 
 const MODES = {
   batched: { concurrency: 24, localQueue: 500, completeDelay: 0, addBatch: 100, producers: 1 },
@@ -29,9 +33,10 @@ const MODES = {
 };
 
 // --- producer thread -------------------------------------------------------------------------
-async function produce({ url, window, mode, counts }) {
+async function produce({ url, window, mode, counts, pkg, schema }) {
   const c = new Int32Array(counts);
-  const utils = await makeWorkerUtils({ connectionString: url, logger: quiet });
+  const gw = require(pkg);
+  const utils = await gw.makeWorkerUtils({ connectionString: url, schema, logger: quietLogger(gw) });
   let next = 0;
   const spec = () => ({ identifier: TASK, payload: { id: `s-${next++ % 1024}` } });
   const loop = async () => {
@@ -52,7 +57,7 @@ async function produce({ url, window, mode, counts }) {
   try {
     await Promise.all(Array.from({ length: mode.producers }, loop));
   } catch (e) {
-    process.stderr.write(`error: producer: ${e && e.stack ? e.stack : e}\n`);
+    process.stderr.write(`error: producer: ${e && e.message ? e.message : e}\n`);
     Atomics.store(c, FAILED, 1);
   }
   await utils.release();
@@ -67,8 +72,13 @@ async function waitFor(what, deadlineS, cond) {
   }
 }
 
-async function remainingJobs(pool) {
-  const r = await pool.query("SELECT count(*)::int AS n FROM graphile_worker._private_jobs");
+function installedVersion(name) { // read from disk: a package's "exports" may hide package.json
+  const file = path.join(__dirname, "node_modules", name, "package.json");
+  return JSON.parse(fs.readFileSync(file, "utf8")).version;
+}
+
+async function remainingJobs(pool, schema) {
+  const r = await pool.query(`SELECT count(*)::int AS n FROM ${schema}._private_jobs`);
   return r.rows[0].n;
 }
 
@@ -81,18 +91,24 @@ async function main() {
   const seconds = Math.max(1, args.num("seconds", 10));
   const warmup = args.num("warmup", 2);
   const window = Math.max(1, args.num("window", 256));
+  const pkg = args.str("package", "graphile-worker");
+  const gw = require(pkg);
+  const quiet = quietLogger(gw);
+  const version = installedVersion(pkg);
+  const schema = `graphile_worker_${version.replace(/\W/g, "_")}`; // versions never share a schema
 
-  await runMigrations({ connectionString: url, logger: quiet });
+  await gw.runMigrations({ connectionString: url, schema, logger: quiet });
   const pool = new Pool({ connectionString: url, max: 1 });
-  await pool.query("DELETE FROM graphile_worker._private_jobs"); // a failed run's leftovers
+  await pool.query(`DELETE FROM ${schema}._private_jobs`); // a failed run's leftovers
 
   const counts = new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT);
   const c = new Int32Array(counts);
   const start = nowSeconds();
   const from = start + warmup, end = from + seconds;
   let inWindow = 0;
-  const runner = await run({
+  const runner = await gw.run({
     connectionString: url,
+    schema,
     concurrency: mode.concurrency,
     maxPoolSize: Math.max(10, mode.concurrency + 2),
     noHandleSignals: true,
@@ -112,7 +128,7 @@ async function main() {
       },
     },
   });
-  const producer = new Worker(__filename, { workerData: { url, window, mode, counts } });
+  const producer = new Worker(__filename, { workerData: { url, window, mode, counts, pkg, schema } });
   const exited = new Promise((resolve) => producer.on("exit", resolve));
 
   await waitFor("the window did not end", seconds + warmup + 60, async () => nowSeconds() >= end || c[FAILED] === 1);
@@ -120,12 +136,13 @@ async function main() {
   await exited;
   if (c[FAILED] === 1) throw new Error("the producer failed");
   await waitFor("not every added job was executed", 120, async () => c[EXECUTED] >= c[ADDED]);
-  await waitFor("not every executed job was completed", 120, async () => (await remainingJobs(pool)) === 0);
+  await waitFor("not every executed job was completed", 120, async () => (await remainingJobs(pool, schema)) === 0);
   await runner.stop();
   await pool.end();
   return {
     mode: modeName,
-    version: require("graphile-worker/package.json").version,
+    version,
+    schema,
     seconds,
     jobs: inWindow,
     jobs_per_s: inWindow / seconds,

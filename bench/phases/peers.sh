@@ -8,6 +8,13 @@
 # The Node programs and their pinned packages are in bench/peers (npm ci, then offline).
 
 PEERS_DIR=$ROOT/bench/peers
+# The graphile-worker measured: 0.17.3 by default (its engines include Node 18 and 20);
+# PLEXUS_BENCH_GRAPHILE=0.18 runs the pinned 0.18.0 instead (it declares Node >= 22.18 but runs on 20).
+case ${PLEXUS_BENCH_GRAPHILE:-0.17} in
+  0.17) GRAPHILE_PKG=graphile-worker ;;
+  0.18) GRAPHILE_PKG=graphile-worker-0.18 ;;
+  *) die "PLEXUS_BENCH_GRAPHILE must be 0.17 or 0.18 (got $PLEXUS_BENCH_GRAPHILE)" ;;
+esac
 
 ensure_peers() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -21,7 +28,7 @@ ensure_peers() {
     say "installing the peers (npm ci in bench/peers: graphile-worker, amqplib)"
     npm ci --prefix "$PEERS_DIR" --no-audit --no-fund --loglevel=error >&2 || die "npm ci in bench/peers failed"
   fi
-  GRAPHILE_VERSION=$(jq -r .version "$PEERS_DIR/node_modules/graphile-worker/package.json")
+  GRAPHILE_VERSION=$(jq -r .version "$PEERS_DIR/node_modules/$GRAPHILE_PKG/package.json")
   AMQPLIB_VERSION=$(jq -r .version "$PEERS_DIR/node_modules/amqplib/package.json")
 }
 
@@ -44,12 +51,12 @@ phase_peers() {
     record peer_rabbitmq_c "$(jfield msgs_per_s "$a")"
     record peer_amqplib "$(jfield msgs_per_s "$b")"
     say "  round $r: rabbitmq-c $(jfield msgs_per_s "$a" | cut -d. -f1) msg/s, amqplib $(jfield msgs_per_s "$b" | cut -d. -f1) msg/s"
-    a=$(peer graphile.js --url "$PLEXUS_PG_URL" --mode batched --seconds "$STEP_SECS" --warmup 2 --window 256)
+    a=$(peer graphile.js --package "$GRAPHILE_PKG" --url "$PLEXUS_PG_URL" --mode batched --seconds "$STEP_SECS" --warmup 2 --window 256)
     host_step_round "peers-step-$r" bench/config/step.json bench_peers
     record peer_graphile_batched "$(jfield jobs_per_s "$a")"
     record peer_step "$(jfield msgs_per_s "$STEP_LAST")"
     say "  round $r: graphile-worker batched $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host durable step $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
-    a=$(peer graphile.js --url "$PLEXUS_PG_URL" --mode single --seconds "$STEP_SECS" --warmup 2 --window 256)
+    a=$(peer graphile.js --package "$GRAPHILE_PKG" --url "$PLEXUS_PG_URL" --mode single --seconds "$STEP_SECS" --warmup 2 --window 256)
     host_step_round "peers-single-$r" "$RUN/step-single.json" bench_single
     record peer_graphile_single "$(jfield jobs_per_s "$a")"
     record peer_single "$(jfield msgs_per_s "$STEP_LAST")"
