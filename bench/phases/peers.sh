@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# Sourced by scripts/bench: the peers phase (--peers). Other systems on the run's own PostgreSQL
+# and RabbitMQ, interleaved with the host round by round (A = peer, B = host):
+#   raw rabbitmq-c (plexus-bench-amqp) and raw amqplib (bench/peers/amqplib.js): the broker alone
+#   graphile-worker batched   vs the host's durable step (bench/config/step.json as shipped)
+#   graphile-worker one job per transaction vs the host at transport.prefetch 1 (one consumed
+#                             message per transaction)
+# The Node programs and their pinned packages are in bench/peers (npm ci, then offline).
+
+PEERS_DIR=$ROOT/bench/peers
+# The graphile-worker measured: 0.17.3 by default (its engines include Node 18 and 20);
+# PLEXUS_BENCH_GRAPHILE=0.18 runs the pinned 0.18.0 instead (it declares Node >= 22.18 but runs on 20).
+case ${PLEXUS_BENCH_GRAPHILE:-0.17} in
+  0.17) GRAPHILE_PKG=graphile-worker ;;
+  0.18) GRAPHILE_PKG=graphile-worker-0.18 ;;
+  *) die "PLEXUS_BENCH_GRAPHILE must be 0.17 or 0.18 (got $PLEXUS_BENCH_GRAPHILE)" ;;
+esac
+
+ensure_peers() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    ((EUID == 0)) || die "node and npm are missing for --peers (run as root, or install nodejs and npm)"
+    say "installing nodejs npm (apt) for --peers"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
+  fi
+  if [[ ! -f $PEERS_DIR/node_modules/.package-lock.json ||
+    $PEERS_DIR/package-lock.json -nt $PEERS_DIR/node_modules/.package-lock.json ]]; then
+    say "installing the peers (npm ci in bench/peers: graphile-worker, amqplib)"
+    npm ci --prefix "$PEERS_DIR" --no-audit --no-fund --loglevel=error >&2 || die "npm ci in bench/peers failed"
+  fi
+  GRAPHILE_VERSION=$(jq -r .version "$PEERS_DIR/node_modules/$GRAPHILE_PKG/package.json")
+  AMQPLIB_VERSION=$(jq -r .version "$PEERS_DIR/node_modules/amqplib/package.json")
+}
+
+peer() { # program args... -> its JSON line (stderr kept in the run directory)
+  local prog=$1
+  shift
+  node "$PEERS_DIR/$prog" "$@" 2>>"$RUN/peers.err" || { tail -n 5 "$RUN/peers.err" >&2; die "bench/peers/$prog failed"; }
+}
+
+phase_peers() {
+  say "peers: rabbitmq-c vs amqplib; graphile-worker $GRAPHILE_VERSION batched vs the host's durable step; one job per transaction vs the host at prefetch 1; $ROUNDS rounds"
+  local r size a b
+  size=$(jfield size "$("$BIN/plexus-bench-dispatch" --plugin-dir "$BUILD/bench-plugins" --envelope-size)")
+  jq '.transport.prefetch = 1' bench/config/step.json >"$RUN/step-single.json"
+  fresh_schema bench_peers
+  fresh_schema bench_single
+  for ((r = 1; r <= ROUNDS; r++)); do
+    a=$("$BIN/plexus-bench-amqp" --url "$PLEXUS_AMQP_URL" --messages "$AMQP_MSGS" --size "$size" --prefetch 64 --batch 100 --queue bench.ref.peers)
+    b=$(peer amqplib.js --url "$PLEXUS_AMQP_URL" --messages "$AMQP_MSGS" --size "$size" --prefetch 64 --batch 100)
+    record peer_rabbitmq_c "$(jfield msgs_per_s "$a")"
+    record peer_amqplib "$(jfield msgs_per_s "$b")"
+    say "  round $r: rabbitmq-c $(jfield msgs_per_s "$a" | cut -d. -f1) msg/s, amqplib $(jfield msgs_per_s "$b" | cut -d. -f1) msg/s"
+    a=$(peer graphile.js --package "$GRAPHILE_PKG" --url "$PLEXUS_PG_URL" --mode batched --seconds "$STEP_SECS" --warmup 2 --window 256)
+    host_step_round "peers-step-$r" bench/config/step.json bench_peers
+    record peer_graphile_batched "$(jfield jobs_per_s "$a")"
+    record peer_step "$(jfield msgs_per_s "$STEP_LAST")"
+    say "  round $r: graphile-worker batched $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host durable step $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
+    a=$(peer graphile.js --package "$GRAPHILE_PKG" --url "$PLEXUS_PG_URL" --mode single --seconds "$STEP_SECS" --warmup 2 --window 256)
+    host_step_round "peers-single-$r" "$RUN/step-single.json" bench_single
+    record peer_graphile_single "$(jfield jobs_per_s "$a")"
+    record peer_single "$(jfield msgs_per_s "$STEP_LAST")"
+    record peer_single_flushes "$STEP_FLUSHES"
+    say "  round $r: graphile-worker one job per transaction $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host at prefetch 1 $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
+  done
+}
+
+peers_keys() { # -> JSON object with the peers' keys (when the phase ran)
+  [[ -s $RUN/samples/peer_step ]] || { echo '{}'; return; }
+  local c js gb st gs sg
+  c=$(med peer_rabbitmq_c) js=$(med peer_amqplib) gb=$(med peer_graphile_batched) st=$(med peer_step)
+  gs=$(med peer_graphile_single) sg=$(med peer_single)
+  jq -n \
+    --argjson batched "$(metric "$(calc "$st / $gb")" ratio "$gb" '>= 1.0' "host durable step ($st msg/s: bench/config/step.json as shipped, as in durable_step_ratio) / graphile-worker $GRAPHILE_VERSION durable jobs end to end in its batched mode (reference, jobs/s: jobs added 100 per transaction with addJobs, 24 concurrent jobs, local queue of 500, completions batched; no-op task; at most 256 jobs not yet executed, as the host's driver keeps at most 256 commands outstanding); same PostgreSQL and run, interleaved, median of $ROUNDS rounds")" \
+    --argjson single "$(metric "$(calc "$sg / $gs")" ratio "$gs" '>= 3.0' "host one message per transaction ($sg msg/s: the durable step with transport.prefetch 1, so each consumed message is its own consume transaction; $(med peer_single_flushes) WAL flushes per message) / graphile-worker $GRAPHILE_VERSION one job per transaction (reference, jobs/s: each job added by its own addJob from 4 producers, fetched by its own get_job and completed by its own complete_job, concurrency 1); same run, interleaved, median of $ROUNDS rounds")" \
+    --argjson broker "$(metric "$(calc "$js / $c")" ratio "$c" '' "raw amqplib $AMQPLIB_VERSION (Node, $js msg/s) / raw rabbitmq-c (reference, msg/s), the same durable flow: persistent messages of the host's message size, confirms waited every 100, prefetch 64, one manual ack each, publisher and consumer at once; the broker reference of a Node peer; interleaved, median of $ROUNDS rounds")" \
+    '{durable_step_vs_graphile_batched: $batched, single_tx_vs_graphile_unbatched: $single, broker_amqplib_vs_rabbitmq_c: $broker}'
+}
+
+peers_docs() { # markdown for docs/benchmarks.md (full run)
+  [[ -s $RUN/samples/peer_step ]] || return 0
+  printf '### Peers, every round (A = peer, B = host, in the order they ran)\n\n| Measurement | Rounds |\n|---|---|\n'
+  printf '| raw rabbitmq-c, msg/s | %s |\n| raw amqplib %s, msg/s | %s |\n' "$(samples peer_rabbitmq_c)" "$AMQPLIB_VERSION" "$(samples peer_amqplib)"
+  printf '| graphile-worker %s batched, jobs/s (A) | %s |\n| host durable step, msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_batched)" "$(samples peer_step)"
+  printf '| graphile-worker %s one job per transaction, jobs/s (A) | %s |\n| host at prefetch 1, msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_single)" "$(samples peer_single)"
+  printf '| host at prefetch 1, WAL flushes per message | %s |\n\n' "$(samples peer_single_flushes)"
+}
