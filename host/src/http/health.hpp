@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <string>
 
 namespace plexus::dispatch {
@@ -34,9 +35,12 @@ class Health {
     outbox_ = outbox;
     migrated_ = migrated;
   }
-  // The broker's state: "connected" or "degraded: ..." (reported, still ready).
-  void attachTransportState(std::function<std::string()> state) {
+  // The broker's state: "connected" or "degraded: ..." (reported, still ready); and the node each
+  // broker connection uses (role -> "host:port", "" while not connected).
+  void attachTransportState(std::function<std::string()> state,
+                            std::function<std::map<std::string, std::string>()> nodes = {}) {
     transportState_ = std::move(state);
+    transportNodes_ = std::move(nodes);
   }
 
   plugin::HttpResponse live() const;
@@ -52,6 +56,7 @@ class Health {
   dispatch::OutboxMonitor* outbox_ = nullptr;
   const std::atomic<bool>* migrated_ = nullptr;
   std::function<std::string()> transportState_;
+  std::function<std::map<std::string, std::string>()> transportNodes_;
 };
 
 }  // namespace plexus::http
