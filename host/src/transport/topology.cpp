@@ -26,14 +26,32 @@ std::string currentValue(const std::string& brokerError) {
   return between(rest, "'", "'");
 }
 
-void declareQueue(Amqp& a, const std::string& name, const AmqpArgs& args,
-                  const TopologyOptions& options) {
+using Arguments = AmqpArgs (*)(const TopologyOptions&);
+
+// Whether `queue` is exactly what a host with the other queue type declares: the broker names the
+// first argument that differs, which need not be x-queue-type. The refusal closed the connection:
+// the probe opens it again (declaring an equivalent queue changes nothing).
+std::string otherTypeIfSo(Amqp& a, const std::string& queue, Arguments arguments,
+                          const TopologyOptions& o) {
+  TopologyOptions other = o;
+  other.queueType = o.queueType == "quorum" ? "classic" : "quorum";
   try {
-    a.declareQueue(name, args);
+    a.open(5000);
+    a.declareQueue(queue, arguments(other));
+    a.close();
+    return other.queueType;
+  } catch (const AmqpError&) {
+    return "";
+  }
+}
+
+void declareQueue(Amqp& a, const std::string& name, Arguments arguments, const TopologyOptions& o) {
+  try {
+    a.declareQueue(name, arguments(o));
   } catch (const AmqpError& e) {
     const std::string what = e.what();
     if (what.find("inequivalent arg") == std::string::npos) throw;
-    throw TopologyError(mismatchMessage(name, what, options));
+    throw TopologyError(mismatchMessage(name, what, o, otherTypeIfSo(a, name, arguments, o)));
   }
 }
 
@@ -59,17 +77,25 @@ AmqpArgs partitionArguments(const TopologyOptions& o) {
     // needs reject-publish overflow (the queues have no length limit, so nothing is refused).
     args["x-dead-letter-strategy"] = std::string("at-least-once");
     args["x-overflow"] = std::string("reject-publish");
+    args["x-queue-leader-locator"] = std::string("balanced");
   }
   return args;
 }
 
-AmqpArgs deadLetterArguments(const TopologyOptions& o) { return {{"x-queue-type", o.queueType}}; }
+AmqpArgs deadLetterArguments(const TopologyOptions& o) {
+  AmqpArgs args{{"x-queue-type", o.queueType}};
+  // Leaders spread over the nodes (not all on the node that declared them first), so a node lost
+  // moves a share of the leaders, not all of them.
+  if (o.queueType == "quorum") args["x-queue-leader-locator"] = std::string("balanced");
+  return args;
+}
 
 std::string mismatchMessage(const std::string& queue, const std::string& brokerError,
-                            const TopologyOptions& o) {
+                            const TopologyOptions& o, const std::string& existingType) {
   const std::string arg = between(brokerError, "inequivalent arg '", "'");
   std::string current = currentValue(brokerError);
-  if (arg == "x-queue-type") {
+  if (arg == "x-queue-type" || !existingType.empty()) {
+    if (!existingType.empty()) current = existingType;
     if (current == "none" || current.empty()) current = "classic";
     return "RabbitMQ queue '" + queue + "' is a " + current +
            " queue, but transport.queue_type is \"" + o.queueType +
@@ -92,19 +118,18 @@ void declareTopology(Amqp& a, const TopologyOptions& o, const Bindings& bindings
   a.declareExchange(kUnroutable, "fanout");
   // Shared by every deployment: one created with the other queue type (a mixed test broker, a
   // migration half done) is used as it is.
-  if (!a.queueExists(kUnroutable)) declareQueue(a, kUnroutable, deadLetterArguments(o), o);
+  if (!a.queueExists(kUnroutable)) declareQueue(a, kUnroutable, &deadLetterArguments, o);
   a.bindQueue(kUnroutable, kUnroutable, "");
   a.declareExchange(kEvents, "topic");
   a.declareExchange(kCommands, "direct", {{"alternate-exchange", std::string(kUnroutable)}});
   a.declareExchange(kDlx, "direct");
   const std::string dlq = deadLetterQueue(o.service);
-  declareQueue(a, dlq, deadLetterArguments(o), o);
+  declareQueue(a, dlq, &deadLetterArguments, o);
   a.bindQueue(dlq, kDlx, dlq);
   a.declareExchange(o.service, "x-consistent-hash", {{"hash-header", std::string("x-stream")}});
-  const AmqpArgs args = partitionArguments(o);
   for (int i = 0; i < o.partitions; ++i) {
     const std::string q = partitionQueue(o.service, i);
-    declareQueue(a, q, args, o);
+    declareQueue(a, q, &partitionArguments, o);
     a.bindQueue(q, o.service, "1");
   }
   for (const auto& t : bindings.events) a.bindExchange(o.service, kEvents, t);

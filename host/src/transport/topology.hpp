@@ -46,9 +46,10 @@ AmqpArgs partitionArguments(const TopologyOptions& options);
 AmqpArgs deadLetterArguments(const TopologyOptions& options);
 
 // The error for a queue the broker refused with "inequivalent arg ...": which argument differs,
-// what the broker has, what the configuration asks for, and what to do.
+// what the broker has, what the configuration asks for, and what to do. `existingType`: the type
+// the queue turned out to have when that is what differs ("" = not known).
 std::string mismatchMessage(const std::string& queue, const std::string& brokerError,
-                            const TopologyOptions& options);
+                            const TopologyOptions& options, const std::string& existingType = "");
 
 // Declares everything (throws AmqpError, TopologyError).
 void declareTopology(Amqp& amqp, const TopologyOptions& options, const Bindings& bindings);

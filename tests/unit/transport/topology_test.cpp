@@ -67,6 +67,7 @@ TEST(Topology, QuorumPartitionQueuesDeadLetterAtLeastOnceWithADeliveryLimit) {
   EXPECT_EQ(std::get<int64_t>(args.at("x-delivery-limit")), 25);
   EXPECT_EQ(std::get<std::string>(args.at("x-dead-letter-strategy")), "at-least-once");
   EXPECT_EQ(std::get<std::string>(args.at("x-overflow")), "reject-publish");
+  EXPECT_EQ(std::get<std::string>(args.at("x-queue-leader-locator")), "balanced");
   EXPECT_EQ(std::get<std::string>(plexus::transport::deadLetterArguments(o).at("x-queue-type")),
             "quorum");
   EXPECT_EQ(plexus::transport::partitionQueue("payment-worker", 3), "payment-worker.p3");
@@ -89,6 +90,14 @@ TEST(Topology, AQueueOfTheOtherTypeIsNamedWithTheWayOut) {
   const std::string quorum =
       "406 PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'order-service.p1' in "
       "vhost '/': received 'classic' but current is 'quorum'";
+  // The broker names the first argument that differs; the probe found the other type.
+  const std::string overflow =
+      "406 PRECONDITION_FAILED - inequivalent arg 'x-overflow' for queue 'order-service.p2' in "
+      "vhost '/': received none but current is the value 'reject-publish' of type 'longstr'";
+  EXPECT_NE(plexus::transport::mismatchMessage("order-service.p2", overflow, o, "quorum")
+                .find("'order-service.p2' is a quorum queue, but transport.queue_type is "
+                      "\"classic\""),
+            std::string::npos);
   EXPECT_NE(plexus::transport::mismatchMessage("order-service.p1", quorum, o)
                 .find("'order-service.p1' is a quorum queue, but transport.queue_type is "
                       "\"classic\""),
