@@ -103,8 +103,8 @@ OrderLoad::OrderLoad(System& system, std::vector<Order>& orders, int minOrders)
       while (o.id.empty() && std::chrono::steady_clock::now() < deadline) {
         ++o.attempts;
         try {
-          auto r = test::http(system_.port("order-service"), "POST", "/api/orders",
-                              o.body().dump(), {{"Idempotency-Key", o.key}});
+          auto r = test::http(system_.port("order-service"), "POST", "/api/orders", o.body().dump(),
+                              {{"Idempotency-Key", o.key}});
           if (r.status == 200 || r.status == 201) {
             o.id = json::parse(r.body).value("orderId", "");
             o.acceptedAtMs = nowMs();
