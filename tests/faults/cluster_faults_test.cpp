@@ -200,8 +200,8 @@ TEST(ClusterFaults, NodeLossAndRollingRestartLoseNothingUnderLoad) {
       const size_t c = line.find("connection=\"") + 12;
       opened[line.substr(c, line.find('"', c) - c)] += std::stod(line.substr(line.rfind(' ') + 1));
     }
-    std::cout << "[cluster] " << s << ": broker connections opened: consumer "
-              << opened["consumer"] << ", publisher " << opened["publisher"] << "\n";
+    std::cout << "[cluster] " << s << ": broker connections opened: consumer " << opened["consumer"]
+              << ", publisher " << opened["publisher"] << "\n";
   }
 
   EXPECT_GT(leads[victim], 0) << "the victim led no partition queue";
@@ -231,7 +231,8 @@ TEST(ClusterFaults, AMessageThatCrashesItsConsumerIsDeadLetteredAtTheDeliveryLim
       "crashloop.json",
       json{{"service", service},
            {"http", {{"host", "127.0.0.1"}, {"port", 0}}},
-           {"store", {{"kind", "postgres"}, {"url", std::getenv("PLEXUS_PG_URL")}, {"schema", schema}}},
+           {"store",
+            {{"kind", "postgres"}, {"url", std::getenv("PLEXUS_PG_URL")}, {"schema", schema}}},
            {"transport",
             {{"kind", "rabbitmq"},
              {"urls", urls},
@@ -275,8 +276,7 @@ TEST(ClusterFaults, AMessageThatCrashesItsConsumerIsDeadLetteredAtTheDeliveryLim
   // each consumer it reaches, and goes back to the queue each time.
   int crashes = 0;
   auto deadLettered = [&] {
-    std::istringstream lines(
-        System::ctl("rabbitmq-cluster", "-q list_queues name messages"));
+    std::istringstream lines(System::ctl("rabbitmq-cluster", "-q list_queues name messages"));
     for (std::string name, n; lines >> name >> n;) {
       if (name == service + ".dead-letter") return n != "0";
     }
@@ -322,8 +322,8 @@ TEST(ClusterFaults, AMessageThatCrashesItsConsumerIsDeadLetteredAtTheDeliveryLim
   test::HostProcess healthy(config);
   EXPECT_TRUE(test::eventually(
       [&] {
-        return test::http(healthy.port(), "GET", "/health/ready").body.find(
-                   "\"broker\":\"connected\"") != std::string::npos;
+        return test::http(healthy.port(), "GET", "/health/ready")
+                   .body.find("\"broker\":\"connected\"") != std::string::npos;
       },
       60000));
 }
