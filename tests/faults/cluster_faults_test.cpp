@@ -175,8 +175,7 @@ TEST(ClusterFaults, NodeLossAndRollingRestartLoseNothingUnderLoad) {
   load.stop();
   ASSERT_TRUE(error.empty()) << error << "\n" << system.output().substr(0, 20000);
   ASSERT_TRUE(load.error().empty()) << load.error();
-  size_t accepted = 0;
-  for (const auto& o : catalog.orders) accepted += !o.id.empty();
+  const size_t accepted = acceptedCount(catalog.orders);
   ASSERT_GE(accepted, static_cast<size_t>(minOrders));
 
   std::vector<int64_t> faultTimes;

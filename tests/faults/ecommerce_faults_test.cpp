@@ -116,8 +116,7 @@ TEST(Faults, NothingLostNothingDuplicatedUnderKillsAndServerRestarts) {
   ASSERT_TRUE(scheduleError.empty()) << "the fault schedule failed: " << scheduleError << "\n"
                                      << system.output().substr(0, 20000);
   ASSERT_TRUE(load.error().empty()) << load.error();
-  size_t accepted = 0;
-  for (const auto& o : catalog.orders) accepted += !o.id.empty();
+  const size_t accepted = acceptedCount(catalog.orders);
   ASSERT_GE(accepted, static_cast<size_t>(minOrders));
 
   std::vector<int64_t> faultTimes;

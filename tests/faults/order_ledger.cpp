@@ -134,6 +134,12 @@ void OrderLoad::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+size_t acceptedCount(const std::vector<Order>& orders) {
+  size_t n = 0;
+  for (const auto& o : orders) n += !o.id.empty();
+  return n;
+}
+
 Ledger::Ledger(const std::string& url) {
   config::Store sc;
   sc.kind = "postgresql";

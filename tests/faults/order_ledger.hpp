@@ -74,6 +74,9 @@ class OrderLoad {
   std::thread thread_;
 };
 
+// How many of `orders` the order service accepted.
+size_t acceptedCount(const std::vector<Order>& orders);
+
 class Ledger {
  public:
   explicit Ledger(const std::string& url);
