@@ -243,10 +243,12 @@ void RabbitTransport::consumeLoop() {
       ++failures;
       const bool config = dynamic_cast<const TopologyError*>(&e) != nullptr;
       lost(consumerLink_, e.what());
-      log::write(config ? log::Level::Error : log::Level::Warn,
-                 config ? "broker topology does not match the configuration"
-                        : "broker unavailable; reconnecting",
-                 json{{"error", e.what()}, {"failures", failures}});
+      if (!stopping_) {
+        log::write(config ? log::Level::Error : log::Level::Warn,
+                   config ? "broker topology does not match the configuration"
+                          : "broker unavailable; reconnecting",
+                   json{{"error", e.what()}, {"failures", failures}});
+      }
     }
     if (amqp) amqp->close();
     const int waitMs = backoffMs(failures);
