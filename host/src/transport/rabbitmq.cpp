@@ -125,7 +125,7 @@ void RabbitTransport::verify() {
   } catch (const TopologyError& e) {
     throw std::invalid_argument(e.what());
   } catch (const AmqpError& e) {
-    log::write(log::Level::Warn, "broker not reachable at start; the transport keeps trying",
+    log::write(log::Level::Warn, "broker check at start failed; the transport keeps trying",
                json{{"error", e.what()}});
   }
   if (amqp) amqp->close();
