@@ -2,7 +2,8 @@
 // the testkit plugin through the real loader:
 //  - a command that always fails is dead-lettered after exactly max_attempts attempts while 1,000
 //    good ones flow, and the host's CPU time for that run stays close to a good-only baseline
-//    measured in the same test (a ratio from /proc, never a wall-clock assert);
+//    measured in the same test (a ratio from /proc, never a wall-clock assert); on classic and on
+//    quorum queues;
 //  - SIGTERM during HTTP load: readiness answers 503 at once, every request the host accepted
 //    gets its answer, no accepted message is lost, and the host exits within the drain budget.
 #include "store/store.hpp"
@@ -26,6 +27,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -40,10 +42,14 @@ using plexus::test::http;
 constexpr int kMaxAttempts = 8;
 constexpr int kShutdownDelayMs = 1500;
 constexpr int kDrainSeconds = 10;
-// One fixed deployment name, so repeated runs reuse one set of broker queues instead of leaving
-// a new set behind each time; the schema is dropped at the start of every run.
-const std::string kService = "faults-poison";
-const std::string kSchema = "faults_poison";
+// Fixed deployment names, so repeated runs reuse their broker queues instead of leaving a new set
+// behind each time; the schemas are dropped at the start of every run.
+struct Deployment {
+  std::string service;
+  std::string schema;
+  std::string urls;  // the broker nodes, comma-separated
+  std::string config;
+};
 
 // CPU seconds (user + system) the process has used, from /proc/<pid>/stat.
 double cpuSeconds(int pid) {
@@ -64,24 +70,41 @@ double cpuSeconds(int pid) {
 
 class PoisonAndShutdown : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  static void SetUpTestSuite() { dir_ = new plexus::test::TempDir(); }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  // The testkit deployment with `queueType` partition queues, migrated on first use. Quorum runs on
+  // the three-node cluster when ./scripts/test --faults started it (PLEXUS_AMQP_CLUSTER_URLS),
+  // else on the one node: a quorum queue is a quorum queue there too.
+  static const Deployment& deployment(const std::string& queueType) {
+    static std::map<std::string, Deployment> made;
+    auto it = made.find(queueType);
+    if (it != made.end()) return it->second;
     const char* pg = std::getenv("PLEXUS_PG_URL");
-    const char* amqp = std::getenv("PLEXUS_AMQP_URL");
-    ASSERT_NE(pg, nullptr) << "PLEXUS_PG_URL not set (run through scripts/test)";
-    ASSERT_NE(amqp, nullptr) << "PLEXUS_AMQP_URL not set";
-    dir_ = new plexus::test::TempDir();
-    config_ = dir_->write(
-        "poison.json",
-        json{{"service", kService},
+    const char* one = std::getenv("PLEXUS_AMQP_URL");
+    const char* cluster = std::getenv("PLEXUS_AMQP_CLUSTER_URLS");
+    if (pg == nullptr || one == nullptr) throw std::runtime_error("run through scripts/test");
+    Deployment d;
+    const bool quorum = queueType == "quorum";
+    d.service = quorum ? "faults-poison-quorum" : "faults-poison";
+    d.schema = quorum ? "faults_poison_quorum" : "faults_poison";
+    d.urls = quorum && cluster != nullptr && *cluster != '\0' ? cluster : one;
+    d.config = dir_->write(
+        d.service + ".json",
+        json{{"service", d.service},
              {"http",
               {{"host", "127.0.0.1"},
                {"port", 0},
                {"shutdown_delay_ms", kShutdownDelayMs},
                {"drain_seconds", kDrainSeconds}}},
-             {"store", {{"kind", "postgres"}, {"url", pg}, {"schema", kSchema}}},
+             {"store", {{"kind", "postgres"}, {"url", pg}, {"schema", d.schema}}},
              {"transport",
               {{"kind", "rabbitmq"},
-               {"url", amqp},
+               {"urls", d.urls},
+               {"queue_type", queueType},
                {"max_attempts", kMaxAttempts},
                {"retry_initial_ms", 400},
                {"retry_max_ms", 3000},
@@ -94,18 +117,15 @@ class PoisonAndShutdown : public ::testing::Test {
     sc.url = pg;
     auto db = plexus::store::Store::open(sc, 1);
     auto tx = db->begin();
-    tx->exec("DROP SCHEMA IF EXISTS " + kSchema + " CASCADE");
+    tx->exec("DROP SCHEMA IF EXISTS " + d.schema + " CASCADE");
     tx->commit();
-    auto r = plexus::test::runHost({"migrate", "--config", config_});
-    ASSERT_EQ(r.exitCode, 0) << r.err;
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
+    auto r = plexus::test::runHost({"migrate", "--config", d.config});
+    if (r.exitCode != 0) throw std::runtime_error("migrate " + d.service + ": " + r.err);
+    return made.emplace(queueType, d).first->second;
   }
 
-  static std::unique_ptr<HostProcess> startHost() {
-    auto h = std::make_unique<HostProcess>(config_);
+  static std::unique_ptr<HostProcess> startHost(const Deployment& d) {
+    auto h = std::make_unique<HostProcess>(d.config);
     const int port = h->port();
     EXPECT_TRUE(eventually(
         [port] {
@@ -116,6 +136,8 @@ class PoisonAndShutdown : public ::testing::Test {
         << h->output();
     return h;
   }
+
+  void poisonIsDeadLetteredAfterExactlyNAttempts(const std::string& queueType);
 
   // Sends `n` Count commands over `streams` streams through POST /t/count; returns the number
   // accepted (202).
@@ -152,15 +174,13 @@ class PoisonAndShutdown : public ::testing::Test {
   }
 
   static plexus::test::TempDir* dir_;
-  static std::string config_;
 };
 
 plexus::test::TempDir* PoisonAndShutdown::dir_ = nullptr;
-std::string PoisonAndShutdown::config_;
 
-TEST_F(PoisonAndShutdown,
-       PoisonIsDeadLetteredAfterExactlyNAttemptsWhileGoodOnesFlowAndCpuStaysLow) {
-  auto host = startHost();
+void PoisonAndShutdown::poisonIsDeadLetteredAfterExactlyNAttempts(const std::string& queueType) {
+  const Deployment& d = deployment(queueType);
+  auto host = startHost(d);
   const int port = host->port();
   const int streams = 40, good = 1000;
   const std::string run = std::to_string(::getpid());
@@ -188,7 +208,7 @@ TEST_F(PoisonAndShutdown,
   e.source = "faults-test";
   e.timestampMs = 1;
   e.payload = json{{"mode", "retry"}}.dump();
-  plexus::transport::Amqp amqp(std::getenv("PLEXUS_AMQP_URL"));
+  plexus::transport::Amqp amqp(d.urls.substr(0, d.urls.find(',')));
   amqp.open(5000);
   amqp.confirmSelect();
   std::thread goodLoad([&] { EXPECT_EQ(sendGood(port, "mix-" + run + "-", good, streams), good); });
@@ -236,13 +256,24 @@ TEST_F(PoisonAndShutdown,
       2000));
 
   const double ratio = baseline > 0 ? withPoison / baseline : 0;
-  std::cout << "[poison] host CPU: " << baseline << " s for 1000 good, " << withPoison
-            << " s for 1000 good + 1 poison (ratio " << ratio << ", " << kMaxAttempts
-            << " attempts)\n";
+  std::cout << "[poison] " << queueType << " queues on " << d.urls << ": host CPU: " << baseline
+            << " s for 1000 good, " << withPoison << " s for 1000 good + 1 poison (ratio " << ratio
+            << ", " << kMaxAttempts << " attempts)\n";
   EXPECT_GT(baseline, 0);
   // A hot retry loop would burn a core for the ~15 s the poison lives, more than the whole
   // baseline; with backoff the ratio stays near 1 (1.0-1.6 measured on a busy 2-core machine).
   EXPECT_LT(ratio, 2.0);
+}
+
+TEST_F(PoisonAndShutdown,
+       PoisonIsDeadLetteredAfterExactlyNAttemptsWhileGoodOnesFlowAndCpuStaysLow) {
+  poisonIsDeadLetteredAfterExactlyNAttempts("classic");
+}
+
+// The same on quorum queues: the host's retries ack the message and reschedule it in the store, so
+// the queue's delivery limit (transport.delivery_limit, above max_attempts) never fires first.
+TEST_F(PoisonAndShutdown, OnAQuorumQueueThePoisonIsDeadLetteredAfterExactlyNAttemptsToo) {
+  poisonIsDeadLetteredAfterExactlyNAttempts("quorum");
 }
 
 // One HTTP request on a fresh connection. Refused: no connection at all. Dropped: connected, but
@@ -277,7 +308,8 @@ Outcome request(int port, const std::string& method, const std::string& uri,
 }
 
 TEST_F(PoisonAndShutdown, SigtermUnderLoadDrainsAcceptedRequestsAndLosesNoMessage) {
-  auto host = startHost();
+  const Deployment& d = deployment("classic");
+  auto host = startHost(d);
   const int port = host->port();
   const std::string prefix = "term-" + std::to_string(::getpid()) + "-";
   const int streams = 20;
@@ -352,7 +384,7 @@ TEST_F(PoisonAndShutdown, SigtermUnderLoadDrainsAcceptedRequestsAndLosesNoMessag
 
   // Nothing accepted is lost: a new process finds every Count in the outbox or on the broker.
   // And no request the host accepted went unanswered: then more would be counted than answered.
-  auto next = startHost();
+  auto next = startHost(d);
   EXPECT_TRUE(
       eventually([&] { return counted(next->port(), prefix, streams) >= ok.load(); }, 120000))
       << counted(next->port(), prefix, streams) << " counted of " << ok.load() << " answered 202";

@@ -4,6 +4,7 @@
 #include "wait.hpp"
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -25,19 +26,22 @@ std::string configOf(const std::string& service) {
 }
 }  // namespace
 
-System::System(test::SmtpSink& smtp) {
+System::System(test::SmtpSink& smtp, const std::string& amqpUrls) {
   const char* pg = std::getenv("PLEXUS_PG_URL");
-  const char* amqp = std::getenv("PLEXUS_AMQP_URL");
-  if (pg == nullptr || amqp == nullptr) {
+  const char* amqpEnv = std::getenv("PLEXUS_AMQP_URL");
+  if (pg == nullptr || (amqpEnv == nullptr && amqpUrls.empty())) {
     throw std::runtime_error("PLEXUS_PG_URL / PLEXUS_AMQP_URL not set (run through scripts/test)");
   }
+  const std::string amqp = amqpUrls.empty() ? amqpEnv : amqpUrls.substr(0, amqpUrls.find(','));
   env_ = {{"PLEXUS_HTTP_PORT", "0"},
           {"PLEXUS_PLUGIN_DIR", PLEXUS_PLUGIN_DIR},
           {"PLEXUS_LOG_LEVEL", "info"},  // HostProcess reads the "listening" line
           {"PLEXUS_SMTP_HOST", "127.0.0.1"},
           {"PLEXUS_SMTP_PORT", std::to_string(smtp.port())},
           {"PLEXUS_PG_URL", pg},
-          {"PLEXUS_AMQP_URL", amqp}};
+          {"PLEXUS_AMQP_URL", amqp},
+          // Set either way: a PLEXUS_AMQP_URLS in the test's own environment must not leak in.
+          {"PLEXUS_AMQP_URLS", amqpUrls}};
   // A clean slate: each deployment's schema is dropped, then `migrate` creates it again.
   config::Store sc;
   sc.kind = "postgresql";
@@ -154,6 +158,19 @@ void System::services(const std::string& cmd, const std::string& name,
                            "/scripts/services' " + cmd + " " + name + " >&2";
   const int rc = std::system(line.c_str());
   if (rc != 0) throw std::runtime_error("'" + line + "' failed with status " + std::to_string(rc));
+}
+
+std::string System::ctl(const std::string& name, const std::string& args) {
+  const std::string line = "PLEXUS_SERVICES_TIMEOUT=300 '" + std::string(PLEXUS_SOURCE_DIR) +
+                           "/scripts/services' ctl " + name + " " + args;
+  FILE* p = ::popen(line.c_str(), "r");
+  if (p == nullptr) throw std::runtime_error("cannot run '" + line + "'");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int rc = ::pclose(p);
+  if (rc != 0) throw std::runtime_error("'" + line + "' failed with status " + std::to_string(rc));
+  return out;
 }
 
 }  // namespace plexus::faults

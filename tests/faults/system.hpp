@@ -1,8 +1,9 @@
 #pragma once
 // The distributed ECommerce system for the fault tier: seven hosts from config/*.json on the
-// PostgreSQL and RabbitMQ of scripts/services, each host restartable (with or without a
-// PLEXUS_FAULT plan), plus the server-side faults (RabbitMQ stop/start, PostgreSQL immediate
-// stop/start) done through scripts/services so they hit exactly the servers the tier uses.
+// PostgreSQL and RabbitMQ (one node, or the three-node cluster) of scripts/services, each host
+// restartable (with or without a PLEXUS_FAULT plan), plus the server-side faults (RabbitMQ
+// stop/start, PostgreSQL immediate stop/start) done through scripts/services so they hit exactly
+// the servers the tier uses.
 
 #include "smtp_sink.hpp"
 #include "support.hpp"
@@ -20,7 +21,9 @@ extern const std::vector<std::string> kServices;
 class System {
  public:
   // Drops and migrates the seven schemas, then starts every host and waits until all are ready.
-  explicit System(test::SmtpSink& smtp);
+  // `amqpUrls`: the broker nodes, comma-separated (PLEXUS_AMQP_URLS of the shipped configs); empty
+  // = the one node of PLEXUS_AMQP_URL.
+  explicit System(test::SmtpSink& smtp, const std::string& amqpUrls = "");
   ~System();
 
   int port(const std::string& service) const;
@@ -38,6 +41,8 @@ class System {
   // scripts/services <cmd> <name> with the test's environment; throws on failure.
   static void services(const std::string& cmd, const std::string& name,
                        const std::string& extraEnv = "");
+  // The standard output of `scripts/services ctl <name> <args>` (rabbitmqctl on that node).
+  static std::string ctl(const std::string& name, const std::string& args);
 
  private:
   std::map<std::string, std::string> env_;

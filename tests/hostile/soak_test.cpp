@@ -94,10 +94,10 @@ class Soak {
       // Due and unpublished; rows scheduled for later (saga timeouts) are counted apart.
       s.outboxPending +=
           scalar("SELECT COUNT(*) FROM " + schema +
-                 ".plexus_outbox WHERE published_at IS NULL AND deliver_at <= " + kNowMs);
+                 ".plexus_outbox WHERE deliver_at <= " + kNowMs);
       s.outboxScheduled +=
           scalar("SELECT COUNT(*) FROM " + schema +
-                 ".plexus_outbox WHERE published_at IS NULL AND deliver_at > " + kNowMs);
+                 ".plexus_outbox WHERE deliver_at > " + kNowMs);
       s.outboxRows += scalar("SELECT COUNT(*) FROM " + schema + ".plexus_outbox");
       s.inboxRows += scalar("SELECT COUNT(*) FROM " + schema + ".plexus_inbox");
     }

@@ -5,6 +5,7 @@
 #include "support.hpp"
 #include "transport/amqp.hpp"
 #include "transport/cloudevents.hpp"
+#include "transport/topology.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -349,4 +350,48 @@ TEST_F(Replicas, AMessageMissingARequiredAttributeIsDeadLetteredNamingIt) {
   const std::string reason = letters[0]["reason"];
   EXPECT_NE(reason.find("'type'"), std::string::npos) << reason;
   EXPECT_EQ(count(host->port(), "nt")["n"], 0);
+}
+
+// transport.queue_type cannot change a queue the broker already has: the host refuses to start,
+// naming the queue, both types and the migration procedure, instead of reconnecting forever. Both
+// directions; the queues are declared the way a host of the other type would have.
+TEST(QueueType, AQueueOfTheOtherTypeStopsTheStartNamingItAndTheMigration) {
+  const char* pg = std::getenv("PLEXUS_PG_URL");
+  const char* amqp = std::getenv("PLEXUS_AMQP_URL");
+  ASSERT_NE(pg, nullptr) << "start scripts/services first";
+  ASSERT_NE(amqp, nullptr);
+  plexus::test::TempDir dir;
+  for (const std::string existing : {"classic", "quorum"}) {
+    const std::string wanted = existing == "classic" ? "quorum" : "classic";
+    const std::string service = "it-queue-type-" + existing + "-" + std::to_string(::getpid());
+    plexus::transport::Amqp broker(amqp);
+    broker.open(5000);
+    plexus::transport::TopologyOptions before;
+    before.service = service;
+    before.queueType = existing;
+    broker.declareQueue(service + ".p0", plexus::transport::partitionArguments(before));
+    broker.close();
+    const std::string config = dir.write(
+        service + ".json",
+        json{{"service", service},
+             // An address no interface has: should the check let the start through, serving
+             // fails at once (another message) instead of running forever.
+             {"http", {{"host", "192.0.2.1"}, {"port", 0}}},
+             {"store", {{"kind", "postgres"}, {"url", pg}, {"schema", "it_queue_type"}}},
+             {"transport",
+              {{"kind", "rabbitmq"},
+               {"urls", json::array({amqp})},
+               {"queue_type", wanted},
+               {"partitions", 1}}},
+             {"plugins", json::array({{{"library", plexus::test::testPlugin("testkit")}}})}}
+            .dump());
+    const auto r = plexus::test::runHost({"--config", config});
+    EXPECT_EQ(r.exitCode, 78) << r.out << r.err;  // kExitConfig: the configuration is at fault
+    EXPECT_NE(r.err.find("RabbitMQ queue '" + service + ".p0' is a " + existing +
+                         " queue, but transport.queue_type is \"" + wanted + "\""),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("docs/operations.md, \"Changing the queue type\""), std::string::npos)
+        << r.err;
+  }
 }

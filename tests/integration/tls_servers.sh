@@ -2,8 +2,8 @@
 # TLS servers for tests/integration/tls_test.cpp, all under one temp directory DIR:
 #   a test CA, a second unrelated CA, a server certificate for DNS:localhost only;
 #   a PostgreSQL 15 cluster (initdb) with ssl=on that accepts TCP only over TLS (hostssl);
-#   a RabbitMQ node of its own (own node name, epmd, ports, mnesia and logs) with a TLS listener.
-# Never touches the shared servers of scripts/services.
+#   a RabbitMQ node of its own (own node name, epmd, ports, mnesia and logs) with a TLS listener,
+#   started by scripts/services in DIR/services. Never touches the shared servers.
 #
 #   tls_servers.sh start DIR [all|postgres|rabbitmq]   prints KEY=VALUE lines (ports, file paths)
 #                                                      once the servers accept connections
@@ -14,7 +14,7 @@ cmd=${1:-}
 DIR=${2:-}
 [[ -n $cmd && -n $DIR && -d $DIR ]] || { echo "usage: $0 start|stop DIR (an existing directory)" >&2; exit 2; }
 PG_BIN=${PLEXUS_PG_BIN:-/usr/lib/postgresql/15/bin}
-RMQ_BIN=/usr/lib/rabbitmq/bin
+SERVICES=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/services
 TIMEOUT=${PLEXUS_TLS_START_TIMEOUT:-90}
 
 if ((EUID == 0)); then PG_USER=postgres RMQ_USER=rabbitmq; else PG_USER=$(id -un) RMQ_USER=$(id -un); fi
@@ -27,11 +27,26 @@ log() { printf '[tls_servers] %s\n' "$*" >&2; }
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [[ -n $st && $st != Z* ]]; }
 # shellcheck disable=SC2016 # $1 is expanded by the inner bash
 accepts() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
-free_port() { # a port nothing listens on, from a range the shared services do not use
-  local p
+# A port nothing holds (listener or connection, TIME-WAIT aside), below the kernel's ephemeral
+# range: the kernel hands ports inside it to outgoing connections at any moment, and a node that
+# finds its epmd or distribution port taken that way dies before it writes its pid file (the cause
+# of this test's old "timed out waiting for the RabbitMQ pid file", one run in ten).
+# Sets FREE (not echoed: a $(subshell) would forget TAKEN, and two ports could coincide).
+TAKEN=' '
+free_port() {
+  local p low
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  # From 28000: clear of the project's fixed ports (distribution 25xxx, cluster 26681-26693,
+  # benchmark 27673).
+  ((low > 29000)) || { echo "ephemeral ports start at $low: no room below them" >&2; exit 1; }
   for _ in $(seq 200); do
-    p=$((30000 + RANDOM % 20000))
-    [[ -z $(ss -ltnH "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
+    p=$((28000 + RANDOM % (low - 28000)))
+    [[ $TAKEN == *" $p "* ]] && continue
+    if ! ss -tanH "( sport = :$p )" 2>/dev/null | grep -qv '^TIME-WAIT'; then
+      TAKEN+="$p "
+      FREE=$p
+      return
+    fi
   done
   echo "no free port" >&2
   exit 1
@@ -64,7 +79,7 @@ certs() {
 
 start_pg() {
   local d=$DIR/pg port
-  port=$(free_port)
+  free_port && port=$FREE
   mkdir -p "$d"
   cp "$DIR/certs/server.crt" "$DIR/certs/server.key" "$DIR/certs/ca.crt" "$d/"
   chmod 0600 "$d/server.key"
@@ -85,44 +100,50 @@ CONF
   echo "PG_PORT=$port"
 }
 
+# The node is started by scripts/services like every other node of the tests (own data dir, ports,
+# node name and epmd; its output and logs kept; a boot that dies is retried), plus a TLS listener.
+rmq_services() { # command
+  PLEXUS_SERVICES_DIR="$DIR/services" PLEXUS_AMQP_PORT="$(cut -d' ' -f1 "$DIR/rmq.ports")" \
+    PLEXUS_AMQP_DIST_PORT="$(cut -d' ' -f2 "$DIR/rmq.ports")" ERL_EPMD_PORT="$(cat "$DIR/epmd.port")" \
+    PLEXUS_RMQ_NODE="$(cat "$DIR/rmq.node")" PLEXUS_RMQ_EXTRA_CONF="$DIR/tls.conf" \
+    PLEXUS_SERVICES_TIMEOUT="$TIMEOUT" "$SERVICES" "$1" rabbitmq >&2
+}
+
 start_rmq() {
-  local d=$DIR/rabbitmq port tls dist epmd node home
-  port=$(free_port) tls=$(free_port) dist=$(free_port) epmd=$(free_port)
-  node="plexus-tls-$$@localhost"
-  mkdir -p "$d/mnesia" "$d/log"
+  local d=$DIR/rabbitmq port tls dist epmd
+  free_port && port=$FREE
+  free_port && tls=$FREE
+  free_port && dist=$FREE
+  free_port && epmd=$FREE
+  mkdir -p "$d"
   cp "$DIR/certs/server.crt" "$DIR/certs/server.key" "$DIR/certs/ca.crt" "$d/"
   chmod 0600 "$d/server.key"
-  cat >"$d/rabbitmq.conf" <<CONF
+  chown -R "$RMQ_USER": "$d"
+  cat >"$DIR/tls.conf" <<CONF
 listeners.ssl.default = 127.0.0.1:$tls
 ssl_options.cacertfile = $d/ca.crt
 ssl_options.certfile = $d/server.crt
 ssl_options.keyfile = $d/server.key
 ssl_options.verify = verify_none
 ssl_options.fail_if_no_peer_cert = false
-loopback_users.guest = true
-log.console = false
-log.file.level = info
 CONF
-  : >"$d/rabbitmq-env.conf"
-  echo "[rabbitmq_consistent_hash_exchange]." >"$d/enabled_plugins"  # the host declares such exchanges
-  chown -R "$RMQ_USER": "$d"
-  home=$(getent passwd "$RMQ_USER" | cut -d: -f6)
-  echo "$epmd" >"$DIR/epmd.port"
-  # Its own epmd on its own port, so the shared node's epmd is never involved.
-  (cd "$d" && as "$RMQ_USER" env -i HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$port" \
-    RABBITMQ_DIST_PORT="$dist" ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$epmd" \
-    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
-    RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf" RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf" \
-    RABBITMQ_ADVANCED_CONFIG_FILE="$d/advanced.config" RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins" \
-    RABBITMQ_MNESIA_BASE="$d/mnesia" RABBITMQ_LOG_BASE="$d/log" RABBITMQ_PID_FILE="$d/node.pid" \
-    ERL_CRASH_DUMP="$d/log/erl_crash.dump" \
-    "$RMQ_BIN/rabbitmq-server" -detached >/dev/null 9>&-)
-  wait_for "the RabbitMQ pid file" "$TIMEOUT" test -s "$d/node.pid"
-  cp "$d/node.pid" "$DIR/rmq.pid"
-  wait_for "RabbitMQ TLS port $tls" "$TIMEOUT" accepts "$tls"
-  ss -ltnpH "sport = :$epmd" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 >"$DIR/epmd.pid" || true
+  echo "$port $dist" >"$DIR/rmq.ports"
+  echo "$epmd" >"$DIR/epmd.port" # its own epmd on its own port: the shared node's is never involved
+  echo "plexus-tls-$$@localhost" >"$DIR/rmq.node"
+  if ! rmq_services start; then
+    keep_logs
+    return 1
+  fi
+  wait_for "RabbitMQ TLS port $tls" "$TIMEOUT" accepts "$tls" || { keep_logs; return 1; }
   echo "AMQPS_PORT=$tls"
+}
+
+# The test's directory goes with the test: a failed start's logs are copied where they stay.
+keep_logs() {
+  local keep
+  keep=$(mktemp -d "${TMPDIR:-/tmp}/plexus-tls-rabbitmq-failed.XXXXXX")
+  cp -r "$DIR/services/rabbitmq/log" "$keep/" 2>/dev/null || true
+  log "the node's logs are kept in $keep"
 }
 
 stop_pid() { # pidfile name
@@ -151,24 +172,11 @@ case $cmd in
     case $what in all | rabbitmq) start_rmq ;; esac
     ;;
   stop)
-    # A start that failed half-way may have left no pid files: find our node by its data dir and
-    # our epmd by its port.
-    if [[ ! -s $DIR/rmq.pid ]]; then
-      for pid in $(pgrep -x beam.smp 2>/dev/null || true); do
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "RABBITMQ_MNESIA_BASE=$DIR/rabbitmq/mnesia"; then
-          echo "$pid" >"$DIR/rmq.pid"
-        fi
-      done
-    fi
-    if [[ ! -s $DIR/epmd.pid && -s $DIR/epmd.port ]]; then
-      ss -ltnpH "sport = :$(cat "$DIR/epmd.port")" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 |
-        cut -d= -f2 >"$DIR/epmd.pid" || true
-    fi
     # PostgreSQL: SIGTERM to the postmaster is a smart shutdown; SIGINT is fast.
     if [[ -s $DIR/pg.pid ]] && alive "$(head -n 1 "$DIR/pg.pid")"; then kill -INT "$(head -n 1 "$DIR/pg.pid")" || true; fi
     stop_pid "$DIR/pg.pid" postgres
-    stop_pid "$DIR/rmq.pid" rabbitmq
-    stop_pid "$DIR/epmd.pid" epmd
+    # The node and the epmd it started, whatever state a failed start left them in.
+    if [[ -s $DIR/rmq.ports ]]; then rmq_services stop || true; fi
     ;;
   *)
     echo "usage: $0 start|stop DIR" >&2

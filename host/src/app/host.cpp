@@ -14,6 +14,8 @@
 
 #include <Poco/Exception.h>
 
+#include <map>
+
 #ifndef PLEXUS_VERSION
 #define PLEXUS_VERSION "0.0.0"
 #endif
@@ -157,6 +159,10 @@ void Host::start() {
     transport::registerBuiltinTransports();
     try {
       transport_ = transport::create(config_, {handlers.eventTypes(), handlers.commandTypes()});
+      if (transport_) {
+        transport_->verify();  // a queue of the other type stops the start here, named
+        transport_->attachMetrics(metrics_);
+      }
     } catch (const std::invalid_argument& e) {
       throw StartError(kExitConfig, e.what());
     }
@@ -173,7 +179,12 @@ void Host::start() {
     server->admin().attachFlow(flow_.get());
     if (transport_) {
       transport::Transport* t = transport_.get();
-      server->attachTransportState([t] { return t->state(); });
+      server->attachTransportState([t] { return t->state(); },
+                                   [t] {
+                                     std::map<std::string, std::string> nodes;
+                                     for (const auto& c : t->connections()) nodes[c.role] = c.node;
+                                     return nodes;
+                                   });
     }
     server->start();
     server_ = std::move(server);

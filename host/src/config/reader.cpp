@@ -26,6 +26,20 @@ bool validVariableName(const std::string& name) {
   }
   return !name.empty();
 }
+
+// The '}' that closes the "${" at `open`, past any nested "${...}" in a default.
+size_t closingBrace(const std::string& text, size_t open) {
+  int depth = 0;
+  for (size_t i = open; i < text.size(); ++i) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      ++depth;
+      ++i;
+    } else if (text[i] == '}' && --depth == 0) {
+      return i;
+    }
+  }
+  return std::string::npos;
+}
 }  // namespace
 
 std::string expand(const std::string& text, const Env& env) {
@@ -46,7 +60,7 @@ std::string expand(const std::string& text, const Env& env) {
       out.push_back(c);
       continue;
     }
-    const size_t close = text.find('}', i + 2);
+    const size_t close = closingBrace(text, i);
     if (close == std::string::npos)
       throw std::invalid_argument("unterminated ${ in \"" + text + "\"");
     const std::string inner = text.substr(i + 2, close - i - 2);
@@ -57,7 +71,8 @@ std::string expand(const std::string& text, const Env& env) {
       throw std::invalid_argument("invalid variable name \"" + name + "\"");
     const std::optional<std::string> value = env(name);
     if (sep != std::string::npos) {
-      out += (value && !value->empty()) ? *value : inner.substr(sep + 2);
+      // The default may itself hold ${...}: ${PLEXUS_AMQP_URLS:-${PLEXUS_AMQP_URL:-amqp://...}}.
+      out += (value && !value->empty()) ? *value : expand(inner.substr(sep + 2), env);
     } else if (value) {
       out += *value;
     } else {

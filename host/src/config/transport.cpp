@@ -26,12 +26,40 @@ TransportTls parseTransportTls(const Reader& r, const nlohmann::json& t) {
   return tls;
 }
 
+// A list, or one string of comma-separated URLs (what an environment variable can carry).
+std::vector<std::string> parseUrls(const Reader& r, const nlohmann::json& v,
+                                   const std::string& path) {
+  std::vector<std::string> urls;
+  if (v.is_string()) {
+    const std::string text = r.string(v, path);
+    size_t from = 0;
+    while (from <= text.size()) {
+      size_t comma = text.find(',', from);
+      if (comma == std::string::npos) comma = text.size();
+      std::string one = text.substr(from, comma - from);
+      const size_t first = one.find_first_not_of(" \t");
+      one = first == std::string::npos ? ""
+                                       : one.substr(first, one.find_last_not_of(" \t") + 1 - first);
+      if (one.empty()) r.fail(path, "an empty URL in \"" + text + "\"");
+      urls.push_back(one);
+      from = comma + 1;
+    }
+    return urls;
+  }
+  urls = r.strings(v, path);
+  if (urls.empty()) r.fail(path, "must not be empty");
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (urls[i].empty()) r.fail(path + "/" + std::to_string(i), "must not be empty");
+  }
+  return urls;
+}
+
 }  // namespace
 
 Transport parseTransport(const Reader& r, const nlohmann::json& t) {
   const std::string base = "/transport";
   r.expectObject(t, base,
-                 {"kind", "url", "urls", "queue_type", "workers", "max_attempts",
+                 {"kind", "url", "urls", "queue_type", "delivery_limit", "workers", "max_attempts",
                   "retry_initial_ms", "retry_max_ms", "poll_interval_ms", "stall_seconds",
                   "partitions", "prefetch", "retention_hours", "keep_published_hours", "tls"},
                  {"kind"});
@@ -40,13 +68,7 @@ Transport parseTransport(const Reader& r, const nlohmann::json& t) {
   if (t.contains("url") && t.contains("urls"))
     r.fail(base + "/urls", "give either url (one node) or urls (several), not both");
   if (t.contains("url")) out.urls = {r.string(t["url"], base + "/url")};
-  if (t.contains("urls")) {
-    out.urls = r.strings(t["urls"], base + "/urls");
-    if (out.urls.empty()) r.fail(base + "/urls", "must not be empty");
-    for (size_t i = 0; i < out.urls.size(); ++i) {
-      if (out.urls[i].empty()) r.fail(base + "/urls/" + std::to_string(i), "must not be empty");
-    }
-  }
+  if (t.contains("urls")) out.urls = parseUrls(r, t["urls"], base + "/urls");
   if (!out.urls.empty()) out.url = out.urls.front();
   if (t.contains("queue_type"))
     out.queueType = r.oneOf(t["queue_type"], base + "/queue_type", {"classic", "quorum"});
@@ -60,6 +82,13 @@ Transport parseTransport(const Reader& r, const nlohmann::json& t) {
   r.optionalInt(t, base, "prefetch", out.prefetch, 1, 10000);
   r.optionalInt(t, base, "retention_hours", out.retentionHours, 1, 8760);
   r.optionalInt(t, base, "keep_published_hours", out.keepPublishedHours, 0, 8760);
+  r.optionalInt(t, base, "delivery_limit", out.deliveryLimit, 2, 1000);
+  if (out.queueType == "quorum" && out.deliveryLimit <= out.maxAttempts) {
+    r.fail(base + "/delivery_limit",
+           "must be above max_attempts (" + std::to_string(out.maxAttempts) + "), got " +
+               std::to_string(out.deliveryLimit) +
+               ": the broker's limit is the second line behind the host's retries");
+  }
   if (out.kind == "rabbitmq" && out.url.empty())
     r.fail(base + "/url", "required when kind is rabbitmq (or urls, for several nodes)");
   if (t.contains("tls")) {

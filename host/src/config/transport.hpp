@@ -23,8 +23,13 @@ struct TransportTls {
 struct Transport {
   std::string kind;  // "inproc" | "rabbitmq"; empty = inproc when a store is configured
   std::string url;   // the first of `urls` (the one-node form)
-  std::vector<std::string> urls;      // broker nodes; `url` in the config is the one-node form
-  std::string queueType = "classic";  // rabbitmq partition queues: "classic" | "quorum"
+  // Broker nodes: a list, or one string of comma-separated URLs (for ${PLEXUS_AMQP_URLS}); `url`
+  // in the config is the one-node form.
+  std::vector<std::string> urls;
+  std::string queueType = "classic";  // rabbitmq queues: "classic" | "quorum"
+  // Quorum queues: the broker dead-letters a message returned this many times (consumer crashes,
+  // lost connections), a second line behind max_attempts; fixed when the queue is created.
+  int deliveryLimit = 20;
   TransportTls tls;
   int workers = 2;             // concurrent handler executions
   int maxAttempts = 5;         // then the message is dead-lettered

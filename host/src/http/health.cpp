@@ -125,6 +125,13 @@ plugin::HttpResponse Health::ready() {
   if (transportState_) {
     const std::string state = transportState_();
     checks["broker"] = state;  // degraded is reported, not fatal: commands still go to the outbox
+    if (transportNodes_) {
+      json nodes = json::object();
+      for (const auto& [role, node] : transportNodes_()) {
+        nodes[role] = node.empty() ? json() : json(node);
+      }
+      checks["broker_nodes"] = nodes;
+    }
     if (state != "connected")
       log::write(log::Level::Warn, "broker degraded", json{{"state", state}});
   }

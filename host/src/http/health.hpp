@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,9 +50,12 @@ class Health {
     outbox_ = outbox;
     migrated_ = migrated;
   }
-  // The broker's state: "connected" or "degraded: ..." (reported, still ready).
-  void attachTransportState(std::function<std::string()> state) {
+  // The broker's state: "connected" or "degraded: ..." (reported, still ready); and the node each
+  // broker connection uses (role -> "host:port", "" while not connected).
+  void attachTransportState(std::function<std::string()> state,
+                            std::function<std::map<std::string, std::string>()> nodes = {}) {
     transportState_ = std::move(state);
+    transportNodes_ = std::move(nodes);
   }
 
   plugin::HttpResponse live() const;
@@ -88,6 +92,7 @@ class Health {
   uint64_t completed_ = 0;
   std::chrono::steady_clock::time_point runningSince_;
   StoreCheck last_;
+  std::function<std::map<std::string, std::string>()> transportNodes_;
 };
 
 }  // namespace plexus::http

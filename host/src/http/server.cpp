@@ -319,8 +319,9 @@ Server::Server(const config::Config& config, plugin::Runtime& runtime, Metrics& 
   }
 }
 
-void Server::attachTransportState(std::function<std::string()> state) {
-  ctx_->health.attachTransportState(std::move(state));
+void Server::attachTransportState(std::function<std::string()> state,
+                                  std::function<std::map<std::string, std::string>()> nodes) {
+  ctx_->health.attachTransportState(std::move(state), std::move(nodes));
 }
 
 void Server::attach(store::Store* store, dispatch::Dispatcher* dispatcher,

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -51,7 +52,8 @@ class Server {
   void attach(store::Store* store, dispatch::Dispatcher* dispatcher,
               const std::atomic<bool>* migrated);
   // The broker's state for readiness: "connected" or "degraded: ..." (reported, still ready).
-  void attachTransportState(std::function<std::string()> state);
+  void attachTransportState(std::function<std::string()> state,
+                            std::function<std::map<std::string, std::string>()> nodes = {});
 
   // The admin API (/admin/...), for wiring what it shows (the flow sampler).
   AdminApi& admin();

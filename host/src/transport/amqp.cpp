@@ -229,6 +229,29 @@ void Amqp::declareQueue(const std::string& name, const AmqpArgs& args) {
   check(("queue.declare " + name).c_str());
 }
 
+bool Amqp::queueExists(const std::string& name) {
+  constexpr amqp_channel_t kProbe = 2;
+  amqp_channel_open(conn_, kProbe);
+  check("channel.open (probe)");
+  amqp_queue_declare(conn_, kProbe, bytes(name), 1, 0, 0, 0, amqp_empty_table);
+  const amqp_rpc_reply_t r = amqp_get_rpc_reply(conn_);
+  if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+    amqp_channel_close(conn_, kProbe, AMQP_REPLY_SUCCESS);
+    check("channel.close (probe)");
+    return true;
+  }
+  if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+      static_cast<amqp_channel_close_t*>(r.reply.decoded)->reply_code == AMQP_NOT_FOUND) {
+    amqp_channel_close_ok_t ok{};
+    if (amqp_send_method(conn_, kProbe, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) == AMQP_STATUS_OK) {
+      return false;
+    }
+  }
+  const std::string msg = "queue.declare (passive) " + name + ": " + replyText(r);
+  close();
+  throw AmqpError(msg);
+}
+
 void Amqp::bindQueue(const std::string& queue, const std::string& exchange,
                      const std::string& key) {
   amqp_queue_bind(conn_, 1, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);

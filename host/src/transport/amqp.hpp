@@ -78,6 +78,8 @@ class Amqp {
 
   void declareExchange(const std::string& name, const std::string& type, const AmqpArgs& args = {});
   void declareQueue(const std::string& name, const AmqpArgs& args = {});
+  // A passive declare on a channel of its own, so "no such queue" leaves channel 1 open.
+  bool queueExists(const std::string& name);
   void bindQueue(const std::string& queue, const std::string& exchange, const std::string& key);
   void bindExchange(const std::string& destination, const std::string& source,
                     const std::string& key);

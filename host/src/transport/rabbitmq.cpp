@@ -2,7 +2,7 @@
 
 #include "base/fault.hpp"
 #include "observability/log.hpp"
-#include "transport/amqp.hpp"
+#include "observability/metrics.hpp"
 #include "transport/cloudevents.hpp"
 
 #include <nlohmann/json.hpp>
@@ -11,55 +11,146 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <random>
+#include <stdexcept>
 #include <vector>
 
 namespace plexus::transport {
 namespace {
-constexpr const char* kEvents = "plexus.events";
-constexpr const char* kCommands = "plexus.commands";
-constexpr const char* kDlx = "plexus.dlx";
-constexpr const char* kUnroutable = "plexus.unroutable";
+
+using nlohmann::json;
+
+// Where a host's connections start: a random node, the publisher one after the consumer, so the
+// connections of many hosts spread over the cluster.
+size_t firstNode() { return std::random_device{}(); }
+
+int backoffMs(int failures) { return std::min(100 << std::min(failures, 6), 5000); }
+
+// Builds what the host sees of each consumed message (unusable ones carry their error).
+std::vector<Received> toReceived(const std::vector<AmqpMessage>& batch) {
+  std::vector<Received> received(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const AmqpProperties& p = batch[i].properties;
+    std::string body = batch[i].body;  // kept in the batch for another try
+    auto m = fromAmqp(p, body, batch[i].exchange, received[i].error);
+    if (m) {
+      received[i].message = std::move(*m);
+    } else {  // what could be read, for the dead letter
+      Message& bad = received[i].message;
+      bad = salvage(p, batch[i].exchange);
+      if (bad.id.empty()) bad.id = "unidentified-" + std::to_string(batch[i].deliveryTag);
+      bad.payload = batch[i].body;
+    }
+    // The publish span (AMQP header) is the parent of the consume span.
+    if (const std::string* tp = p.header("traceparent")) received[i].message.traceparent = *tp;
+  }
+  return received;
+}
+
 }  // namespace
 
 RabbitTransport::RabbitTransport(RabbitOptions options, Bindings bindings)
     : options_(std::move(options)),
       bindings_(std::move(bindings)),
-      publisher_(std::make_unique<Amqp>(options_.url, options_.tls)) {}
+      consumerLink_("consumer", Endpoints(options_.urls, 0)),
+      publisherLink_("publisher", Endpoints(options_.urls, 0)) {
+  const size_t first = firstNode();
+  consumerLink_.endpoints = Endpoints(options_.urls, first);
+  publisherLink_.endpoints = Endpoints(options_.urls, first + 1);
+}
 
 std::unique_ptr<Transport> createRabbitTransport(const config::Config& config, Bindings bindings) {
   RabbitOptions o;
-  o.url = config.transport.url;
+  o.urls = config.transport.urls;
+  if (o.urls.empty()) o.urls = {config.transport.url};
   const auto& tls = config.transport.tls;
   o.tls = {tls.caFile, tls.certFile, tls.keyFile, tls.verifyPeer, tls.verifyHostname};
-  o.service = config.service;
-  o.partitions = config.transport.partitions;
+  o.topology.service = config.service;
+  o.topology.partitions = config.transport.partitions;
+  o.topology.queueType = config.transport.queueType;
+  o.topology.deliveryLimit = config.transport.deliveryLimit;
   o.prefetch = config.transport.prefetch;
   return std::make_unique<RabbitTransport>(std::move(o), std::move(bindings));
 }
 
 RabbitTransport::~RabbitTransport() { stop(); }
 
-void RabbitTransport::declare(Amqp& a) {
-  a.declareExchange(kUnroutable, "fanout");
-  a.declareQueue(kUnroutable);
-  a.bindQueue(kUnroutable, kUnroutable, "");
-  a.declareExchange(kEvents, "topic");
-  a.declareExchange(kCommands, "direct", {{"alternate-exchange", std::string(kUnroutable)}});
-  a.declareExchange(kDlx, "direct");
-  const std::string dlq = options_.service + ".dead-letter";
-  a.declareQueue(dlq);
-  a.bindQueue(dlq, kDlx, dlq);
-  a.declareExchange(options_.service, "x-consistent-hash",
-                    {{"hash-header", std::string("x-stream")}});
-  for (int i = 0; i < options_.partitions; ++i) {
-    const std::string q = options_.service + ".p" + std::to_string(i);
-    a.declareQueue(q, {{"x-single-active-consumer", true},
-                       {"x-dead-letter-exchange", std::string(kDlx)},
-                       {"x-dead-letter-routing-key", dlq}});
-    a.bindQueue(q, options_.service, "1");
+std::unique_ptr<Amqp> RabbitTransport::connect(Link& link) {
+  std::string errors;
+  for (size_t i : link.endpoints.order()) {
+    auto amqp = std::make_unique<Amqp>(link.endpoints.url(i), options_.tls);
+    try {
+      amqp->open(options_.connectTimeoutMs);
+      link.endpoints.reached(i);
+      return amqp;
+    } catch (const AmqpError& e) {
+      link.endpoints.failed(i);
+      errors += (errors.empty() ? "" : "; ") + link.endpoints.node(i) + ": " + e.what();
+    }
   }
-  for (const auto& t : bindings_.events) a.bindExchange(options_.service, kEvents, t);
-  for (const auto& t : bindings_.commands) a.bindExchange(options_.service, kCommands, t);
+  throw AmqpError("no broker node reachable (" + errors + ")");
+}
+
+void RabbitTransport::setNode(Link& link, int node) {
+  {
+    std::lock_guard<std::mutex> lock(stateMu_);
+    link.node = node;
+  }
+  if (metrics_ == nullptr) return;
+  const auto& nodes = link.endpoints.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    metrics_->update(connectionMetric_, {link.role, nodes[i]}, static_cast<int>(i) == node ? 1 : 0);
+  }
+  if (node >= 0) metrics_->update(connectsMetric_, {link.role, nodes[node]}, 1);
+}
+
+// The link's node failed (or the connection broke there): the next attempt starts at another.
+void RabbitTransport::lost(Link& link, const std::string& error) {
+  int node;
+  {
+    std::lock_guard<std::mutex> lock(stateMu_);
+    node = link.node;
+    lastError_ = error;
+  }
+  if (node >= 0) link.endpoints.failed(static_cast<size_t>(node));
+  setNode(link, -1);
+}
+
+void RabbitTransport::verify() {
+  Link probe("verify", Endpoints(options_.urls, 0));
+  std::unique_ptr<Amqp> amqp;
+  try {
+    amqp = connect(probe);
+    declareTopology(*amqp, options_.topology, bindings_);
+  } catch (const TopologyError& e) {
+    throw std::invalid_argument(e.what());
+  } catch (const AmqpError& e) {
+    log::write(log::Level::Warn, "broker check at start failed; the transport keeps trying",
+               json{{"error", e.what()}});
+  }
+  if (amqp) amqp->close();
+}
+
+void RabbitTransport::attachMetrics(Metrics& metrics) {
+  std::string error;
+  const std::vector<std::string> labels{"connection", "node"};
+  connectionMetric_ = metrics.define(
+      Metrics::Kind::Gauge, "plexus_broker_connection",
+      "Which broker node each connection of this host uses: 1 for its node, 0 for the others.",
+      labels, {}, error, true);
+  connectsMetric_ = metrics.define(
+      Metrics::Kind::Counter, "plexus_broker_connects_total",
+      "Broker connections opened, per connection and node (a failover shows as a new node).",
+      labels, {}, error, true);
+  if (connectionMetric_ > 0 && connectsMetric_ > 0) metrics_ = &metrics;
+  for (Link* link : {&consumerLink_, &publisherLink_}) {
+    int node;
+    {
+      std::lock_guard<std::mutex> lock(stateMu_);
+      node = link->node;
+    }
+    setNode(*link, node);
+  }
 }
 
 void RabbitTransport::start(Inbound& inbound) {
@@ -75,7 +166,7 @@ void RabbitTransport::stopConsuming() {
 
 void RabbitTransport::stop() {
   stopConsuming();
-  publisher_->close();
+  if (publisher_) publisher_->close();
 }
 
 std::string RabbitTransport::state() const {
@@ -84,32 +175,42 @@ std::string RabbitTransport::state() const {
   return "degraded: " + (lastError_.empty() ? std::string("connecting") : lastError_);
 }
 
+std::vector<Connection> RabbitTransport::connections() const {
+  std::lock_guard<std::mutex> lock(stateMu_);
+  std::vector<Connection> out;
+  for (const Link* link : {&consumerLink_, &publisherLink_}) {
+    out.push_back({link->role, link->node >= 0 ? link->endpoints.node(link->node) : ""});
+  }
+  return out;
+}
+
 void RabbitTransport::publish(const std::vector<Message>& messages) {
   try {
-    if (!publisher_->isOpen()) {
-      publisher_->open(5000);
-      declare(*publisher_);
+    if (!publisher_ || !publisher_->isOpen()) {
+      publisher_ = connect(publisherLink_);
+      setNode(publisherLink_, static_cast<int>(publisherLink_.endpoints.current()));
+      declareTopology(*publisher_, options_.topology, bindings_);
       publisher_->confirmSelect();
     }
+    const std::string dlq = deadLetterQueue(options_.topology.service);
     for (const auto& m : messages) {
       // Binary content mode: the payload is the body, untouched.
       if (m.kind == "dead-letter") {
-        publisher_->publish(kDlx, options_.service + ".dead-letter", toAmqp(m), m.payload);
+        publisher_->publish(kDlx, dlq, toAmqp(m), m.payload);
       } else {
         publisher_->publish(m.kind == "command" ? kCommands : kEvents, m.type, toAmqp(m),
                             m.payload);
       }
       fault::reach(fault::Point::MidRelay);
     }
+    // Unconfirmed (node lost, leader election longer than the timeout, nack): the caller keeps
+    // the rows and publishes them again.
     publisher_->waitForConfirms(options_.confirmTimeoutMs);
     publisherUp_ = true;
   } catch (const AmqpError& e) {
     publisherUp_ = false;
-    {
-      std::lock_guard<std::mutex> lock(stateMu_);
-      lastError_ = e.what();
-    }
-    publisher_->close();
+    lost(publisherLink_, e.what());
+    if (publisher_) publisher_->close();
     throw;
   }
 }
@@ -119,38 +220,70 @@ void RabbitTransport::consumeLoop() {
   std::mutex sleepMu;
   std::condition_variable sleepCv;  // never notified: a bounded backoff wait that stop() cuts short
   while (!stopping_) {
-    Amqp amqp(options_.url, options_.tls);
+    std::unique_ptr<Amqp> amqp;
     try {
-      amqp.open(5000);
-      declare(amqp);
-      amqp.qos(static_cast<uint16_t>(options_.prefetch));
-      for (int i = 0; i < options_.partitions; ++i)
-        amqp.consume(options_.service + ".p" + std::to_string(i));
+      amqp = connect(consumerLink_);
+      setNode(consumerLink_, static_cast<int>(consumerLink_.endpoints.current()));
+      declareTopology(*amqp, options_.topology, bindings_);
+      amqp->qos(static_cast<uint16_t>(options_.prefetch));
+      for (int i = 0; i < options_.topology.partitions; ++i)
+        amqp->consume(partitionQueue(options_.topology.service, i));
       consumerUp_ = true;
-      if (failures > 0) log::write(log::Level::Info, "broker connection restored");
+      if (failures > 0) {
+        log::write(log::Level::Info, "broker connection restored",
+                   json{{"node", consumerLink_.endpoints.node(consumerLink_.endpoints.current())}});
+      }
       failures = 0;
       while (!stopping_) {
-        auto m = amqp.next(200);
-        if (m) consumeBatch(amqp, std::move(*m));
+        auto m = amqp->next(200);
+        if (m) consumeBatch(*amqp, std::move(*m));
       }
     } catch (const AmqpError& e) {
       consumerUp_ = false;
       ++failures;
-      {
-        std::lock_guard<std::mutex> lock(stateMu_);
-        lastError_ = e.what();
+      const bool config = dynamic_cast<const TopologyError*>(&e) != nullptr;
+      lost(consumerLink_, e.what());
+      if (!stopping_) {
+        log::write(config ? log::Level::Error : log::Level::Warn,
+                   config ? "broker topology does not match the configuration"
+                          : "broker unavailable; reconnecting",
+                   json{{"error", e.what()}, {"failures", failures}});
       }
-      log::write(log::Level::Warn, "broker unavailable; reconnecting",
-                 nlohmann::json{{"error", e.what()}, {"failures", failures}});
     }
-    amqp.close();
-    const int waitMs = std::min(100 << std::min(failures, 6), 5000);
+    if (amqp) amqp->close();
+    const int waitMs = backoffMs(failures);
     std::unique_lock<std::mutex> lock(sleepMu);
     for (int waited = 0; waited < waitMs && !stopping_; waited += 100) {
       sleepCv.wait_for(lock, std::chrono::milliseconds(100));
     }
   }
   consumerUp_ = false;
+  setNode(consumerLink_, -1);
+}
+
+// Hands the batch to the host until it is committed. While the host cannot commit (the store is
+// down), the messages stay here: handing them back to the broker would count a delivery against
+// a quorum queue's limit on every try. The wait keeps reading the connection (heartbeats) and adds
+// what the broker still sends (at most the prefetch) to the batch.
+std::vector<bool> RabbitTransport::commit(Amqp& amqp, std::vector<AmqpMessage>& batch,
+                                          std::vector<Received>& received) {
+  for (int failures = 1;; ++failures) {
+    received = toReceived(batch);
+    try {
+      return inbound_->accept(received);
+    } catch (const std::exception& e) {
+      log::write(log::Level::Warn, "cannot store consumed messages; holding them and retrying",
+                 json{{"messages", batch.size()}, {"error", e.what()}, {"failures", failures}});
+    }
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(backoffMs(failures));
+    while (!stopping_ && std::chrono::steady_clock::now() < until) {
+      auto more = amqp.next(100);
+      if (more) batch.push_back(std::move(*more));
+    }
+    // Not committed: closing the connection hands the messages back to the broker.
+    if (stopping_) throw AmqpError("stopped with an uncommitted batch");
+  }
 }
 
 // Group commit: what the broker has already sent (up to the prefetch) is committed by the host in
@@ -163,31 +296,8 @@ void RabbitTransport::consumeBatch(Amqp& amqp, AmqpMessage first) {
     if (!more) break;
     batch.push_back(std::move(*more));
   }
-  std::vector<Received> received(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const AmqpProperties& p = batch[i].properties;
-    auto m = fromAmqp(p, batch[i].body, batch[i].exchange, received[i].error);
-    if (m) {
-      received[i].message = std::move(*m);
-    } else {  // what could be read, for the dead letter
-      Message& bad = received[i].message;
-      bad = salvage(p, batch[i].exchange);
-      if (bad.id.empty()) bad.id = "unidentified-" + std::to_string(batch[i].deliveryTag);
-      bad.payload = std::move(batch[i].body);
-    }
-    // The publish span (AMQP header) is the parent of the consume span.
-    if (const std::string* tp = p.header("traceparent")) received[i].message.traceparent = *tp;
-  }
-  std::vector<bool> committed;
-  try {
-    committed = inbound_->accept(received);
-  } catch (const std::exception& e) {
-    // The store is down: hand the messages back to the broker; they come again.
-    log::write(log::Level::Warn, "cannot store consumed messages; requeued",
-               nlohmann::json{{"messages", batch.size()}, {"error", e.what()}});
-    for (const auto& b : batch) amqp.reject(b.deliveryTag, true);
-    throw AmqpError(std::string("store unavailable: ") + e.what());
-  }
+  std::vector<Received> received;
+  const std::vector<bool> committed = commit(amqp, batch, received);
   const bool all = std::all_of(committed.begin(), committed.end(), [](bool c) { return c; });
   for (size_t i = 0; i < batch.size(); ++i) {
     if (committed[i]) {

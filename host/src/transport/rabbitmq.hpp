@@ -1,36 +1,33 @@
 #pragma once
-// The RabbitMQ transport (DESIGN.md §3). Topology, declared idempotently at start:
-//   plexus.events    topic exchange, routing key = event type
-//   plexus.commands  direct exchange, routing key = command type (alternate exchange
-//                    plexus.unroutable keeps commands no service owns, instead of dropping them)
-//   plexus.dlx       direct exchange for dead letters; queue <service>.dead-letter
-//   <service>        consistent-hash exchange on header x-stream, bound from the two exchanges
-//                    for every type the deployment handles, feeding <service>.p0..pN-1 partition
-//                    queues with single-active-consumer: one stream -> one queue -> one consumer
-//                    at a time across replicas, in order.
+// The RabbitMQ transport (DESIGN.md §3); the topology it declares is in transport/topology.hpp.
 // A consumed batch is committed by the host (transport::Inbound), then acked; the publisher sends
-// committed outbox rows with publisher confirms. Both reconnect with backoff.
+// committed outbox rows with publisher confirms. Both connections walk the nodes of
+// transport.urls (transport/endpoints.hpp): each starts at a node of its own and, when its node
+// fails, reconnects to the next one with backoff. A publish that fails or is not confirmed throws,
+// so its outbox rows stay and are published again (through another node); the inbox dedupes.
 
 #include "config/config.hpp"
 #include "transport/amqp.hpp"
+#include "transport/endpoints.hpp"
+#include "transport/topology.hpp"
 #include "transport/transport.hpp"
 
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace plexus::transport {
 
 struct RabbitOptions {
-  std::string url;
-  AmqpTls tls;  // for amqps:// URLs
-  std::string service;
-  int partitions = 4;
+  std::vector<std::string> urls;  // one per broker node
+  AmqpTls tls;                    // for amqps:// URLs
+  TopologyOptions topology;
   int prefetch = 64;
   int confirmTimeoutMs = 10000;
+  int connectTimeoutMs = 5000;  // per node
 };
 
 class RabbitTransport final : public Transport {
@@ -38,26 +35,46 @@ class RabbitTransport final : public Transport {
   RabbitTransport(RabbitOptions options, Bindings bindings);
   ~RabbitTransport() override;
 
+  void verify() override;
+  void attachMetrics(Metrics& metrics) override;
   void start(Inbound& inbound) override;  // consumer thread
   void stopConsuming() override;
   void stop() override;
   void publish(const std::vector<Message>& messages) override;
   std::string state() const override;
+  std::vector<Connection> connections() const override;
 
  private:
-  void declare(Amqp& amqp);
+  // One connection's walk over the nodes, and the node it is on (-1: none).
+  struct Link {
+    Link(std::string r, Endpoints e) : role(std::move(r)), endpoints(std::move(e)) {}
+    std::string role;
+    Endpoints endpoints;
+    int node = -1;  // guarded by stateMu_
+  };
+  // Opens a connection on the first node that answers, the link's current one first.
+  std::unique_ptr<Amqp> connect(Link& link);
+  void lost(Link& link, const std::string& error);
+  void setNode(Link& link, int node);
   void consumeLoop();
   void consumeBatch(Amqp& amqp, AmqpMessage first);
+  std::vector<bool> commit(Amqp& amqp, std::vector<AmqpMessage>& batch,
+                           std::vector<Received>& received);
 
   RabbitOptions options_;
   Bindings bindings_;
   Inbound* inbound_ = nullptr;
+  Link consumerLink_;
+  Link publisherLink_;
   std::unique_ptr<Amqp> publisher_;  // relay thread only
   std::atomic<bool> stopping_{false};
   std::atomic<bool> consumerUp_{false};
   std::atomic<bool> publisherUp_{true};
   mutable std::mutex stateMu_;
   std::string lastError_;
+  Metrics* metrics_ = nullptr;
+  int64_t connectionMetric_ = 0;
+  int64_t connectsMetric_ = 0;
   std::thread consumer_;
 };
 

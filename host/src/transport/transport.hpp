@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+namespace plexus {
+class Metrics;
+}
+
 namespace plexus::transport {
 
 // One consumed message. `error` set: the transport could not make a usable message of it (the
@@ -37,9 +41,22 @@ struct Bindings {
   std::set<std::string> commands;  // every command type a local receptor owns
 };
 
+// One broker connection of a host: its role ("consumer", "publisher") and the node it uses
+// ("host:port"; empty while it is not connected).
+struct Connection {
+  std::string role;
+  std::string node;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
+  // Before the host serves: compares what the broker already has (queue types, arguments) with
+  // the configuration and throws std::invalid_argument naming the difference and what to do.
+  // A broker that cannot be reached is no error here: the transport reconnects once started.
+  virtual void verify() {}
+  // Registers the transport's own metrics (which node each connection uses) on the host's.
+  virtual void attachMetrics(Metrics& metrics) { (void)metrics; }
   // Starts consuming into `inbound` (declares the topology on every (re)connect).
   virtual void start(Inbound& inbound) = 0;
   // Stops consuming; unacked messages go back to the broker.
@@ -52,6 +69,8 @@ class Transport {
   virtual void publish(const std::vector<Message>& messages) = 0;
   // "connected", or "degraded: <reason>" while the broker is unreachable (readiness reports it).
   virtual std::string state() const = 0;
+  // Which node each connection uses (readiness and metrics show it).
+  virtual std::vector<Connection> connections() const { return {}; }
 };
 
 }  // namespace plexus::transport

@@ -176,6 +176,39 @@ TEST(Config, OneUrlIsAListOfOne) {
   EXPECT_EQ(c.transport.urls, std::vector<std::string>{"amqp://a:5672/"});
   EXPECT_EQ(c.transport.queueType, "classic");
 }
+TEST(Config, UrlsFromOneCommaSeparatedVariable) {
+  const char* text = R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq",
+                  "urls": "${PLEXUS_AMQP_URLS:-${PLEXUS_AMQP_URL:-amqp://default/}}"}})";
+  EXPECT_EQ(parse(text).transport.urls, std::vector<std::string>{"amqp://default/"});
+  EXPECT_EQ(parse(text, {{"PLEXUS_AMQP_URL", "amqp://one/"}}).transport.urls,
+            std::vector<std::string>{"amqp://one/"});
+  const Config c = parse(text, {{"PLEXUS_AMQP_URL", "amqp://one/"},
+                                {"PLEXUS_AMQP_URLS", "amqp://a:1/, amqp://b:2/,amqp://c:3/"}});
+  EXPECT_EQ(c.transport.urls,
+            (std::vector<std::string>{"amqp://a:1/", "amqp://b:2/", "amqp://c:3/"}));
+  EXPECT_EQ(c.transport.url, "amqp://a:1/");
+}
+TEST(Config, EmptyUrlInTheListRefused) {
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "urls": "amqp://a/,,amqp://b/"}})",
+              "/transport/urls", "an empty URL");
+}
+TEST(Config, DeliveryLimitDefaultsAndMustExceedMaxAttempts) {
+  const Config c = parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "queue_type": "quorum"}})");
+  EXPECT_EQ(c.transport.deliveryLimit, 20);
+  EXPECT_GT(c.transport.deliveryLimit, c.transport.maxAttempts);
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "queue_type": "quorum",
+                  "max_attempts": 30}})",
+              "/transport/delivery_limit", "must be above max_attempts (30)");
+  // Classic queues have no delivery limit: nothing to compare.
+  EXPECT_EQ(parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "max_attempts": 30}})")
+                .transport.maxAttempts,
+            30);
+}
 TEST(Config, UrlAndUrlsTogetherRefused) {
   expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
     "transport": {"kind": "rabbitmq", "url": "amqp://a/", "urls": ["amqp://b/"]}})",
@@ -225,6 +258,15 @@ TEST(Expand, Forms) {
   EXPECT_THROW(plexus::config::expand("${A", e), std::invalid_argument);
   EXPECT_THROW(plexus::config::expand("${B}", e), std::invalid_argument);
   EXPECT_THROW(plexus::config::expand("${BAD-NAME}", e), std::invalid_argument);
+}
+
+TEST(Expand, NestedDefault) {
+  auto e = env({{"ONE", "amqp://one/"}, {"BOTH", "amqp://a/,amqp://b/"}});
+  EXPECT_EQ(plexus::config::expand("${NONE:-${ONE:-amqp://x/}}", e), "amqp://one/");
+  EXPECT_EQ(plexus::config::expand("${BOTH:-${ONE:-amqp://x/}}", e), "amqp://a/,amqp://b/");
+  EXPECT_EQ(plexus::config::expand("${NONE:-${NOPE:-amqp://x/}}/q", e), "amqp://x//q");
+  EXPECT_THROW(plexus::config::expand("${NONE:-${NOPE}}", e), std::invalid_argument);
+  EXPECT_THROW(plexus::config::expand("${NONE:-${ONE}", e), std::invalid_argument);
 }
 
 }  // namespace
