@@ -1,6 +1,7 @@
 #include "app/application.hpp"
 
 #include "app/host.hpp"
+#include "app/reload_signal.hpp"
 #include "config/config.hpp"
 #include "observability/log.hpp"
 
@@ -14,6 +15,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #ifndef PLEXUS_VERSION
 #define PLEXUS_VERSION "0.0.0"
@@ -112,8 +114,10 @@ int HostApplication::main(const std::vector<std::string>& args) {
 }
 
 int HostApplication::serve(Host& host) {
+  ReloadSignal::block();  // before the first thread starts: SIGHUP must never end the host
   host.load(true);
   host.start();
+  auto hangup = std::make_unique<ReloadSignal>([&host] { host.reloadChanged(); });
   const config::Config& cfg = host.config();
   log::write(
       log::Level::Info, "listening",
@@ -124,6 +128,7 @@ int HostApplication::serve(Host& host) {
                      {"store", cfg.store.kind.empty() ? "none" : cfg.store.kind},
                      {"transport", cfg.transport.kind.empty() ? "none" : cfg.transport.kind}});
   waitForTerminationRequest();
+  hangup.reset();
   log::write(log::Level::Info, "shutting down: readiness is 503, draining",
              nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs},
                             {"drain_seconds", cfg.http.drainSeconds}});

@@ -7,6 +7,8 @@
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/process_metrics.hpp"
+#include "plugin/migrations.hpp"
+#include "plugin/reload.hpp"
 #include "store/migrations.hpp"
 #include "transport/registry.hpp"
 
@@ -23,18 +25,10 @@ namespace {
 
 using nlohmann::json;
 
-// The migrations of the loaded plugins for the store's dialect ("any" fits every dialect).
+// The migrations of the loaded plugins for the store's dialect.
 std::vector<store::Migration> pluginMigrations(const plugin::Runtime& runtime,
                                                const store::Dialect& dialect) {
-  std::vector<store::Migration> out;
-  for (const auto& p : runtime.plugins()) {
-    for (const auto& m : p->migrations) {
-      const std::string d = m.dialect;
-      if (d == dialect.name() || d == "any")
-        out.push_back(store::Migration{p->name, m.version, m.name ? m.name : "", m.sql});
-    }
-  }
-  return out;
+  return plugin::migrationsOf(runtime.plugins(), dialect);
 }
 
 dispatch::Options dispatchOptions(const config::Transport& t, const std::string& instance) {
@@ -151,10 +145,13 @@ void Host::start() {
     runtime_.attachStore(store_.get(), [d] { d->wake(); });
   }
   startFlowSampler();
+  reloader_ = std::make_unique<plugin::Reloader>(runtime_, metrics_, config_, store_.get(),
+                                                 config_.reload.drainTimeoutSeconds * 1000);
   try {
     auto server = std::make_unique<http::Server>(config_, runtime_, metrics_);
     server->attach(store_.get(), dispatcher_.get(), &migrated_);
     server->admin().attachFlow(flow_.get());
+    server->admin().attachReloader(reloader_.get());
     if (transport_) {
       transport::Transport* t = transport_.get();
       server->attachTransportState([t] { return t->state(); });
@@ -213,6 +210,10 @@ bool Host::stop() {
   tracing_.stop();                       // after the last handler: its spans go out too
   server_.reset();
   return drained;
+}
+
+void Host::reloadChanged() {
+  if (reloader_) reloader_->reloadChanged();
 }
 
 int Host::port() const { return server_ ? server_->port() : 0; }

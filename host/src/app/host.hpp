@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace plexus::admin {
 class FlowSampler;
@@ -22,6 +23,9 @@ class Dispatcher;
 }
 namespace plexus::http {
 class Server;
+}
+namespace plexus::plugin {
+class Reloader;
 }
 namespace plexus::transport {
 class Transport;
@@ -64,6 +68,9 @@ class Host {
   // outbox is flushed. True when every in-flight request finished in time.
   bool stop();
 
+  // SIGHUP: reloads every plugin whose file or config entry changed (plugin/reload.hpp).
+  void reloadChanged();
+
   int port() const;
   const config::Config& config() const { return config_; }
   const plugin::Runtime& runtime() const { return runtime_; }
@@ -82,6 +89,7 @@ class Host {
   std::atomic<bool> migrated_{true};
   std::unique_ptr<transport::Transport> transport_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
+  std::unique_ptr<plugin::Reloader> reloader_;
   std::unique_ptr<admin::FlowSampler> flow_;  // the console's charts; outlives the server
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<MigrationWatch> watch_;

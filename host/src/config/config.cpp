@@ -33,9 +33,10 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     throw ConfigError(file, "", std::string("malformed JSON: ") + e.what());
   }
   Reader r(file, env);
-  r.expectObject(
-      doc, "", {"service", "http", "store", "transport", "plugin_dir", "plugins", "log", "console"},
-      {"service", "plugins"});
+  r.expectObject(doc, "",
+                 {"service", "http", "store", "transport", "plugin_dir", "plugins", "log",
+                  "console", "reload", "rebuild"},
+                 {"service", "plugins"});
   Config c;
   c.file = file;
   c.service = r.string(doc["service"], "/service");
@@ -49,6 +50,8 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   if (c.transport.kind.empty() && !c.store.kind.empty()) c.transport.kind = "inproc";
   if (doc.contains("console")) c.console = parseConsole(r, doc["console"]);
   if (doc.contains("log")) c.logLevel = parseLogLevel(r, doc["log"]);
+  if (doc.contains("reload")) c.reload = parseReload(r, doc["reload"]);
+  if (doc.contains("rebuild")) c.rebuild = parseRebuild(r, doc["rebuild"]);
   c.pluginDir = parsePluginDir(r, doc, c.pluginDirGiven);
   c.plugins = parsePlugins(r, doc["plugins"], c.pluginDir);
   return c;

@@ -7,6 +7,7 @@
 #include "admin/dead_letters.hpp"
 #include "admin/overview.hpp"
 #include "admin/peers.hpp"
+#include "admin/plugin_reload.hpp"
 #include "admin/streams.hpp"
 #include "config/config.hpp"
 #include "plugin/runtime.hpp"
@@ -34,6 +35,8 @@ class AdminApi {
   void attach(store::Store* store, dispatch::DeadLetterAdmin* bus);
   // The flow sampler, once the host runs one; /admin/flow answers 404 before.
   void attachFlow(const admin::FlowSampler* flow);
+  // Live upgrades (POST /admin/plugins/{name}/reload), once the host serves.
+  void attachReloader(plugin::Reloader* reloader) { reload_.attach(reloader); }
 
   // Answers one request whose path starts with /admin/. `routeLabel` gets the endpoint's template
   // (for metrics and traces; never an id).
@@ -44,6 +47,7 @@ class AdminApi {
   admin::DeadLetters deadLetters_;
   admin::Streams streams_;
   admin::Peers peers_;
+  admin::PluginReload reload_;
   const admin::FlowSampler* flow_ = nullptr;
 };
 

@@ -1,5 +1,7 @@
 #include "plugin/loader.hpp"
 
+#include "plugin/private_copy.hpp"
+
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 #include <dlfcn.h>
@@ -188,9 +190,19 @@ void setBeforeDlopenHookForTesting(std::function<void(const std::string& path)> 
 std::shared_ptr<LoadedPlugin> load(const std::string& path,
                                    const std::optional<std::string>& sha256,
                                    const std::optional<std::string>& pluginDir) {
-  const int fd = openTrusted(path, sha256, pluginDir);
+  const int checked = openTrusted(path, sha256, pluginDir);
+  int fd = -1;
+  std::string copied;
+  try {
+    fd = privateCopy(checked, path, sha256,
+                     copied);  // what loads can no longer change under the host
+  } catch (...) {
+    ::close(checked);
+    throw;
+  }
+  ::close(checked);
   if (beforeDlopenHook()) beforeDlopenHook()(path);
-  // Load the descriptor we checked, not whatever the path names now.
+  // Load the private copy of the file we checked, not whatever the path names now.
   const std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
   auto lib = std::make_shared<boost::dll::shared_library>();
   boost::dll::fs::error_code ec;
@@ -214,8 +226,8 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path,
     ::close(fd);
     throw PluginError(path, reason);
   }
-  // The descriptor stays open for the life of the process: the dynamic linker knows this object
-  // by the name "/proc/self/fd/N", and a reused N would make it hand back the wrong plugin.
+  // The copy stays open for the life of the process: the dynamic linker knows this object by the
+  // name "/proc/self/fd/N", and a reused N would make it hand back the wrong plugin.
   keepAlive().push_back(lib);
 
   if (!lib->has(PLEXUS_PLUGIN_ENTRY_SYMBOL)) {
@@ -223,7 +235,9 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path,
                                 " (not a Plexus plugin, or PLEXUS_PLUGIN(...) is missing)");
   }
   auto entry = lib->get<const plexus_plugin_desc*()>(PLEXUS_PLUGIN_ENTRY_SYMBOL);
-  return validateDescriptor(path, entry());
+  auto loaded = validateDescriptor(path, entry());
+  loaded->sha256 = copied;
+  return loaded;
 }
 
 std::shared_ptr<LoadedPlugin> validateDescriptor(const std::string& path,
