@@ -30,14 +30,16 @@ ReloadSignal::ReloadSignal(std::function<void()> onSignal) : onSignal_(std::move
 
 ReloadSignal::~ReloadSignal() {
   stopping_ = true;
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  pthread_kill(thread_.native_handle(), SIGHUP);  // wakes sigtimedwait now: shutdown must not wait
+  thread_.join();
 }
 
 void ReloadSignal::loop() {
   const sigset_t set = hangup();
-  const timespec tick{0, 200 * 1000 * 1000};  // how soon the destructor is noticed
+  const timespec tick{1, 0};  // a bounded wait; the destructor wakes it at once
   while (!stopping_) {
-    if (sigtimedwait(&set, nullptr, &tick) != SIGHUP) continue;  // EAGAIN (tick) or EINTR
+    if (sigtimedwait(&set, nullptr, &tick) != SIGHUP || stopping_) continue;  // tick, EINTR, stop
     log::write(log::Level::Info, "SIGHUP: reloading the plugins whose file or config changed");
     try {
       onSignal_();

@@ -15,10 +15,9 @@ Reload parseReload(const Reader& r, const nlohmann::json& v) {
 
 Rebuild parseRebuild(const Reader& r, const nlohmann::json& v) {
   const std::string base = "/rebuild";
-  r.expectObject(v, base,
-                 {"grace_period_seconds", "batch", "sources", "answer_timeout_seconds",
-                  "reply_window"},
-                 {});
+  r.expectObject(
+      v, base,
+      {"grace_period_seconds", "batch", "sources", "answer_timeout_seconds", "reply_window"}, {});
   Rebuild out;
   r.optionalInt(v, base, "grace_period_seconds", out.gracePeriodSeconds, 0, 30 * 24 * 3600);
   r.optionalInt(v, base, "batch", out.batch, 1, 10000);

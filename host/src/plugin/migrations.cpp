@@ -2,8 +2,8 @@
 
 namespace plexus::plugin {
 
-std::vector<store::Migration> migrationsOf(const std::vector<std::shared_ptr<LoadedPlugin>>& plugins,
-                                           const store::Dialect& dialect) {
+std::vector<store::Migration> migrationsOf(
+    const std::vector<std::shared_ptr<LoadedPlugin>>& plugins, const store::Dialect& dialect) {
   std::vector<store::Migration> out;
   for (const auto& p : plugins) {
     for (const auto& m : p->migrations) {

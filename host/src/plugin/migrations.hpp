@@ -10,7 +10,7 @@
 
 namespace plexus::plugin {
 
-std::vector<store::Migration> migrationsOf(const std::vector<std::shared_ptr<LoadedPlugin>>& plugins,
-                                           const store::Dialect& dialect);
+std::vector<store::Migration> migrationsOf(
+    const std::vector<std::shared_ptr<LoadedPlugin>>& plugins, const store::Dialect& dialect);
 
 }  // namespace plexus::plugin

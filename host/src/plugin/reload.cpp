@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 namespace plexus::plugin {
@@ -46,7 +47,8 @@ std::string shapeDifference(const std::vector<Component*>& before,
     }
     const Component& o = *it->second;
     if (o.types != c->types)
-      add("changes the types of " + k + " from " + typesText(o.types) + " to " + typesText(c->types));
+      add("changes the types of " + k + " from " + typesText(o.types) + " to " +
+          typesText(c->types));
     if (o.method != c->method || o.pathTemplate != c->pathTemplate) {
       add("moves " + k + " from " + o.method + " " + o.pathTemplate + " to " + c->method + " " +
           c->pathTemplate);
@@ -57,8 +59,21 @@ std::string shapeDifference(const std::vector<Component*>& before,
 
 // A plugin's config entry as a comparable text (pin, components filter, plugin config).
 std::string entryText(const config::Plugin& pc) {
-  return json{{"sha256", pc.sha256.value_or("")}, {"components", pc.components}, {"config", pc.config}}
+  return json{
+      {"sha256", pc.sha256.value_or("")}, {"components", pc.components}, {"config", pc.config}}
       .dump();
+}
+
+// Whether `now` ships a migration `before` did not (or changed one, which migrate refuses).
+bool hasNewMigrations(const LoadedPlugin& before, const LoadedPlugin& now,
+                      const store::Dialect& dialect) {
+  std::set<std::pair<uint32_t, std::string>> known;
+  for (const auto& m : migrationsOf({std::make_shared<LoadedPlugin>(before)}, dialect))
+    known.insert({m.version, store::checksum(m.sql)});
+  for (const auto& m : migrationsOf({std::make_shared<LoadedPlugin>(now)}, dialect)) {
+    if (known.count({m.version, store::checksum(m.sql)}) == 0) return true;
+  }
+  return false;
 }
 
 void destroyAll(const std::vector<Component*>& created) {
@@ -192,8 +207,8 @@ ReloadOutcome Reloader::reloadLocked(const std::string& name) {
     out.to = lp->version;
     out.sha256 = lp->sha256;
     if (lp->name != name) {
-      return refuse(409, entry->path + " now holds plugin \"" + lp->name + "\", not \"" + name +
-                             "\"");
+      return refuse(409,
+                    entry->path + " now holds plugin \"" + lp->name + "\", not \"" + name + "\"");
     }
     fresh = runtime_.componentsOf(lp, *entry);
   } catch (const PluginError& e) {
@@ -221,7 +236,7 @@ ReloadOutcome Reloader::reloadLocked(const std::string& name) {
     destroyAll(created);
     return refuse(409, e.what());
   }
-  if (store_ != nullptr) {
+  if (store_ != nullptr && hasNewMigrations(*old, *lp, store_->dialect())) {
     auto plugins = runtime_.plugins();
     for (auto& p : plugins) {
       if (p->name == name) p = lp;
@@ -234,8 +249,8 @@ ReloadOutcome Reloader::reloadLocked(const std::string& name) {
       return refuse(409, std::string("migration refused: ") + e.what());
     } catch (const store::SqlError& e) {
       destroyAll(created);
-      return refuse(409, std::string("a migration failed; none of this reload's was applied: ") +
-                             e.what());
+      return refuse(
+          409, std::string("a migration failed; none of this reload's was applied: ") + e.what());
     }
   }
 

@@ -35,11 +35,11 @@ struct ReloadOutcome {
   std::string plugin;
   bool reloaded = false;
   bool unchanged = false;  // SIGHUP: neither the file nor its config entry changed; left alone
-  int status = 200;    // for the admin API: 200; 400 config unreadable; 404 no such plugin;
-                       // 409 the new version was refused (reason says why)
-  std::string reason;  // why it was refused
-  std::string from, to;  // versions
-  std::string sha256;    // of the new version's file
+  int status = 200;        // for the admin API: 200; 400 config unreadable; 404 no such plugin;
+                           // 409 the new version was refused (reason says why)
+  std::string reason;      // why it was refused
+  std::string from, to;    // versions
+  std::string sha256;      // of the new version's file
   int migrationsApplied = 0;
   bool drained = true;  // every call running on the old version ended within the drain timeout
   int64_t drainMs = 0;
