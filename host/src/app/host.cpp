@@ -9,6 +9,7 @@
 #include "observability/process_metrics.hpp"
 #include "plugin/migrations.hpp"
 #include "plugin/reload.hpp"
+#include "rebuild/service.hpp"
 #include "store/migrations.hpp"
 #include "transport/registry.hpp"
 
@@ -143,6 +144,8 @@ void Host::start() {
         transport_.get(), systemClock());
     dispatch::Dispatcher* d = dispatcher_.get();
     runtime_.attachStore(store_.get(), [d] { d->wake(); });
+    rebuilds_ =
+        std::make_unique<rebuild::Service>(config_, *store_, runtime_, metrics_, systemClock());
   }
   startFlowSampler();
   reloader_ = std::make_unique<plugin::Reloader>(runtime_, metrics_, config_, store_.get(),
@@ -152,6 +155,7 @@ void Host::start() {
     server->attach(store_.get(), dispatcher_.get(), &migrated_);
     server->admin().attachFlow(flow_.get());
     server->admin().attachReloader(reloader_.get());
+    server->admin().attachRebuilds(rebuilds_.get());
     if (transport_) {
       transport::Transport* t = transport_.get();
       server->attachTransportState([t] { return t->state(); });
@@ -190,6 +194,7 @@ void Host::startFlowSampler() {
 void Host::startDispatch() {
   if (migrated_) {
     dispatcher_->start();
+    rebuilds_->start();
     return;
   }
   // Wait for `migrate` (a Job, another replica) and start consuming once the schema is there.
@@ -197,6 +202,7 @@ void Host::startDispatch() {
                                             [this] {
                                               migrated_ = true;
                                               dispatcher_->start();
+                                              rebuilds_->start();
                                             });
   watch_->start();
 }
@@ -206,6 +212,7 @@ bool Host::stop() {
   const bool drained = server_->shutdown();
   if (flow_) flow_->stop();
   if (watch_) watch_->stop();
+  if (rebuilds_) rebuilds_->stop();      // a running rebuild is cancelled: the old model stays
   if (dispatcher_) dispatcher_->stop();  // consumer, running handlers, outbox flush, publisher
   tracing_.stop();                       // after the last handler: its spans go out too
   server_.reset();

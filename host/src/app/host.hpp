@@ -27,6 +27,9 @@ class Server;
 namespace plexus::plugin {
 class Reloader;
 }
+namespace plexus::rebuild {
+class Service;
+}
 namespace plexus::transport {
 class Transport;
 }
@@ -90,7 +93,8 @@ class Host {
   std::unique_ptr<transport::Transport> transport_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
   std::unique_ptr<plugin::Reloader> reloader_;
-  std::unique_ptr<admin::FlowSampler> flow_;  // the console's charts; outlives the server
+  std::unique_ptr<rebuild::Service> rebuilds_;  // read-model rebuilds, replay answers, janitor
+  std::unique_ptr<admin::FlowSampler> flow_;    // the console's charts; outlives the server
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<MigrationWatch> watch_;
 };

@@ -8,6 +8,7 @@
 #include "admin/overview.hpp"
 #include "admin/peers.hpp"
 #include "admin/plugin_reload.hpp"
+#include "admin/rebuilds.hpp"
 #include "admin/streams.hpp"
 #include "config/config.hpp"
 #include "plugin/runtime.hpp"
@@ -37,6 +38,8 @@ class AdminApi {
   void attachFlow(const admin::FlowSampler* flow);
   // Live upgrades (POST /admin/plugins/{name}/reload), once the host serves.
   void attachReloader(plugin::Reloader* reloader) { reload_.attach(reloader); }
+  // Read-model rebuilds (/admin/rebuilds), once the host serves with a store.
+  void attachRebuilds(rebuild::Service* service) { rebuilds_.attach(service); }
 
   // Answers one request whose path starts with /admin/. `routeLabel` gets the endpoint's template
   // (for metrics and traces; never an id).
@@ -48,6 +51,7 @@ class AdminApi {
   admin::Streams streams_;
   admin::Peers peers_;
   admin::PluginReload reload_;
+  admin::Rebuilds rebuilds_;
   const admin::FlowSampler* flow_ = nullptr;
 };
 

@@ -776,6 +776,9 @@ Delivery Runtime::deliver(Component& serving, const Message& e, store::Transacti
   m.traceparent = view(call.traceparent);
   m.payload = view(e.payload);
   m.timestamp_unix_ms = e.timestampMs;
+  // A rebuild's switch of this perspective's read model waits for this transaction (rebuild/).
+  if (tx != nullptr && c.kind == Kind::Perspective && store_ != nullptr)
+    store_->dialect().shareHandlerLock(*tx, c.id);
   {
     CurrentCall current(&call);
     d.status = c.handleMessage(c.instance, &call, &m);

@@ -205,6 +205,32 @@ ALTER TABLE plexus_events ADD COLUMN content_type TEXT NOT NULL DEFAULT 'applica
 ALTER TABLE plexus_events ADD COLUMN occurred_at BIGINT NOT NULL DEFAULT 0
 )SQL";
 
+// v5: live rebuilds of a perspective's read model (rebuild/): progress and where the replaced
+// copy waits for its drop, readable by every replica and by the rebuild command.
+constexpr const char* kFrameworkV5 = R"SQL(
+CREATE TABLE plexus_rebuilds (
+  id TEXT PRIMARY KEY,
+  component TEXT NOT NULL,
+  state TEXT NOT NULL,
+  source TEXT NOT NULL,
+  shadow TEXT NOT NULL,
+  retired TEXT NOT NULL DEFAULT '',
+  tables TEXT NOT NULL DEFAULT '[]',
+  events BIGINT NOT NULL DEFAULT 0,
+  duplicates BIGINT NOT NULL DEFAULT 0,
+  rejected BIGINT NOT NULL DEFAULT 0,
+  lag BIGINT NOT NULL DEFAULT 0,
+  owner TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  switched_at BIGINT,
+  drop_after BIGINT,
+  dropped_at BIGINT,
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX plexus_rebuilds_component ON plexus_rebuilds (component, started_at)
+)SQL";
+
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -251,8 +277,8 @@ std::vector<Migration> frameworkMigrations(const Dialect& dialect) {
                 dialect.ddl(kFrameworkV1)},
       Migration{"plexus", 2, "delivery claims", kFrameworkV2},
       Migration{"plexus", 3, "deliveries by stream", kFrameworkV3},
-      Migration{"plexus", 4, "messages as metadata columns and payload",
-                dialect.ddl(kFrameworkV4)}};
+      Migration{"plexus", 4, "messages as metadata columns and payload", dialect.ddl(kFrameworkV4)},
+      Migration{"plexus", 5, "read model rebuilds", kFrameworkV5}};
 }
 
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations) {

@@ -79,6 +79,10 @@ class Amqp {
   void declareExchange(const std::string& name, const std::string& type, const AmqpArgs& args = {});
   void declareQueue(const std::string& name, const AmqpArgs& args = {});
   void bindQueue(const std::string& queue, const std::string& exchange, const std::string& key);
+  // Messages ready in `queue` (a passive declare). A queue that does not exist throws AmqpError
+  // and closes the connection (open() again).
+  uint32_t messageCount(const std::string& queue);
+  void deleteQueue(const std::string& queue);
   void bindExchange(const std::string& destination, const std::string& source,
                     const std::string& key);
 

@@ -1,0 +1,106 @@
+#include "rebuild/local_source.hpp"
+
+#include "base/clock.hpp"
+#include "rebuild/shadow.hpp"
+#include "store/message_rows.hpp"
+
+namespace plexus::rebuild {
+namespace {
+
+std::string text(const Value& v) { return v.isNull() ? std::string() : v.asText(); }
+
+constexpr const char* kColumns =
+    "e.stream_id, e.version, e.message_id, e.type, e.payload, e.correlation_id, e.causation_id, "
+    "e.source, e.traceparent, e.content_type, e.occurred_at";
+
+}  // namespace
+
+LocalSource::LocalSource(std::vector<std::string> types, const Clock& clock)
+    : types_(std::move(types)), clock_(clock) {}
+
+std::vector<Message> LocalSource::select(store::Transaction& tx, const std::string& where,
+                                         std::vector<Value> params, int limit, bool cursor) {
+  const size_t first = params.size() + 1;
+  for (const auto& t : types_) params.emplace_back(t);
+  params.emplace_back(limit);
+  const Rows rows = tx.query(
+      std::string("SELECT ") + kColumns + " FROM plexus_events e WHERE " + where +
+          " AND e.type IN (" + store::placeholders(first, types_.size()) +
+          ") ORDER BY e.stream_id, e.version LIMIT $" + std::to_string(first + types_.size()),
+      params);
+  std::vector<Message> out;
+  out.reserve(rows.size());
+  for (const Row& r : rows) {
+    Message m;
+    m.kind = "event";
+    m.stream = text(r[0]);
+    if (cursor) {
+      afterStream_ = m.stream;
+      afterVersion_ = r[1].asInt();
+    }
+    m.id = text(r[2]);
+    m.type = text(r[3]);
+    m.payload = text(r[4]);
+    m.correlation = text(r[5]);
+    m.causation = text(r[6]);
+    m.source = text(r[7]);
+    m.traceparent = text(r[8]);
+    m.contentType = text(r[9]);
+    m.timestampMs = r[10].isNull() ? 0 : r[10].asInt();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<Message> LocalSource::history(store::Transaction& tx, int limit) {
+  if (historyStartedAt_ == 0) historyStartedAt_ = clock_.nowMs();
+  const std::string stream = afterStream_;
+  const int64_t version = afterVersion_;
+  return select(tx, "(e.stream_id > $1 OR (e.stream_id = $1 AND e.version > $2))",
+                {stream, static_cast<long long>(version)}, limit, true);
+}
+
+std::vector<Message> LocalSource::recent(store::Transaction& tx, int limit) {
+  if (roundStartedAt_ == 0) roundStartedAt_ = historyStartedAt_;
+  const int64_t since = roundStartedAt_ - kMarginMs;
+  const int64_t now = clock_.nowMs();
+  auto out = select(tx,
+                    std::string("e.created_at >= $1 AND NOT EXISTS (SELECT 1 FROM ") + kLedger +
+                        " l WHERE l.message_id = e.message_id)",
+                    {static_cast<long long>(since)}, limit);
+  if (out.empty()) roundStartedAt_ = now;  // caught up to here: the next round starts later
+  return out;
+}
+
+std::vector<Message> LocalSource::missing(store::Transaction& tx, const std::string& handler,
+                                          int64_t sinceMs) {
+  return select(tx,
+                std::string("e.message_id IN (SELECT i.message_id FROM plexus_inbox i WHERE "
+                            "i.handler = $1 AND i.processed_at >= $2) AND NOT EXISTS (SELECT 1 "
+                            "FROM ") +
+                    kLedger + " l WHERE l.message_id = e.message_id)",
+                {handler, static_cast<long long>(sinceMs)}, 1000000);
+}
+
+void LocalSource::committed() {
+  committedStream_ = afterStream_;
+  committedVersion_ = afterVersion_;
+}
+
+void LocalSource::rewind() {
+  afterStream_ = committedStream_;
+  afterVersion_ = committedVersion_;
+}
+
+int64_t LocalSource::lag(store::Transaction& tx) {
+  std::vector<Value> params;
+  for (const auto& t : types_) params.emplace_back(t);
+  const Rows r =
+      tx.query(std::string("SELECT COUNT(*) FROM plexus_events e WHERE e.type IN (") +
+                   store::placeholders(1, types_.size()) + ") AND NOT EXISTS (SELECT 1 FROM " +
+                   kLedger + " l WHERE l.message_id = e.message_id)",
+               params);
+  return r.empty() ? -1 : r[0][0].asInt();
+}
+
+}  // namespace plexus::rebuild
