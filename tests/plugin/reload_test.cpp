@@ -25,42 +25,14 @@ using plexus::test::testPlugin;
 
 constexpr const char* kLib = "plexus_live.so";
 
-// An embedded host (SQLite, in-process bus) serving the live plugin from a directory of its own.
-struct LiveHost {
-  explicit LiveHost(const std::string& first = "live_v1") {
-    installFile(testPlugin(first), dir.path(), kLib);
-    writeConfig("");
-    host = std::make_unique<HostProcess>(config());
-  }
-  std::string config() const { return dir.file("host.json"); }
-  void writeConfig(const std::string& sha256) const {
-    json plugin{{"library", kLib}};
-    if (!sha256.empty()) plugin["sha256"] = sha256;
-    const json c{{"service", "live-test"},
-                 {"http", {{"host", "127.0.0.1"}, {"port", 0}}},
-                 {"store", {{"kind", "sqlite"}, {"url", dir.file("live.db")}}},
-                 {"plugin_dir", dir.path()},
-                 {"plugins", json::array({plugin})},
-                 {"reload", {{"drain_timeout_seconds", 10}}}};
-    dir.write("host.json", c.dump(2));
-  }
-  void install(const std::string& testPluginName) const {
-    installFile(testPlugin(testPluginName), dir.path(), kLib);
-  }
-  plexus::test::HttpResult reload() const {
-    return http(host->port(), "POST", "/admin/plugins/live/reload");
-  }
-  json place(const std::string& id, const std::string& stream = "s") const {
-    const auto r =
-        http(host->port(), "POST", "/api/live/orders",
-             json{{"orderId", id}, {"stream", stream}, {"lines", {{{"qty", 2}}}}}.dump());
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.status == 201 ? json::parse(r.body) : json();
-  }
-  json stats() const { return json::parse(http(host->port(), "GET", "/api/live/stats").body); }
-  TempDir dir;
-  std::unique_ptr<HostProcess> host;
-};
+using plexus::test::LiveHost;
+using plexus::test::LiveHostOptions;
+
+LiveHostOptions starting(const std::string& first) {
+  LiveHostOptions o;
+  o.first = first;
+  return o;
+}
 
 double metric(const std::string& text, const std::string& series) {
   const size_t at = text.find(series + " ");
@@ -69,7 +41,7 @@ double metric(const std::string& text, const std::string& series) {
 
 TEST(Reload, UpgradesUnderOrderLoadWithoutAFailedRequestLostMessageOrReorder) {
   LiveHost live;
-  OrderLoad load(live.host->port(), 4, 3, "/api/live/stats");
+  OrderLoad load(live.port(), 4, 3, "/api/live/stats");
   ASSERT_TRUE(eventually([&] { return load.orders() >= 100; }, 60000));
   live.install("live_v2");
   const auto r = live.reload();
@@ -110,12 +82,12 @@ TEST(Reload, UpgradesUnderOrderLoadWithoutAFailedRequestLostMessageOrReorder) {
       << live.stats().dump() << " orders " << orders;
   EXPECT_EQ(live.stats()["orders"].get<int64_t>(), orders);
   for (const auto& [stream, n] : load.streams()) {
-    const json log = json::parse(http(live.host->port(), "GET", "/api/live/log/" + stream).body);
+    const json log = json::parse(http(live.port(), "GET", "/api/live/log/" + stream).body);
     ASSERT_EQ(static_cast<int64_t>(log.size()), n) << stream;
     for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i][0].get<int64_t>(), int64_t(i) + 1);
   }
   // The version that handled each message is on the metrics.
-  const std::string m = http(live.host->port(), "GET", "/metrics").body;
+  const std::string m = http(live.port(), "GET", "/metrics").body;
   const std::string series =
       R"(plexus_messages_handled_total{handler="live/LiveLog",type="LiveOrderPlaced",version=")";
   EXPECT_GT(metric(m, series + "1.0.0\"}"), 0) << m;
@@ -147,7 +119,7 @@ TEST(Reload, RefusesBrokenVersionsAndTheServingOneGoesOn) {
     const json body = json::parse(r.body);
     EXPECT_NE(body.value("error", "").find(c.expected), std::string::npos) << r.body;
     EXPECT_EQ(body["serving"], "2.0.0");
-    EXPECT_EQ(http(live.host->port(), "GET", "/health/ready").status, 200);
+    EXPECT_EQ(http(live.port(), "GET", "/health/ready").status, 200);
     const json placed = live.place("after-" + c.plugin + std::to_string(c.pin.size()));
     EXPECT_EQ(placed["version"], "2.0.0");
     EXPECT_TRUE(placed.contains("receipt"));
@@ -164,9 +136,9 @@ TEST(Reload, RefusesBrokenVersionsAndTheServingOneGoesOn) {
 // the slow call runs and then waits for it (with SQLite, a migration would wait for the
 // transaction of the slow call first).
 TEST(Reload, CallsRunningOnTheOldVersionFinishThere) {
-  LiveHost live("live_v2");
+  LiveHost live(starting("live_v2"));
   auto slow = std::async(std::launch::async, [&] {
-    return http(live.host->port(), "POST", "/api/live/orders",
+    return http(live.port(), "POST", "/api/live/orders",
                 json{{"orderId", "slow"}, {"stream", "x"}, {"workMs", 1500}}.dump());
   });
   // The slow call runs on version 1 (its receptor logs when it starts working).
@@ -196,7 +168,7 @@ TEST(Reload, SighupReloadsWhatChanged) {
   EXPECT_EQ(live.place("two")["version"], "2.0.0");
   live.host->signal(SIGHUP);  // nothing changed: nothing reloads, the host goes on
   EXPECT_EQ(live.place("three")["version"], "2.0.0");
-  EXPECT_EQ(http(live.host->port(), "GET", "/health").status, 200);
+  EXPECT_EQ(http(live.port(), "GET", "/health").status, 200);
 }
 
 // The issue's measurement: `printf garbage > plugin.so` next to a running host used to kill it,
@@ -212,7 +184,7 @@ TEST(Reload, OverwritingTheLoadedFileInPlaceDoesNotHarmTheHost) {
   plexus::test::overwriteInPlace(live.dir.file(kLib), v2);
   for (int i = 0; i < 20; ++i)
     EXPECT_EQ(live.place("after-cp-" + std::to_string(i))["version"], "1.0.0");
-  EXPECT_EQ(http(live.host->port(), "GET", "/health/ready").status, 200);
+  EXPECT_EQ(http(live.port(), "GET", "/health/ready").status, 200);
   EXPECT_FALSE(live.host->waitExit(50).has_value());  // still running
 }
 

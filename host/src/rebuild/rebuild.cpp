@@ -105,13 +105,19 @@ void Rebuild::begin() {
   types_ = perspective_->types;
   const int64_t now = clock_.nowMs();
   record_.startedAt = record_.updatedAt = now;
-  auto tx = live_.begin();
-  if (auto other = records::running(*tx, record_.component, now - kAliveMs)) {
-    throw RebuildError("a rebuild of " + record_.component + " is running already (" + other->id +
-                       ", " + other->state + ", on " + other->owner + ")");
+  {
+    auto tx = live_.begin();
+    // One at a time per component across replicas (PostgreSQL: a lock; SQLite: the write lock).
+    live_.dialect().takeHandlerLock(*tx, "rebuild:" + record_.component);
+    if (!records::insertUnlessRunning(*tx, record_, now - kAliveMs)) {
+      const auto other = records::running(*tx, record_.component, now - kAliveMs);
+      throw RebuildError("a rebuild of " + record_.component + " is running already" +
+                         (other ? " (" + other->id + ", " + other->state + ", on " + other->owner +
+                                      ")"
+                                : std::string()));
+    }
+    tx->commit();
   }
-  records::insert(*tx, record_);
-  tx->commit();
   if (runningMetric_ > 0) metrics_.update(runningMetric_, {record_.component}, 1);
   log::write(log::Level::Info, "rebuild started",
              json{{"rebuild", record_.id},

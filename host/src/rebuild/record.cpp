@@ -91,15 +91,31 @@ json Record::toJson() const {
 
 namespace records {
 
-void insert(store::Transaction& tx, const Record& r) {
-  tx.exec(std::string("INSERT INTO plexus_rebuilds (") + kColumns +
-              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-              "$17, $18)",
-          {r.id, r.component, r.state, r.source, r.shadow, r.retired, json(r.tables).dump(),
-           static_cast<long long>(r.events), static_cast<long long>(r.duplicates),
-           static_cast<long long>(r.rejected), static_cast<long long>(r.lag), r.owner,
-           static_cast<long long>(r.startedAt), static_cast<long long>(r.updatedAt),
-           orNull(r.switchedAt), orNull(r.dropAfter), orNull(r.droppedAt), r.error});
+bool insertUnlessRunning(store::Transaction& tx, const Record& r, int64_t aliveSinceMs) {
+  return tx.exec(std::string("INSERT INTO plexus_rebuilds (") + kColumns +
+                     ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+                     "$16, $17, $18 WHERE NOT EXISTS (SELECT 1 FROM plexus_rebuilds WHERE "
+                     "component = $2 AND state IN ('preparing', 'replaying', 'catching-up', "
+                     "'switching') AND updated_at >= $19)",
+                 {r.id,
+                  r.component,
+                  r.state,
+                  r.source,
+                  r.shadow,
+                  r.retired,
+                  json(r.tables).dump(),
+                  static_cast<long long>(r.events),
+                  static_cast<long long>(r.duplicates),
+                  static_cast<long long>(r.rejected),
+                  static_cast<long long>(r.lag),
+                  r.owner,
+                  static_cast<long long>(r.startedAt),
+                  static_cast<long long>(r.updatedAt),
+                  orNull(r.switchedAt),
+                  orNull(r.dropAfter),
+                  orNull(r.droppedAt),
+                  r.error,
+                  static_cast<long long>(aliveSinceMs)}) == 1;
 }
 
 void update(store::Transaction& tx, const Record& r) {

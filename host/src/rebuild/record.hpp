@@ -39,7 +39,10 @@ struct Record {
 
 namespace records {
 
-void insert(store::Transaction& tx, const Record& r);
+// Inserts `r` unless a rebuild of the same component is active and was updated since
+// `aliveSinceMs`; false then. One statement, and a write: with SQLite it takes the write lock
+// before it reads (a read first could not be upgraded while another process writes).
+bool insertUnlessRunning(store::Transaction& tx, const Record& r, int64_t aliveSinceMs);
 // Progress and state (everything but the id, component, source, owner and start).
 void update(store::Transaction& tx, const Record& r);
 std::optional<Record> get(store::Transaction& tx, const std::string& id);
