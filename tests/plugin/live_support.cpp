@@ -284,10 +284,10 @@ std::vector<std::string> LiveHost::leftovers() const {
   auto db = openStore();
   auto tx = db->begin();
   if (options_.postgres) {
-    for (const auto& r : tx->query("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 OR "
-                                   "nspname LIKE $2",
-                                   {options_.schema + "\\_rebuild\\_%",
-                                    options_.schema + "\\_retired\\_%"}))
+    for (const auto& r :
+         tx->query("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 OR "
+                   "nspname LIKE $2",
+                   {options_.schema + "\\_rebuild\\_%", options_.schema + "\\_retired\\_%"}))
       out.push_back(r[0].asText());
   } else {
     for (const auto& r : tx->query("SELECT name FROM sqlite_master WHERE type = 'table' AND "

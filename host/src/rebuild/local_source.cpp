@@ -68,7 +68,8 @@ std::vector<Message> LocalSource::recent(store::Transaction& tx, int limit) {
                     std::string("e.created_at >= $1 AND NOT EXISTS (SELECT 1 FROM ") + kLedger +
                         " l WHERE l.message_id = e.message_id)",
                     {static_cast<long long>(since)}, limit);
-  if (out.empty()) roundStartedAt_ = now;  // caught up to here: the next round starts later
+  // Less than asked for: caught up to here, so the next round looks back from now.
+  if (static_cast<int>(out.size()) < limit) roundStartedAt_ = now;
   return out;
 }
 

@@ -111,10 +111,10 @@ void Rebuild::begin() {
     live_.dialect().takeHandlerLock(*tx, "rebuild:" + record_.component);
     if (!records::insertUnlessRunning(*tx, record_, now - kAliveMs)) {
       const auto other = records::running(*tx, record_.component, now - kAliveMs);
-      throw RebuildError("a rebuild of " + record_.component + " is running already" +
-                         (other ? " (" + other->id + ", " + other->state + ", on " + other->owner +
-                                      ")"
-                                : std::string()));
+      throw RebuildError(
+          "a rebuild of " + record_.component + " is running already" +
+          (other ? " (" + other->id + ", " + other->state + ", on " + other->owner + ")"
+                 : std::string()));
     }
     tx->commit();
   }
@@ -155,19 +155,31 @@ void Rebuild::prepare() {
 }
 
 void Rebuild::replay() {
-  while (
-      batch([&](store::Transaction& tx) { return source_->history(tx, config_.rebuild.batch); })) {
+  const auto started = std::chrono::steady_clock::now();
+  auto history = [&](store::Transaction& tx) { return source_->history(tx, config_.rebuild.batch); };
+  while (batch(history) > 0) {
   }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const Record r = snapshot();
+  log::write(log::Level::Info, "rebuild: history replayed",
+             json{{"rebuild", r.id},
+                  {"component", r.component},
+                  {"events", r.events},
+                  {"seconds", seconds},
+                  {"events_per_second", seconds > 0 ? double(r.events) / seconds : 0.0}});
   setState("catching-up");
 }
 
+// Until a round finds less than a batch waiting: the rest goes in with the switch, or to the live
+// perspective after it (events keep coming; waiting for none would never end under load).
 void Rebuild::catchUp() {
-  while (
-      batch([&](store::Transaction& tx) { return source_->recent(tx, config_.rebuild.batch); })) {
+  auto recent = [&](store::Transaction& tx) { return source_->recent(tx, config_.rebuild.batch); };
+  while (batch(recent) >= static_cast<size_t>(config_.rebuild.batch)) {
   }
 }
 
-bool Rebuild::batch(const std::function<std::vector<Message>(store::Transaction&)>& read) {
+size_t Rebuild::batch(const std::function<std::vector<Message>(store::Transaction&)>& read) {
   for (int attempt = 1;; ++attempt) {
     checkCancelled();
     try {
@@ -178,7 +190,7 @@ bool Rebuild::batch(const std::function<std::vector<Message>(store::Transaction&
       source_->committed();
       account(c);
       persist(false);
-      return !events.empty();
+      return events.size();
     } catch (const store::SqlError& e) {
       source_->rewind();
       if (!e.transient() || attempt >= kBatchAttempts) throw;
@@ -220,12 +232,9 @@ bool Rebuild::switchOnce() {
              {record_.id, static_cast<long long>(started)});
     live_.dialect().takeHandlerLock(*tx, record_.component);
     const int64_t since = started - int64_t{config_.transport.retentionHours} * 3600 * 1000;
+    // What the live perspective handled must be in; what is still on its way is handled live
+    // after the switch (it is in neither the shadow nor the inbox).
     tail += applier_->apply(*tx, source_->missing(*tx, record_.component, since));
-    for (;;) {
-      const auto events = source_->recent(*tx, config_.rebuild.batch);
-      if (events.empty()) break;
-      tail += applier_->apply(*tx, events);
-    }
     tables = target_.tables.empty() ? shadow_->tables(*tx, true) : target_.tables;
     if (tables.empty())
       throw RebuildError("the replay filled no table; name the read model's tables");

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -74,8 +75,8 @@ class Rebuild {
   void catchUp();
   void switchOver();
   bool switchOnce();
-  // One shadow transaction: `read` gives events, which are applied; false when it gave none.
-  bool batch(const std::function<std::vector<Message>(store::Transaction&)>& read);
+  // One shadow transaction: `read` gives events, which are applied. Returns how many it gave.
+  size_t batch(const std::function<std::vector<Message>(store::Transaction&)>& read);
   void account(const Counts& c);
   void setState(const std::string& state);
   void persist(bool force);

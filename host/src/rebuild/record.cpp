@@ -97,24 +97,11 @@ bool insertUnlessRunning(store::Transaction& tx, const Record& r, int64_t aliveS
                      "$16, $17, $18 WHERE NOT EXISTS (SELECT 1 FROM plexus_rebuilds WHERE "
                      "component = $2 AND state IN ('preparing', 'replaying', 'catching-up', "
                      "'switching') AND updated_at >= $19)",
-                 {r.id,
-                  r.component,
-                  r.state,
-                  r.source,
-                  r.shadow,
-                  r.retired,
-                  json(r.tables).dump(),
-                  static_cast<long long>(r.events),
-                  static_cast<long long>(r.duplicates),
-                  static_cast<long long>(r.rejected),
-                  static_cast<long long>(r.lag),
-                  r.owner,
-                  static_cast<long long>(r.startedAt),
-                  static_cast<long long>(r.updatedAt),
-                  orNull(r.switchedAt),
-                  orNull(r.dropAfter),
-                  orNull(r.droppedAt),
-                  r.error,
+                 {r.id, r.component, r.state, r.source, r.shadow, r.retired, json(r.tables).dump(),
+                  static_cast<long long>(r.events), static_cast<long long>(r.duplicates),
+                  static_cast<long long>(r.rejected), static_cast<long long>(r.lag), r.owner,
+                  static_cast<long long>(r.startedAt), static_cast<long long>(r.updatedAt),
+                  orNull(r.switchedAt), orNull(r.dropAfter), orNull(r.droppedAt), r.error,
                   static_cast<long long>(aliveSinceMs)}) == 1;
 }
 

@@ -89,7 +89,10 @@ void ReplayResponder::serve(Amqp& consumer, Amqp& publisher) {
   const std::string queue = replay::requestQueue(config_.service);
   consumer.open(5000);
   consumer.declareExchange(replay::kExchange, "fanout");
-  consumer.declareQueue(queue);
+  // A request nobody answers in ten minutes is of no use (its rebuild gave up); a deployment
+  // gone for a day takes its queue with it.
+  consumer.declareQueue(queue,
+                        {{"x-message-ttl", int64_t{600000}}, {"x-expires", int64_t{86400000}}});
   consumer.bindQueue(queue, replay::kExchange, "");
   consumer.qos(1);  // one request at a time; the others wait for this replica or another
   consumer.consume(queue);
