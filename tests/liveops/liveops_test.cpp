@@ -87,6 +87,30 @@ void waitFor(const LiveHost& h, const char* key, int64_t n, int timeoutMs = 3000
       << key << " " << h.stats().dump() << " expected " << n;
 }
 
+// The replay of the history alone (before the catch-up and the switch), from the last
+// "rebuild: history replayed" log line in `output`.
+std::string historyFigure(const std::string& output) {
+  const size_t at = output.rfind("\"msg\":\"rebuild: history replayed\"");
+  if (at == std::string::npos) return "(no history log line)";
+  const size_t begin = output.rfind('{', at), end = output.find('\n', at);
+  const json line = json::parse(output.substr(begin, end - begin), nullptr, false);
+  if (!line.is_object()) return "(unreadable history log line)";
+  return std::to_string(line.value("events", 0)) + " events in " +
+         std::to_string(line.value("seconds", 0.0)) +
+         " s = " + std::to_string(line.value("events_per_second", 0.0)) + " events/s";
+}
+
+// The same rebuild again with nothing else running: the replay rate without competing load.
+void quietRebuild(const LiveHost& reader, const std::string& where) {
+  const auto started = reader.rebuild("live/LiveSummary");
+  ASSERT_EQ(started.status, 202) << started.body;
+  const json r =
+      reader.waitRebuild(json::parse(started.body)["id"], {"switched", "failed"}, 600000);
+  ASSERT_EQ(r.value("state", ""), "switched") << r.dump();
+  figure(where +
+         " history replayed, nothing else running: " + historyFigure(reader.host->output()));
+}
+
 // Rebuild the summary (a new column) while orders flow on `writer` and reads go to `reader`;
 // `viaCommand`: the rebuild command in another process (a Kubernetes Job), else the admin API.
 // Returns the rebuild's record.
@@ -95,18 +119,22 @@ json rebuildUnderLoad(const LiveHost& writer, const LiveHost& reader, bool viaCo
   OrderLoad load(writer.port(), 3, 3, "", "b-");
   OrderLoad reads(reader.port(), 0, 1, "/api/live/summary/" + readId);
   json record;
+  std::string output;
   const auto start = Clock::now();
   if (viaCommand) {
     const auto r = plexus::test::runHost(
         {"rebuild", "--config", reader.config(), "--component", "live/LiveSummary"});
     EXPECT_EQ(r.exitCode, 0) << r.err << r.out;
+    output = r.out;
     const json list = json::parse(http(reader.port(), "GET", "/admin/rebuilds?limit=1").body);
     record = list["rebuilds"].at(0);
   } else {
     const auto started = reader.rebuild("live/LiveSummary");
     EXPECT_EQ(started.status, 202) << started.body;
     record = reader.waitRebuild(json::parse(started.body)["id"], {"switched", "failed"}, 1200000);
+    output = reader.host->output();
   }
+  figure("history replayed, orders flowing: " + historyFigure(output));
   figure(std::string("rebuild ") + (viaCommand ? "command" : "through the admin API") + ": " +
          std::to_string(secondsSince(start)) + " s to the switch; " + record.dump());
   const int64_t atSwitch = load.orders();
@@ -155,11 +183,14 @@ double plainSqlReplay(plexus::store::Store& db, const std::string& events, const
                  "json_array_length(payload, '$.lines') FROM " +
                      events + " WHERE type = 'LiveOrderPlaced' AND 1 = 1";
   const auto start = Clock::now();
-  auto tx = db.begin();
-  const int64_t n = tx->exec("INSERT INTO " + into + " (order_id, items, lines) " + select +
-                             " ON CONFLICT (order_id) DO UPDATE SET items = excluded.items, lines "
-                             "= excluded.lines");
-  tx->commit();
+  int64_t n = 0;
+  {  // (a SQLite transaction holds the store until it is destroyed)
+    auto tx = db.begin();
+    n = tx->exec("INSERT INTO " + into + " (order_id, items, lines) " + select +
+                 " ON CONFLICT (order_id) DO UPDATE SET items = excluded.items, lines = "
+                 "excluded.lines");
+    tx->commit();
+  }
   const double s = secondsSince(start);
   {
     auto drop = db.begin();
@@ -259,6 +290,7 @@ TEST(Long, EmbeddedRebuildOfTenThousandOrdersWhileOrdersFlow) {
   figure("embedded rebuild: " + std::to_string(record.value("events", 0)) + " events at " +
          std::to_string(rateOf(record)) + " events/s (orders flowing)");
   checkRebuilt(h, record, orders, "local");
+  quietRebuild(h, "embedded");
   auto db = h.openStore();
   plainSqlReplay(*db, "plexus_events", "plain_summary", false);
 }
@@ -273,6 +305,7 @@ TEST(Long, DistributedRebuildOfTenThousandOrdersWhileOrdersFlow) {
   figure("distributed rebuild (broker replay): " + std::to_string(record.value("events", 0)) +
          " events at " + std::to_string(rateOf(record)) + " events/s (orders flowing)");
   checkRebuilt(s.report, record, orders, "broker");
+  quietRebuild(s.report, "distributed (broker replay)");
   auto db = s.report.openStore();
   plainSqlReplay(*db, s.orders.options().schema + ".plexus_events",
                  s.report.options().schema + ".plain_summary", true);

@@ -50,6 +50,7 @@ void waitForModels(const LiveHost& live, int64_t orders) {
 TEST(Rebuild, ReplaysBesideTheServingModelWhileOrdersFlowThenSwitchesAndDropsTheOld) {
   LiveHost live(options());
   const int64_t before = placeOrders(live, 300);
+  waitForModels(live, before);  // (the bus is asynchronous: nothing of version 1 still on its way)
   // Version 2 computes a new column; its migration adds it, so the rows before it have none.
   live.install("live_v2");
   ASSERT_EQ(live.reload().status, 200);

@@ -2,7 +2,7 @@
 // source (tests/plugins/CMakeLists.txt): LIVE_VERSION 1 or 2 (2 answers with a new response field
 // and its read model computes a new column; 2.1 changes nothing but its version), and broken
 // versions 3 (a failing migration, a
-// component whose construction throws).
+// component whose construction throws, one more route).
 //
 //   POST /api/live/orders {"orderId", "stream", "seq", "lines": [{"qty": N}, ...], "workMs"?}
 //     -> invokes PlaceLiveOrder (the order row, event LiveOrderPlaced) -> 201 {orderId, version}
@@ -158,6 +158,15 @@ class GetStats final : public plexus::Route {
   }
 };
 
+#ifdef LIVE_EXTRA_ROUTE
+class GetPing final : public plexus::Route {
+ public:
+  plexus::Response handle(plexus::Context&, const plexus::Request&) override {
+    return plexus::Response::json(200, Json{{"pong", true}});
+  }
+};
+#endif
+
 }  // namespace live
 
 PLEXUS_REGISTER_MIGRATION(
@@ -184,4 +193,7 @@ PLEXUS_REGISTER_ROUTE(live::PostOrder, "POST", "/api/live/orders");
 PLEXUS_REGISTER_ROUTE(live::GetSummary, "GET", "/api/live/summary/{id}");
 PLEXUS_REGISTER_ROUTE(live::GetLog, "GET", "/api/live/log/{stream}");
 PLEXUS_REGISTER_ROUTE(live::GetStats, "GET", "/api/live/stats");
+#ifdef LIVE_EXTRA_ROUTE
+PLEXUS_REGISTER_ROUTE(live::GetPing, "GET", "/api/live/ping");  // a changed shape
+#endif
 PLEXUS_PLUGIN("live", LIVE_VERSION_TEXT);

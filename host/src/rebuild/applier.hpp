@@ -1,7 +1,8 @@
 #pragma once
 // Runs events through the rebuilt perspective inside a shadow transaction, each exactly once:
-// the ledger (rebuild/shadow.hpp) drops what was applied before, each event runs under its own
-// savepoint and is recorded in the ledger with its effects. What the perspective would send or
+// the ledger (rebuild/shadow.hpp) drops what was applied before; a batch runs under one
+// savepoint (one per event when an event fails), and its events are recorded in the ledger with
+// their effects. What the perspective would send or
 // do after a commit is dropped: a rebuild only writes the read model.
 
 #include "message/message.hpp"
@@ -44,6 +45,11 @@ class Applier {
   Counts apply(store::Transaction& tx, const std::vector<Message>& events);
 
  private:
+  // False at the first event that did not succeed (`careful`: each under a savepoint instead,
+  // a rejected one undone alone).
+  bool runAll(store::Transaction& tx, const std::vector<const Message*>& events, bool careful,
+              Counts& counts);
+  void record(store::Transaction& tx, const std::vector<const Message*>& events);
   plugin::Runtime& runtime_;
   plugin::Component& component_;
 };

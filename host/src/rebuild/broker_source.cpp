@@ -18,8 +18,8 @@ namespace {
 using nlohmann::json;
 using transport::Amqp;
 
-// Deployments that answer within this time after the request are waited for (besides the ones
-// rebuild.sources names).
+// Without rebuild.sources, the deployments that answer within this time after the request are
+// the sources.
 constexpr int64_t kDiscoveryMs = 3000;
 // A reply or tap queue nobody consumes is removed by the broker after this long (the rebuild
 // died): responders then stop answering it.
@@ -33,15 +33,20 @@ transport::AmqpTls tlsOf(const config::Transport& t) {
 }  // namespace
 
 std::unique_ptr<Source> makeSource(const config::Config& config, std::vector<std::string> types,
-                                   const std::string& id, const Clock& clock) {
+                                   const std::string& id, const Clock& clock,
+                                   const std::atomic<bool>& cancelled) {
   if (config.transport.kind == "rabbitmq")
-    return std::make_unique<BrokerSource>(config, std::move(types), id, clock);
+    return std::make_unique<BrokerSource>(config, std::move(types), id, clock, cancelled);
   return std::make_unique<LocalSource>(std::move(types), clock);
 }
 
 BrokerSource::BrokerSource(const config::Config& config, std::vector<std::string> types,
-                           std::string id, const Clock& clock)
-    : config_(config), types_(std::move(types)), id_(std::move(id)), clock_(clock) {
+                           std::string id, const Clock& clock, const std::atomic<bool>& cancelled)
+    : config_(config),
+      types_(std::move(types)),
+      id_(std::move(id)),
+      clock_(clock),
+      cancelled_(cancelled) {
   for (const auto& s : config_.rebuild.sources) answers_[s];
   request();
 }
@@ -95,8 +100,10 @@ void BrokerSource::request() {
              json{{"rebuild", id_}, {"types", types_}, {"expected", config_.rebuild.sources}});
 }
 
+// With rebuild.sources, when those (and whoever else began meanwhile) ended; without, every
+// deployment that answered within the discovery time.
 bool BrokerSource::historyDone() const {
-  if (clock_.nowMs() - requestedAt_ < kDiscoveryMs) return false;
+  if (config_.rebuild.sources.empty() && clock_.nowMs() - requestedAt_ < kDiscoveryMs) return false;
   return std::all_of(answers_.begin(), answers_.end(),
                      [](const auto& a) { return a.second.ended; });
 }
@@ -152,6 +159,7 @@ std::vector<Message> BrokerSource::take(int limit, int waitMs) {
 std::vector<Message> BrokerSource::history(store::Transaction&, int limit) {
   const int64_t timeoutMs = int64_t{config_.rebuild.answerTimeoutSeconds} * 1000;
   for (;;) {
+    if (cancelled_) throw RebuildError("cancelled");
     if (historyDone()) return {};
     auto out = take(limit, 200);
     if (!out.empty()) return out;
@@ -179,16 +187,16 @@ std::vector<Message> BrokerSource::recent(store::Transaction&, int limit) {
 std::vector<Message> BrokerSource::missing(store::Transaction& tx, const std::string& handler,
                                            int64_t sinceMs) {
   std::set<std::string> wanted;
-  for (const Row& r : tx.query(std::string("SELECT i.message_id FROM plexus_inbox i WHERE "
-                                           "i.handler = $1 AND i.processed_at >= $2 AND NOT "
-                                           "EXISTS (SELECT 1 FROM ") +
-                                   kLedger + " l WHERE l.message_id = i.message_id)",
+  for (const Row& r : tx.query("SELECT i.message_id FROM plexus_inbox i WHERE i.handler = $1 AND "
+                               "i.processed_at >= $2 AND NOT EXISTS (SELECT 1 FROM "
+                               "plexus_rebuild_ledger l WHERE l.message_id = i.message_id)",
                                {handler, static_cast<long long>(sinceMs)})) {
     wanted.insert(r[0].asText());
   }
   std::vector<Message> out;
   const int64_t deadline = clock_.nowMs() + int64_t{config_.rebuild.answerTimeoutSeconds} * 1000;
   while (!wanted.empty()) {
+    if (cancelled_) throw RebuildError("cancelled");
     if (clock_.nowMs() > deadline) {
       throw store::SqlError(std::to_string(wanted.size()) +
                                 " event(s) the live perspective handled did not come through the "

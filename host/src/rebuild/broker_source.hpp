@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "rebuild/source.hpp"
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <set>
@@ -22,8 +23,9 @@ namespace plexus::rebuild {
 
 class BrokerSource final : public Source {
  public:
+  // `cancelled`: checked while waiting for answers (a cancelled rebuild stops waiting).
   BrokerSource(const config::Config& config, std::vector<std::string> types, std::string id,
-               const Clock& clock);
+               const Clock& clock, const std::atomic<bool>& cancelled);
   ~BrokerSource() override;
   const char* name() const override { return "broker"; }
   std::vector<Message> history(store::Transaction& tx, int limit) override;
@@ -52,6 +54,7 @@ class BrokerSource final : public Source {
   std::vector<std::string> types_;
   std::string id_;
   const Clock& clock_;
+  const std::atomic<bool>& cancelled_;
   std::unique_ptr<transport::Amqp> control_;   // declares, the request, queue depths
   std::unique_ptr<transport::Amqp> consumer_;  // the reply queue, then the tap
   bool tapping_ = false;
@@ -61,7 +64,9 @@ class BrokerSource final : public Source {
   std::vector<Message> again_;             // rewound: handed out first
 };
 
+// The broker's source when the host has one, else its own event store.
 std::unique_ptr<Source> makeSource(const config::Config& config, std::vector<std::string> types,
-                                   const std::string& id, const Clock& clock);
+                                   const std::string& id, const Clock& clock,
+                                   const std::atomic<bool>& cancelled);
 
 }  // namespace plexus::rebuild

@@ -150,13 +150,15 @@ void Rebuild::prepare() {
   shadow_->prepare(plugin::migrationsOf({target_.plugin}, live_.dialect()));
   runtime_->create(*perspective_);
   applier_ = std::make_unique<Applier>(*runtime_, *perspective_);
-  source_ = makeSource(config_, types_, record_.id, clock_);
+  source_ = makeSource(config_, types_, record_.id, clock_, cancelled_);
   setState("replaying");
 }
 
 void Rebuild::replay() {
   const auto started = std::chrono::steady_clock::now();
-  auto history = [&](store::Transaction& tx) { return source_->history(tx, config_.rebuild.batch); };
+  auto history = [&](store::Transaction& tx) {
+    return source_->history(tx, config_.rebuild.batch);
+  };
   while (batch(history) > 0) {
   }
   const double seconds =
@@ -183,14 +185,19 @@ size_t Rebuild::batch(const std::function<std::vector<Message>(store::Transactio
   for (int attempt = 1;; ++attempt) {
     checkCancelled();
     try {
-      auto tx = shadow_->store().begin();
-      const std::vector<Message> events = read(*tx);
-      const Counts c = applier_->apply(*tx, events);
-      tx->commit();
+      size_t n = 0;
+      Counts c;
+      {  // a SQLite transaction holds its store until it is destroyed: before persist() reads
+        auto tx = shadow_->store().begin();
+        const std::vector<Message> events = read(*tx);
+        n = events.size();
+        c = applier_->apply(*tx, events);
+        tx->commit();
+      }
       source_->committed();
       account(c);
       persist(false);
-      return events.size();
+      return n;
     } catch (const store::SqlError& e) {
       source_->rewind();
       if (!e.transient() || attempt >= kBatchAttempts) throw;
@@ -240,12 +247,11 @@ bool Rebuild::switchOnce() {
       throw RebuildError("the replay filled no table; name the read model's tables");
     // What the shadow applied and the live perspective has not handled yet must not be handled
     // again after the switch: its inbox hears of it (within the inbox's retention).
-    tx->exec(std::string("INSERT INTO plexus_inbox (message_id, handler, processed_at) SELECT "
-                         "l.message_id, $1, $2 FROM ") +
-                 kLedger +
-                 " l WHERE l.occurred_at >= $3 AND NOT EXISTS (SELECT 1 FROM plexus_inbox i "
-                 "WHERE i.message_id = l.message_id AND i.handler = $1)",
-             {record_.component, static_cast<long long>(started), static_cast<long long>(since)});
+    tx->exec(
+        "INSERT INTO plexus_inbox (message_id, handler, processed_at) SELECT l.message_id, $1, $2 "
+        "FROM plexus_rebuild_ledger l WHERE l.occurred_at >= $3 AND NOT EXISTS (SELECT 1 FROM "
+        "plexus_inbox i WHERE i.message_id = l.message_id AND i.handler = $1)",
+        {record_.component, static_cast<long long>(started), static_cast<long long>(since)});
     retired = shadow_->swapIn(*tx, tables);
     Record done = snapshot();
     done.events += tail.applied;

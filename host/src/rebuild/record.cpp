@@ -7,9 +7,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kColumns =
-    "id, component, state, source, shadow, retired, tables, events, duplicates, rejected, lag, "
-    "owner, started_at, updated_at, switched_at, drop_after, dropped_at, error";
+// The columns, in the order fromRow() reads them.
+#define PLEXUS_REBUILD_RECORD_COLUMNS                                                          \
+  "id, component, state, source, shadow, retired, tables, events, duplicates, rejected, lag, " \
+  "owner, started_at, updated_at, switched_at, drop_after, dropped_at, error"
 
 std::string text(const Value& v) { return v.isNull() ? std::string() : v.asText(); }
 std::optional<int64_t> maybe(const Value& v) {
@@ -47,13 +48,10 @@ Record fromRow(const Row& r) {
   return out;
 }
 
-std::vector<Record> rows(store::Transaction& tx, const std::string& where,
+std::vector<Record> rows(store::Transaction& tx, const char* sql,
                          const std::vector<Value>& params) {
   std::vector<Record> out;
-  for (const Row& r :
-       tx.query(std::string("SELECT ") + kColumns + " FROM plexus_rebuilds " + where, params)) {
-    out.push_back(fromRow(r));
-  }
+  for (const Row& r : tx.query(sql, params)) out.push_back(fromRow(r));
   return out;
 }
 
@@ -92,11 +90,11 @@ json Record::toJson() const {
 namespace records {
 
 bool insertUnlessRunning(store::Transaction& tx, const Record& r, int64_t aliveSinceMs) {
-  return tx.exec(std::string("INSERT INTO plexus_rebuilds (") + kColumns +
-                     ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-                     "$16, $17, $18 WHERE NOT EXISTS (SELECT 1 FROM plexus_rebuilds WHERE "
-                     "component = $2 AND state IN ('preparing', 'replaying', 'catching-up', "
-                     "'switching') AND updated_at >= $19)",
+  return tx.exec("INSERT INTO plexus_rebuilds (" PLEXUS_REBUILD_RECORD_COLUMNS
+                 ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+                 "$16, $17, $18 WHERE NOT EXISTS (SELECT 1 FROM plexus_rebuilds WHERE "
+                 "component = $2 AND state IN ('preparing', 'replaying', 'catching-up', "
+                 "'switching') AND updated_at >= $19)",
                  {r.id, r.component, r.state, r.source, r.shadow, r.retired, json(r.tables).dump(),
                   static_cast<long long>(r.events), static_cast<long long>(r.duplicates),
                   static_cast<long long>(r.rejected), static_cast<long long>(r.lag), r.owner,
@@ -117,19 +115,25 @@ void update(store::Transaction& tx, const Record& r) {
 }
 
 std::optional<Record> get(store::Transaction& tx, const std::string& id) {
-  auto found = rows(tx, "WHERE id = $1", {id});
+  auto found =
+      rows(tx, "SELECT " PLEXUS_REBUILD_RECORD_COLUMNS " FROM plexus_rebuilds WHERE id = $1", {id});
   if (found.empty()) return std::nullopt;
   return found.front();
 }
 
 std::vector<Record> list(store::Transaction& tx, int limit) {
-  return rows(tx, "ORDER BY started_at DESC, id DESC LIMIT $1", {limit});
+  return rows(tx,
+              "SELECT " PLEXUS_REBUILD_RECORD_COLUMNS
+              " FROM plexus_rebuilds ORDER BY started_at DESC, id DESC LIMIT $1",
+              {limit});
 }
 
 std::optional<Record> running(store::Transaction& tx, const std::string& component,
                               int64_t aliveSinceMs) {
   auto found = rows(tx,
-                    "WHERE component = $1 AND state IN ('preparing', 'replaying', 'catching-up', "
+                    "SELECT " PLEXUS_REBUILD_RECORD_COLUMNS
+                    " FROM plexus_rebuilds WHERE component = $1 AND state IN ('preparing', "
+                    "'replaying', 'catching-up', "
                     "'switching') AND updated_at >= $2 ORDER BY started_at DESC",
                     {component, static_cast<long long>(aliveSinceMs)});
   if (found.empty()) return std::nullopt;
@@ -138,7 +142,9 @@ std::optional<Record> running(store::Transaction& tx, const std::string& compone
 
 std::vector<Record> expired(store::Transaction& tx, int64_t nowMs, int64_t staleBeforeMs) {
   return rows(tx,
-              "WHERE (state = 'switched' AND drop_after <= $1) OR (state IN ('preparing', "
+              "SELECT " PLEXUS_REBUILD_RECORD_COLUMNS
+              " FROM plexus_rebuilds WHERE (state = 'switched' AND drop_after <= $1) OR (state IN "
+              "('preparing', "
               "'replaying', 'catching-up', 'switching') AND updated_at < $2)",
               {static_cast<long long>(nowMs), static_cast<long long>(staleBeforeMs)});
 }

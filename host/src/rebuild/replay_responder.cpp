@@ -15,6 +15,7 @@ namespace plexus::rebuild {
 namespace {
 
 using nlohmann::json;
+using store::placeholders;
 using transport::Amqp;
 using transport::AmqpError;
 using transport::AmqpProperties;
@@ -37,9 +38,9 @@ bool notFound(const AmqpError& e) {
 int64_t count(store::Store& store, const std::vector<std::string>& types) {
   std::vector<Value> params(types.begin(), types.end());
   auto tx = store.begin();
-  const Rows r = tx->query("SELECT COUNT(*) FROM plexus_events WHERE type IN (" +
-                               store::placeholders(1, types.size()) + ")",
-                           params);
+  const Rows r = tx->query(
+      "SELECT COUNT(*) FROM plexus_events WHERE type IN (" + placeholders(1, types.size()) + ")",
+      params);
   tx->commit();
   return r.empty() ? 0 : r[0][0].asInt();
 }

@@ -16,6 +16,19 @@ std::string quoted(const std::string& name) {
   return out + "\"";
 }
 
+std::string withNames(const std::string& sql, std::initializer_list<std::string> names) {
+  std::string out = sql;
+  size_t i = 0;
+  for (const std::string& name : names) {
+    const std::string marker = "{" + std::to_string(i++) + "}";
+    const std::string q = quoted(name);
+    for (size_t at = out.find(marker); at != std::string::npos;
+         at = out.find(marker, at + q.size()))
+      out.replace(at, marker.size(), q);
+  }
+  return out;
+}
+
 std::string shortId(const std::string& id) {
   std::string hex;
   for (char c : id) {
@@ -43,8 +56,9 @@ void Shadow::prepare(const std::vector<store::Migration>& migrations) {
       }
     }
   }
-  tx->exec(std::string("CREATE TABLE ") + kLedger +
-           " (message_id TEXT PRIMARY KEY, occurred_at BIGINT NOT NULL)");
+  tx->exec(
+      "CREATE TABLE plexus_rebuild_ledger (message_id TEXT PRIMARY KEY, "
+      "occurred_at BIGINT NOT NULL)");
   tx->commit();
 }
 
@@ -52,9 +66,9 @@ void Shadow::dropRetired(store::Store& live, const std::string& retired,
                          const std::vector<std::string>& tables) {
   auto tx = live.begin();
   if (&live.dialect() == &store::postgresDialect()) {
-    tx->exec("DROP SCHEMA IF EXISTS " + quoted(retired) + " CASCADE");
+    tx->exec(withNames("DROP SCHEMA IF EXISTS {0} CASCADE", {retired}));
   } else {
-    for (const auto& t : tables) tx->exec("DROP TABLE IF EXISTS " + quoted(t + retired));
+    for (const auto& t : tables) tx->exec(withNames("DROP TABLE IF EXISTS {0}", {t + retired}));
   }
   tx->commit();
 }
@@ -63,7 +77,7 @@ void Shadow::dropAbandoned(store::Store& live, const std::string& location) {
   if (location.empty()) return;
   if (&live.dialect() == &store::postgresDialect()) {
     auto tx = live.begin();
-    tx->exec("DROP SCHEMA IF EXISTS " + quoted(location) + " CASCADE");
+    tx->exec(withNames("DROP SCHEMA IF EXISTS {0} CASCADE", {location}));
     tx->commit();
     return;
   }

@@ -11,6 +11,7 @@
 #include "store/migrations.hpp"
 #include "store/store.hpp"
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ constexpr const char* kLedger = "plexus_rebuild_ledger";
 
 // "name" quoted as an SQL identifier.
 std::string quoted(const std::string& name);
+// `sql` with {0}, {1}, ... replaced by `names` quoted as identifiers: schema and table names cannot
+// be statement parameters, so they are spliced here, and only here, always quoted.
+std::string withNames(const std::string& sql, std::initializer_list<std::string> names);
 // The last 12 hex digits of a rebuild id: the suffix of its shadow and retired names.
 std::string shortId(const std::string& id);
 

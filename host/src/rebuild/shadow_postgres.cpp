@@ -17,7 +17,7 @@ class PostgresShadow final : public Shadow {
                             false);
     }
     auto tx = live_.begin();
-    tx->exec("CREATE SCHEMA " + quoted(name_));
+    tx->exec(withNames("CREATE SCHEMA {0}", {name_}));
     tx->commit();
     store_ = store::openPostgresSearchPath(config, {name_, liveSchema_}, 2);
   }
@@ -32,7 +32,7 @@ class PostgresShadow final : public Shadow {
                                  {name_, std::string(kLedger)})) {
       const std::string t = r[0].asText();
       if (filledOnly &&
-          tx.query("SELECT 1 FROM " + quoted(name_) + "." + quoted(t) + " LIMIT 1", {}).empty())
+          tx.query(withNames("SELECT 1 FROM {0}.{1} LIMIT 1", {name_, t}), {}).empty())
         continue;
       out.push_back(t);
     }
@@ -40,7 +40,7 @@ class PostgresShadow final : public Shadow {
   }
 
   std::string swapIn(store::Transaction& tx, const std::vector<std::string>& tables) override {
-    tx.exec("CREATE SCHEMA " + quoted(retired_));
+    tx.exec(withNames("CREATE SCHEMA {0}", {retired_}));
     for (const auto& t : tables) {
       const bool exists = !tx.query(
                                  "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND "
@@ -49,10 +49,8 @@ class PostgresShadow final : public Shadow {
                                .empty();
       // Indexes, constraints and owned sequences move with their table.
       if (exists)
-        tx.exec("ALTER TABLE " + quoted(liveSchema_) + "." + quoted(t) + " SET SCHEMA " +
-                quoted(retired_));
-      tx.exec("ALTER TABLE " + quoted(name_) + "." + quoted(t) + " SET SCHEMA " +
-              quoted(liveSchema_));
+        tx.exec(withNames("ALTER TABLE {0}.{1} SET SCHEMA {2}", {liveSchema_, t, retired_}));
+      tx.exec(withNames("ALTER TABLE {0}.{1} SET SCHEMA {2}", {name_, t, liveSchema_}));
     }
     return retired_;
   }

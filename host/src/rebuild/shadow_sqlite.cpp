@@ -58,7 +58,7 @@ class SqliteShadow final : public Shadow {
                                  "ORDER BY name",
                                  {std::string(kLedger)})) {
       const std::string t = r[0].asText();
-      if (filledOnly && tx.query("SELECT 1 FROM main." + quoted(t) + " LIMIT 1", {}).empty())
+      if (filledOnly && tx.query(withNames("SELECT 1 FROM main.{0} LIMIT 1", {t}), {}).empty())
         continue;
       out.push_back(t);
     }
@@ -78,15 +78,15 @@ class SqliteShadow final : public Shadow {
         for (const Row& i : tx.query("SELECT name FROM live.sqlite_master WHERE type = 'index' "
                                      "AND tbl_name = $1 AND sql IS NOT NULL",
                                      {t})) {
-          tx.exec("DROP INDEX live." + quoted(i[0].asText()));
+          tx.exec(withNames("DROP INDEX live.{0}", {i[0].asText()}));
         }
-        tx.exec("ALTER TABLE live." + quoted(t) + " RENAME TO " + quoted(t + suffix_));
+        tx.exec(withNames("ALTER TABLE live.{0} RENAME TO {1}", {t, t + suffix_}));
       }
       const Rows ddl =
           tx.query("SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = $1", {t});
       if (ddl.empty()) throw store::SqlError("table " + t + " is not in the shadow", false);
       tx.exec(inLive(ddl[0][0].asText()));
-      tx.exec("INSERT INTO live." + quoted(t) + " SELECT * FROM main." + quoted(t));
+      tx.exec(withNames("INSERT INTO live.{0} SELECT * FROM main.{0}", {t}));
       for (const Row& i : tx.query("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND "
                                    "tbl_name = $1 AND sql IS NOT NULL",
                                    {t})) {
