@@ -264,17 +264,27 @@ void measureReload(LiveHost& h, const std::string& where) {
   }
 }
 
+// `n` orders on `writer`; version 2 (a new column) on `reader`; its summary rebuilt while orders
+// flow, then checked. Returns the orders placed.
+int64_t upgradeAndRebuild(const LiveHost& writer, const LiveHost& reader, int64_t n,
+                          bool viaCommand, const std::string& source, const std::string& where) {
+  int64_t orders = placeOrders(writer, n, n >= 1000 ? 8 : 4, "a-");
+  waitFor(reader, "summaries", orders);
+  reader.install("live_v2");
+  EXPECT_EQ(reader.reload().status, 200);
+  const json record = rebuildUnderLoad(writer, reader, viaCommand, "a-c0-s0-1", orders);
+  figure(where + " rebuild: " + std::to_string(record.value("events", 0)) + " events at " +
+         std::to_string(rateOf(record)) + " events/s from the start to the switch");
+  checkRebuilt(reader, record, orders, source);
+  EXPECT_GE(record.value("events", int64_t{0}), n);
+  return orders;
+}
+
 }  // namespace
 
 TEST(Distributed, RebuildsFromAnotherDeploymentsEventStoreThroughTheBroker) {
   System s(2);
-  int64_t orders = placeOrders(s.orders, 200, 4, "a-");
-  waitFor(s.report, "summaries", orders);
-  s.report.install("live_v2");
-  ASSERT_EQ(s.report.reload().status, 200);
-  const json record = rebuildUnderLoad(s.orders, s.report, true, "a-c0-s0-1", orders);
-  checkRebuilt(s.report, record, orders, "broker");
-  EXPECT_GE(record["events"].get<int64_t>(), 200);
+  const int64_t orders = upgradeAndRebuild(s.orders, s.report, 200, true, "broker", "distributed");
   waitFor(s.orders, "log", orders);
 }
 
@@ -282,14 +292,7 @@ TEST(Long, EmbeddedRebuildOfTenThousandOrdersWhileOrdersFlow) {
   LiveHostOptions o;
   o.graceSeconds = 3;
   LiveHost h(o);
-  int64_t orders = placeOrders(h, 10000, 8, "a-");
-  waitFor(h, "summaries", orders);
-  h.install("live_v2");
-  ASSERT_EQ(h.reload().status, 200);
-  const json record = rebuildUnderLoad(h, h, false, "a-c0-s0-1", orders);
-  figure("embedded rebuild: " + std::to_string(record.value("events", 0)) + " events at " +
-         std::to_string(rateOf(record)) + " events/s (orders flowing)");
-  checkRebuilt(h, record, orders, "local");
+  upgradeAndRebuild(h, h, 10000, false, "local", "embedded");
   quietRebuild(h, "embedded");
   auto db = h.openStore();
   plainSqlReplay(*db, "plexus_events", "plain_summary", false);
@@ -297,14 +300,7 @@ TEST(Long, EmbeddedRebuildOfTenThousandOrdersWhileOrdersFlow) {
 
 TEST(Long, DistributedRebuildOfTenThousandOrdersWhileOrdersFlow) {
   System s(3);
-  int64_t orders = placeOrders(s.orders, 10000, 8, "a-");
-  waitFor(s.report, "summaries", orders);
-  s.report.install("live_v2");
-  ASSERT_EQ(s.report.reload().status, 200);
-  const json record = rebuildUnderLoad(s.orders, s.report, true, "a-c0-s0-1", orders);
-  figure("distributed rebuild (broker replay): " + std::to_string(record.value("events", 0)) +
-         " events at " + std::to_string(rateOf(record)) + " events/s (orders flowing)");
-  checkRebuilt(s.report, record, orders, "broker");
+  upgradeAndRebuild(s.orders, s.report, 10000, true, "broker", "distributed (broker replay)");
   quietRebuild(s.report, "distributed (broker replay)");
   auto db = s.report.openStore();
   plainSqlReplay(*db, s.orders.options().schema + ".plexus_events",

@@ -2,8 +2,6 @@
 
 #include "plugin/private_copy.hpp"
 
-#include <Poco/DigestEngine.h>
-#include <Poco/SHA2Engine.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -45,22 +43,6 @@ void checkOwnerAndMode(const std::string& path, const struct stat& st, const std
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     throw PluginError(path, what + " is writable by group or others (mode " + mode + ")");
   }
-}
-
-std::string hashFd(int fd, const std::string& path) {
-  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-  char buf[1 << 16];
-  if (lseek(fd, 0, SEEK_SET) != 0) throw PluginError(path, "cannot rewind: " + errnoText());
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw PluginError(path, "cannot read: " + errnoText());
-    }
-    if (n == 0) break;
-    engine.update(buf, static_cast<size_t>(n));
-  }
-  return Poco::DigestEngine::digestToHex(engine.digest());
 }
 
 template <class T>

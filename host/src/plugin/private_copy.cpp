@@ -44,24 +44,29 @@ void writeAll(int out, const char* data, size_t size, const std::string& path) {
 
 }  // namespace
 
+std::string hashFd(int fd, const std::string& path,
+                   const std::function<void(const char*, size_t)>& each) {
+  if (::lseek(fd, 0, SEEK_SET) != 0) throw PluginError(path, "cannot rewind: " + errnoText());
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw PluginError(path, "cannot read: " + errnoText());
+    }
+    if (n == 0) break;
+    engine.update(buf, static_cast<size_t>(n));
+    if (each) each(buf, static_cast<size_t>(n));
+  }
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
 int privateCopy(int fd, const std::string& path, const std::optional<std::string>& sha256,
                 std::string& copied) {
   const int copy = createMemfd(path);
   try {
-    if (::lseek(fd, 0, SEEK_SET) != 0) throw PluginError(path, "cannot rewind: " + errnoText());
-    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-    char buf[1 << 16];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw PluginError(path, "cannot read: " + errnoText());
-      }
-      if (n == 0) break;
-      engine.update(buf, static_cast<size_t>(n));
-      writeAll(copy, buf, static_cast<size_t>(n), path);
-    }
-    copied = Poco::DigestEngine::digestToHex(engine.digest());
+    copied = hashFd(fd, path, [&](const char* data, size_t n) { writeAll(copy, data, n, path); });
     if (sha256 && copied != *sha256) {
       throw PluginError(path, "sha256 mismatch: config pins " + *sha256 + ", file has " + copied +
                                   " (it changed while it was being copied)");

@@ -4,6 +4,8 @@
 // original in place (printf > plugin.so, a plain cp) then changes nothing the process has mapped;
 // without the copy, the kernel would page the new bytes into the running code.
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -16,5 +18,10 @@ namespace plexus::plugin {
 // SHA-256 in `copied`. Throws PluginError naming `path`.
 int privateCopy(int fd, const std::string& path, const std::optional<std::string>& sha256,
                 std::string& copied);
+
+// Reads `fd` from its start to the end, handing each chunk to `each` (may be empty); returns the
+// lowercase hex SHA-256 of what was read. Throws PluginError naming `path`.
+std::string hashFd(int fd, const std::string& path,
+                   const std::function<void(const char*, size_t)>& each = {});
 
 }  // namespace plexus::plugin

@@ -1,6 +1,7 @@
 #include "rebuild/local_source.hpp"
 
 #include "base/clock.hpp"
+#include "store/event_store.hpp"
 #include "store/message_rows.hpp"
 
 namespace plexus::rebuild {
@@ -28,22 +29,12 @@ std::vector<Message> LocalSource::select(store::Transaction& tx, const std::stri
   std::vector<Message> out;
   out.reserve(rows.size());
   for (const Row& r : rows) {
-    Message m;
-    m.kind = "event";
+    Message m = store::event_store::eventFrom(r, 2);
     m.stream = text(r[0]);
     if (cursor) {
       afterStream_ = m.stream;
       afterVersion_ = r[1].asInt();
     }
-    m.id = text(r[2]);
-    m.type = text(r[3]);
-    m.payload = text(r[4]);
-    m.correlation = text(r[5]);
-    m.causation = text(r[6]);
-    m.source = text(r[7]);
-    m.traceparent = text(r[8]);
-    m.contentType = text(r[9]);
-    m.timestampMs = r[10].isNull() ? 0 : r[10].asInt();
     out.push_back(std::move(m));
   }
   return out;
