@@ -71,7 +71,9 @@ void ReplayResponder::loop() {
     Amqp consumer(t.url, tls), publisher(t.url, tls);
     try {
       serve(consumer, publisher);
+      consumer_ = nullptr;
     } catch (const std::exception& e) {
+      consumer_ = nullptr;
       // The request in hand goes back to the queue with the connection; another try answers it.
       ++failures;
       log::write(log::Level::Warn, "replay responder: broker or store unavailable; reconnecting",
@@ -86,8 +88,16 @@ void ReplayResponder::loop() {
   }
 }
 
+void ReplayResponder::keepAlive() {
+  // With one request unacked and a prefetch of 1 nothing is delivered: the call only lets
+  // rabbitmq-c read and send heartbeats.
+  if (consumer_ != nullptr && consumer_->next(0))
+    throw AmqpError("a second request arrived while one is answered");
+}
+
 void ReplayResponder::serve(Amqp& consumer, Amqp& publisher) {
   const std::string queue = replay::requestQueue(config_.service);
+  consumer_ = &consumer;
   consumer.open(5000);
   consumer.declareExchange(replay::kExchange, "fanout");
   // A request nobody answers in ten minutes is of no use (its rebuild gave up); a deployment
@@ -118,6 +128,7 @@ bool ReplayResponder::room(Amqp& publisher, const std::string& queue, int window
       if (notFound(e)) return false;
       throw;
     }
+    keepAlive();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the requester drains it
   }
 }
@@ -152,6 +163,7 @@ void ReplayResponder::answer(Amqp& publisher, const transport::AmqpMessage& mess
     }
     if (page.empty()) break;
     if (!room(publisher, r.replyTo, r.window)) return gone();
+    keepAlive();
     for (const Message& m : page) {
       AmqpProperties p = transport::toAmqp(m);
       p.headers.emplace_back(replay::kKindHeader, "event");

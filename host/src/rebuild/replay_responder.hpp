@@ -38,14 +38,19 @@ class ReplayResponder {
   void loop();
   void serve(transport::Amqp& consumer, transport::Amqp& publisher);
   void answer(transport::Amqp& publisher, const transport::AmqpMessage& request);
-  // Waits (bounded by the request's life) until the reply queue has room; false when it is gone.
+  // Waits until the reply queue has room; false when it is gone (the requester stopped).
   bool room(transport::Amqp& publisher, const std::string& queue, int window);
+  // The consumer's connection holds the request (unacked) while it is answered: polled between
+  // pages and while waiting, so its heartbeats go on (an answer can outlast the heartbeat
+  // timeout, and the broker would then hand the request out again).
+  void keepAlive();
 
   const config::Config& config_;
   store::Store& store_;
   const Clock& clock_;
   std::atomic<bool> stopping_{false};
   std::set<std::string> gone_;  // rebuilds whose reply queue vanished (the requester stopped)
+  transport::Amqp* consumer_ = nullptr;  // during serve()
   std::thread thread_;
 };
 
