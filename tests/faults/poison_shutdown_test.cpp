@@ -240,8 +240,10 @@ void PoisonAndShutdown::poisonIsDeadLetteredAfterExactlyNAttempts(const std::str
   EXPECT_EQ(letter["handler"], "testkit/Work");
   EXPECT_NE(letter["reason"].get<std::string>().find("try later"), std::string::npos);
   // Every attempt shows in the metrics: N failures, N - 1 retries, one dead letter.
-  EXPECT_EQ(metric(port, R"(plexus_messages_failed_total{handler="testkit/Work",type="Work"})"),
-            kMaxAttempts);
+  EXPECT_EQ(
+      metric(port,
+             R"(plexus_messages_failed_total{handler="testkit/Work",type="Work",version="0.1.0"})"),
+      kMaxAttempts);
   EXPECT_EQ(metric(port, R"(plexus_messages_retried_total{handler="testkit/Work",type="Work"})"),
             kMaxAttempts - 1);
   EXPECT_EQ(
@@ -250,7 +252,9 @@ void PoisonAndShutdown::poisonIsDeadLetteredAfterExactlyNAttempts(const std::str
   // And it stays dead: nothing retries it behind the admin API's back.
   EXPECT_FALSE(eventually(
       [&] {
-        return metric(port, R"(plexus_messages_failed_total{handler="testkit/Work",type="Work"})") >
+        return metric(
+                   port,
+                   R"(plexus_messages_failed_total{handler="testkit/Work",type="Work",version="0.1.0"})") >
                kMaxAttempts;
       },
       2000));

@@ -38,15 +38,7 @@ Overview::Overview(const config::Config& config, const plugin::Runtime& runtime,
       runtime_(runtime),
       readiness_(std::move(readiness)),
       clock_(std::move(clock)),
-      startedAtMs_(clock_()) {
-  for (const auto& p : runtime_.plugins()) {
-    try {
-      sha256_.push_back(plugin::sha256Hex(p->path));
-    } catch (const std::exception&) {
-      sha256_.push_back("");  // unreadable now; it was checked when it loaded
-    }
-  }
-}
+      startedAtMs_(clock_()) {}
 
 std::string Overview::withoutCredentials(const std::string& url) {
   const size_t scheme = url.find("://");
@@ -123,16 +115,17 @@ plugin::HttpResponse Overview::plugins(const plugin::HttpRequest& req,
   };
   const std::string dialect = config_.store.kind == "postgres" ? "postgresql" : "sqlite";
   json list = json::array();
-  for (size_t i = 0; i < runtime_.plugins().size(); ++i) {
-    const auto& p = *runtime_.plugins()[i];
+  const auto serving = runtime_.components();  // a reload may replace plugins meanwhile
+  for (const auto& plugin : runtime_.plugins()) {
+    const auto& p = *plugin;
     json components = json::array(), routes = json::array(), migrations = json::array();
-    for (const auto& c : runtime_.components()) {
+    for (const auto* c : serving) {
       if (c->plugin.get() != &p) continue;
       components.push_back(
           json{{"name", c->name}, {"id", c->id}, {"kind", kindName(c->kind)}, {"types", c->types}});
     }
     for (const auto& r : runtime_.routes()) {
-      if (r.component->plugin.get() == &p)
+      if (plugin::current(*r.component).plugin.get() == &p)
         routes.push_back(json{{"method", r.method}, {"path", r.pathTemplate}});
     }
     for (const auto& m : p.migrations) {
@@ -146,7 +139,7 @@ plugin::HttpResponse Overview::plugins(const plugin::HttpRequest& req,
     list.push_back(json{{"name", p.name},
                         {"version", p.version},
                         {"library", p.path},
-                        {"sha256", sha256_[i]},
+                        {"sha256", p.sha256},
                         {"abi", std::to_string(p.abiMajor) + "." + std::to_string(p.abiMinor)},
                         {"components", components},
                         {"routes", routes},

@@ -38,7 +38,6 @@ class Overview {
   std::function<plugin::HttpResponse()> readiness_;
   Clock clock_;
   int64_t startedAtMs_;
-  std::vector<std::string> sha256_;  // per loaded plugin, read once at start
   store::Store* store_ = nullptr;
   const FlowSampler* flow_ = nullptr;
 };

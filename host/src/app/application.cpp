@@ -1,6 +1,8 @@
 #include "app/application.hpp"
 
 #include "app/host.hpp"
+#include "app/rebuild_command.hpp"
+#include "app/reload_signal.hpp"
 #include "config/config.hpp"
 #include "observability/log.hpp"
 
@@ -12,8 +14,10 @@
 #include <Poco/Util/OptionSet.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #ifndef PLEXUS_VERSION
 #define PLEXUS_VERSION "0.0.0"
@@ -31,6 +35,15 @@ void HostApplication::defineOptions(Poco::Util::OptionSet& options) {
   options.addOption(
       Poco::Util::Option("port", "p", "port for `probe` (default: PLEXUS_HTTP_PORT or 8080)")
           .argument("N"));
+  options.addOption(
+      Poco::Util::Option("component", "", "for `rebuild`: the perspective, PLUGIN/PERSPECTIVE")
+          .argument("P/C")
+          .repeatable(false));
+  options.addOption(Poco::Util::Option("tables", "",
+                                       "for `rebuild`: the read model's tables (a,b; default: "
+                                       "the tables the replay fills)")
+                        .argument("LIST")
+                        .repeatable(false));
   options.addOption(Poco::Util::Option("version", "v", "print the version and exit"));
   options.addOption(Poco::Util::Option("help", "h", "print this help and exit"));
 }
@@ -44,6 +57,15 @@ void HostApplication::handleOption(const std::string& name, const std::string& v
       probePort_ = std::stoi(value);
     } catch (const std::exception&) {
       probePort_ = -1;
+    }
+  } else if (name == "component") {
+    component_ = value;
+  } else if (name == "tables") {
+    size_t from = 0;
+    while (from <= value.size()) {
+      const size_t comma = std::min(value.find(',', from), value.size());
+      if (comma > from) tables_.push_back(value.substr(from, comma - from));
+      from = comma + 1;
     }
   } else if (name == "version") {
     std::cout << "plexus-host " << PLEXUS_VERSION << " (plugin ABI " << PLEXUS_ABI_MAJOR << "."
@@ -66,6 +88,9 @@ void HostApplication::printHelp() {
       << "  plexus-host check --config FILE    validate the config and load every plugin, then "
          "exit\n"
       << "  plexus-host migrate --config FILE  apply framework and plugin migrations, then exit\n"
+      << "  plexus-host rebuild --config FILE --component PLUGIN/PERSPECTIVE [--tables a,b]\n"
+      << "                                     rebuild a read model from history beside the one\n"
+      << "                                     that serves, then switch to it\n"
       << "  plexus-host probe [--port N]       exit 0 when the local /health answers 200\n"
       << "  plexus-host --version | --help\n\n"
       << "exit codes: 0 ok, 1 probe failed, 64 usage, 69 unavailable, 70 internal, 78 bad config "
@@ -80,7 +105,7 @@ int HostApplication::main(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   if (command == "probe") return probe();
-  if (command != "run" && command != "check" && command != "migrate") {
+  if (command != "run" && command != "check" && command != "migrate" && command != "rebuild") {
     std::cerr << "plexus-host: unknown command '" << command << "' (see --help)\n";
     return kExitUsage;
   }
@@ -99,6 +124,13 @@ int HostApplication::main(const std::vector<std::string>& args) {
   log::Level level = log::Level::Info;
   log::parseLevel(cfg.logLevel, level);
   log::setLevel(level);
+  if (command == "rebuild") {
+    if (component_.empty()) {
+      std::cerr << "plexus-host: rebuild needs --component PLUGIN/PERSPECTIVE\n";
+      return kExitUsage;
+    }
+    return rebuildCommand(cfg, component_, tables_);
+  }
   try {
     Host host(std::move(cfg), configFile_);
     if (command == "run") return serve(host);
@@ -112,8 +144,10 @@ int HostApplication::main(const std::vector<std::string>& args) {
 }
 
 int HostApplication::serve(Host& host) {
+  ReloadSignal::block();  // before the first thread starts: SIGHUP must never end the host
   host.load(true);
   host.start();
+  auto hangup = std::make_unique<ReloadSignal>([&host] { host.reloadChanged(); });
   const config::Config& cfg = host.config();
   // One line for both listeners: "port" is the main one, "management_port" (when configured) the
   // probes' and scrapers' one, so harnesses can tell them apart.
@@ -126,6 +160,7 @@ int HostApplication::serve(Host& host) {
   if (host.managementPort() != 0) listening["management_port"] = host.managementPort();
   log::write(log::Level::Info, "listening", listening);
   waitForTerminationRequest();
+  hangup.reset();
   log::write(log::Level::Info, "shutting down: readiness is 503, draining",
              nlohmann::json{{"delay_ms", cfg.http.shutdownDelayMs},
                             {"drain_seconds", cfg.http.drainSeconds}});

@@ -1,6 +1,7 @@
 #pragma once
-// plexus-host: `[run] --config F`, `check --config F`, `migrate --config F`, `probe [--port N]`,
-// `--version`, `--help`. Poco ServerApplication lifecycle: options in defineOptions, serve in main,
+// plexus-host: `[run] --config F`, `check --config F`, `migrate --config F`,
+// `rebuild --config F --component P/C [--tables a,b]`, `probe [--port N]`, `--version`, `--help`.
+// Poco ServerApplication lifecycle: options in defineOptions, serve in main,
 // waitForTerminationRequest, then drain.
 
 #include <Poco/Util/ServerApplication.h>
@@ -27,6 +28,8 @@ class HostApplication : public Poco::Util::ServerApplication {
   void printHelp();
 
   std::string configFile_;
+  std::string component_;            // rebuild --component
+  std::vector<std::string> tables_;  // rebuild --tables
   int probePort_ = 0;
   bool exitEarly_ = false;
 };

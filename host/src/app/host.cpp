@@ -7,6 +7,9 @@
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/process_metrics.hpp"
+#include "plugin/migrations.hpp"
+#include "plugin/reload.hpp"
+#include "rebuild/service.hpp"
 #include "store/migrations.hpp"
 #include "transport/registry.hpp"
 
@@ -25,18 +28,10 @@ namespace {
 
 using nlohmann::json;
 
-// The migrations of the loaded plugins for the store's dialect ("any" fits every dialect).
+// The migrations of the loaded plugins for the store's dialect.
 std::vector<store::Migration> pluginMigrations(const plugin::Runtime& runtime,
                                                const store::Dialect& dialect) {
-  std::vector<store::Migration> out;
-  for (const auto& p : runtime.plugins()) {
-    for (const auto& m : p->migrations) {
-      const std::string d = m.dialect;
-      if (d == dialect.name() || d == "any")
-        out.push_back(store::Migration{p->name, m.version, m.name ? m.name : "", m.sql});
-    }
-  }
-  return out;
+  return plugin::migrationsOf(runtime.plugins(), dialect);
 }
 
 dispatch::Options dispatchOptions(const config::Transport& t, const std::string& instance) {
@@ -171,12 +166,18 @@ void Host::start() {
         transport_.get(), systemClock());
     dispatch::Dispatcher* d = dispatcher_.get();
     runtime_.attachStore(store_.get(), [d] { d->wake(); });
+    rebuilds_ =
+        std::make_unique<rebuild::Service>(config_, *store_, runtime_, metrics_, systemClock());
   }
   startFlowSampler();
+  reloader_ = std::make_unique<plugin::Reloader>(runtime_, metrics_, config_, store_.get(),
+                                                 config_.reload.drainTimeoutSeconds * 1000);
   try {
     auto server = std::make_unique<http::Server>(config_, runtime_, metrics_);
     server->attach(store_.get(), dispatcher_.get(), &migrated_);
     server->admin().attachFlow(flow_.get());
+    server->admin().attachReloader(reloader_.get());
+    server->admin().attachRebuilds(rebuilds_.get());
     if (transport_) {
       transport::Transport* t = transport_.get();
       server->attachTransportState([t] { return t->state(); },
@@ -220,6 +221,7 @@ void Host::startFlowSampler() {
 void Host::startDispatch() {
   if (migrated_) {
     dispatcher_->start();
+    rebuilds_->start();
     return;
   }
   // Wait for `migrate` (a Job, another replica) and start consuming once the schema is there.
@@ -227,6 +229,7 @@ void Host::startDispatch() {
                                             [this] {
                                               migrated_ = true;
                                               dispatcher_->start();
+                                              rebuilds_->start();
                                             });
   watch_->start();
 }
@@ -236,10 +239,15 @@ bool Host::stop() {
   const bool drained = server_->shutdown();
   if (flow_) flow_->stop();
   if (watch_) watch_->stop();
+  if (rebuilds_) rebuilds_->stop();      // a running rebuild is cancelled: the old model stays
   if (dispatcher_) dispatcher_->stop();  // consumer, running handlers, outbox flush, publisher
   tracing_.stop();                       // after the last handler: its spans go out too
   server_.reset();
   return drained;
+}
+
+void Host::reloadChanged() {
+  if (reloader_) reloader_->reloadChanged();
 }
 
 int Host::port() const { return server_ ? server_->port() : 0; }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace plexus::admin {
 class FlowSampler;
@@ -22,6 +23,12 @@ class Dispatcher;
 }
 namespace plexus::http {
 class Server;
+}
+namespace plexus::plugin {
+class Reloader;
+}
+namespace plexus::rebuild {
+class Service;
 }
 namespace plexus::transport {
 class Transport;
@@ -64,6 +71,9 @@ class Host {
   // outbox is flushed. True when every in-flight request finished in time.
   bool stop();
 
+  // SIGHUP: reloads every plugin whose file or config entry changed (plugin/reload.hpp).
+  void reloadChanged();
+
   int port() const;
   int managementPort() const;  // 0 without a management listener
   const config::Config& config() const { return config_; }
@@ -83,7 +93,9 @@ class Host {
   std::atomic<bool> migrated_{true};
   std::unique_ptr<transport::Transport> transport_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
-  std::unique_ptr<admin::FlowSampler> flow_;  // the console's charts; outlives the server
+  std::unique_ptr<plugin::Reloader> reloader_;
+  std::unique_ptr<rebuild::Service> rebuilds_;  // read-model rebuilds, replay answers, janitor
+  std::unique_ptr<admin::FlowSampler> flow_;    // the console's charts; outlives the server
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<MigrationWatch> watch_;
 };

@@ -36,7 +36,7 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   r.expectObject(
       doc, "",
       {"service", "http", "store", "transport", "plugin_dir", "plugin_dirs", "plugins", "log",
-       "console"},
+       "console", "reload", "rebuild"},
       {"service", "plugins"});
   Config c;
   c.file = file;
@@ -51,6 +51,8 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
   if (c.transport.kind.empty() && !c.store.kind.empty()) c.transport.kind = "inproc";
   if (doc.contains("console")) c.console = parseConsole(r, doc["console"]);
   if (doc.contains("log")) c.logLevel = parseLogLevel(r, doc["log"]);
+  if (doc.contains("reload")) c.reload = parseReload(r, doc["reload"]);
+  if (doc.contains("rebuild")) c.rebuild = parseRebuild(r, doc["rebuild"]);
   c.pluginDirs = parsePluginDirs(r, doc, c.pluginDirGiven);
   c.plugins = parsePlugins(r, doc["plugins"], c.pluginDirs);
   return c;

@@ -7,6 +7,7 @@
 #include "config/console.hpp"
 #include "config/error.hpp"
 #include "config/http.hpp"
+#include "config/live_ops.hpp"
 #include "config/plugins.hpp"
 #include "config/reader.hpp"
 #include "config/store.hpp"
@@ -29,6 +30,8 @@ struct Config {
   std::vector<Plugin> plugins;
   std::string logLevel = "info";
   Console console;
+  Reload reload;
+  Rebuild rebuild;
 };
 
 // Parses and validates. `file` is used in messages and to resolve nothing (relative paths resolve

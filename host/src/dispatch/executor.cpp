@@ -23,7 +23,8 @@ Executor::Executor(plugin::Runtime& runtime, const HandlerTable& handlers, Failu
       clock_(clock),
       options_(std::move(options)) {
   using K = Metrics::Kind;
-  const std::vector<std::string> byHandler{"type", "handler"};
+  // `version`: the plugin version that ran the handler (two during a live upgrade).
+  const std::vector<std::string> byHandler{"type", "handler", "version"};
   handledMetric_ = defineMetric(metrics_, K::Counter, "plexus_messages_handled_total",
                                 "Messages handled successfully.", byHandler);
   failedMetric_ = defineMetric(metrics_, K::Counter, "plexus_messages_failed_total",
@@ -59,7 +60,7 @@ bool Executor::runOne(plugin::UnitOfWork& work, const Job& job, Batch& batch) {
       work.keep(std::move(part));
       trace::Span span = plugin::startHandlerSpan(*component, job.message);
       span.setAttribute("plexus.outcome", std::string("duplicate"));
-      batch.done.push_back(Batch::Done{job, true, std::move(span), {}});
+      batch.done.push_back(Batch::Done{job, true, std::move(span), {}, {}});
       return false;
     }
     return runHandler(work, job, *component, batch);
@@ -97,14 +98,14 @@ bool Executor::runHandler(plugin::UnitOfWork& work, const Job& job, plugin::Comp
   if (d.status == PLEXUS_OK) {
     if (job.stored()) store::deliveries::remove(work.tx(), job.seq);
     work.keep(std::move(part), &job.message.id, &job.handler);
-    batch.done.push_back(Batch::Done{job, false, std::move(span), std::move(dbSpan)});
+    batch.done.push_back(Batch::Done{job, false, std::move(span), std::move(dbSpan), d.version});
     return false;
   }
   plugin::setOutcome(span, d.status, d.reason);
   dbSpan.setAttribute("db.rolled_back", true);
   dbSpan.end();
   work.discard(std::move(part));  // everything the handler did
-  metrics_.update(failedMetric_, {job.message.type, job.handler}, 1);
+  metrics_.update(failedMetric_, {job.message.type, job.handler, d.version}, 1);
   Batch::Failed f{job, d.status, d.reason};
   f.delay = failures_.record(work.tx(), job, f.status, f.reason);
   batch.recorded.push_back(f);
@@ -136,7 +137,7 @@ bool Executor::runOptimistic(plugin::UnitOfWork& work, std::vector<Job>& jobs,
       if (handledBefore[i]) {
         trace::Span span = plugin::startHandlerSpan(*component, job.message);
         span.setAttribute("plexus.outcome", std::string("duplicate"));
-        batch.done.push_back(Batch::Done{job, true, std::move(span), {}});
+        batch.done.push_back(Batch::Done{job, true, std::move(span), {}, {}});
         continue;
       }
       plugin::Part part;
@@ -158,7 +159,7 @@ bool Executor::runOptimistic(plugin::UnitOfWork& work, std::vector<Job>& jobs,
         return false;
       }
       work.keep(std::move(part), &job.message.id, &job.handler, true);
-      batch.done.push_back(Batch::Done{job, false, std::move(span), std::move(dbSpan)});
+      batch.done.push_back(Batch::Done{job, false, std::move(span), std::move(dbSpan), d.version});
     }
     work.releaseCheckpoint();
     return true;
@@ -210,7 +211,7 @@ void Executor::finish(Batch& batch, bool committed, const std::string& commitErr
     }
     x.dbSpan.end();
     plugin::setOutcome(x.span, PLEXUS_OK, "");
-    metrics_.update(handledMetric_, {x.job.message.type, x.job.handler}, 1);
+    metrics_.update(handledMetric_, {x.job.message.type, x.job.handler, x.version}, 1);
     metrics_.update(durationMetric_, {x.job.handler}, seconds);
   }
   for (const auto& f : batch.recorded) failures_.report(f.job, f.reason, f.delay);

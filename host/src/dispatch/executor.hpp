@@ -41,8 +41,9 @@ class Executor {
     struct Done {
       Job job;
       bool duplicate = false;
-      trace::Span span;    // the handler span, ended with the outcome after the commit
-      trace::Span dbSpan;  // its share of the group transaction, ended at the commit
+      trace::Span span;     // the handler span, ended with the outcome after the commit
+      trace::Span dbSpan;   // its share of the group transaction, ended at the commit
+      std::string version;  // of the plugin that ran it
     };
     struct Failed {
       Job job;

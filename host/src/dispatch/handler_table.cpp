@@ -5,7 +5,7 @@ namespace plexus::dispatch {
 HandlerTable::HandlerTable(const plugin::Runtime& runtime) {
   for (const auto& c : runtime.components()) {
     if (c->kind == plugin::Kind::Route) continue;
-    components_[c->id] = c.get();
+    components_[c->id] = c;
     for (const auto& t : c->types) {
       // The kind of a message is decided by how it was sent; a receptor's types may be commands
       // it owns or events it reacts to.

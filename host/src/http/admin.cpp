@@ -53,6 +53,9 @@ plugin::HttpResponse AdminApi::handle(const plugin::HttpRequest& req, std::strin
     if (what == "dead-letters") return deadLetters_.handle(req, segs, routeLabel);
     if (what == "overview" && segs.size() == 2) return overview_.overview(req, routeLabel);
     if (what == "plugins" && segs.size() == 2) return overview_.plugins(req, routeLabel);
+    if (what == "plugins" && segs.size() == 4 && segs[3] == "reload")
+      return reload_.handle(req, segs[2], routeLabel);
+    if (what == "rebuilds") return rebuilds_.handle(req, segs, routeLabel);
     if (what == "streams") return streams_.streams(req, segs, routeLabel);
     if (what == "messages") return streams_.messages(req, segs, routeLabel);
     if (what == "peers") return peers_.handle(req, segs, routeLabel);

@@ -7,6 +7,8 @@
 #include "admin/dead_letters.hpp"
 #include "admin/overview.hpp"
 #include "admin/peers.hpp"
+#include "admin/plugin_reload.hpp"
+#include "admin/rebuilds.hpp"
 #include "admin/streams.hpp"
 #include "config/config.hpp"
 #include "plugin/runtime.hpp"
@@ -34,6 +36,10 @@ class AdminApi {
   void attach(store::Store* store, dispatch::DeadLetterAdmin* bus);
   // The flow sampler, once the host runs one; /admin/flow answers 404 before.
   void attachFlow(const admin::FlowSampler* flow);
+  // Live upgrades (POST /admin/plugins/{name}/reload), once the host serves.
+  void attachReloader(plugin::Reloader* reloader) { reload_.attach(reloader); }
+  // Read-model rebuilds (/admin/rebuilds), once the host serves with a store.
+  void attachRebuilds(rebuild::Service* service) { rebuilds_.attach(service); }
 
   // Answers one request whose path starts with /admin/. `routeLabel` gets the endpoint's template
   // (for metrics and traces; never an id).
@@ -44,6 +50,8 @@ class AdminApi {
   admin::DeadLetters deadLetters_;
   admin::Streams streams_;
   admin::Peers peers_;
+  admin::PluginReload reload_;
+  admin::Rebuilds rebuilds_;
   const admin::FlowSampler* flow_ = nullptr;
 };
 

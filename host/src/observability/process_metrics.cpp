@@ -133,12 +133,17 @@ void registerMetrics(Metrics& metrics, const std::string& version, const std::st
       "Always 1; the labels name the host version and the plugin ABI version it speaks.",
       {"version", "abi_version"}, {}, error, true);
   if (build > 0) metrics.update(build, {version, abiVersion}, 1);
-  const int64_t plugin = metrics.define(Metrics::Kind::Gauge, "plexus_plugin_info",
-                                        "Always 1; one series per loaded plugin with its version.",
-                                        {"plugin", "version"}, {}, error, true);
-  for (const auto& [name, v] : plugins) {
-    if (plugin > 0) metrics.update(plugin, {name, v}, 1);
-  }
+  for (const auto& [name, v] : plugins) setPluginVersion(metrics, name, v, true);
+}
+
+void setPluginVersion(Metrics& metrics, const std::string& plugin, const std::string& version,
+                      bool serving) {
+  std::string error;
+  const int64_t id = metrics.define(
+      Metrics::Kind::Gauge, "plexus_plugin_info",
+      "1 for the serving version of each loaded plugin; 0 for a version a reload replaced.",
+      {"plugin", "version"}, {}, error, true);
+  if (id > 0) metrics.update(id, {plugin, version}, serving ? 1 : 0);
 }
 
 }  // namespace plexus::process

@@ -39,5 +39,8 @@ std::optional<Sample> readSelf();
 // Registers the process families (collected at each scrape) and the info gauges.
 void registerMetrics(Metrics& metrics, const std::string& version, const std::string& abiVersion,
                      const std::vector<std::pair<std::string, std::string>>& plugins);
+// plexus_plugin_info{plugin, version}: 1 while that version serves, 0 once a reload replaced it.
+void setPluginVersion(Metrics& metrics, const std::string& plugin, const std::string& version,
+                      bool serving);
 
 }  // namespace plexus::process

@@ -1,7 +1,7 @@
 #include "plugin/loader.hpp"
 
-#include <Poco/DigestEngine.h>
-#include <Poco/SHA2Engine.h>
+#include "plugin/private_copy.hpp"
+
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -66,22 +66,6 @@ std::string allowedDirOf(const std::string& path, const std::string& dir,
   throw PluginError(
       path, "is outside the plugin director" + std::string(pluginDirs.size() == 1 ? "y " : "ies ") +
                 resolved + " (plugin_dir and plugin_dirs admit only file names directly in them)");
-}
-
-std::string hashFd(int fd, const std::string& path) {
-  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-  char buf[1 << 16];
-  if (lseek(fd, 0, SEEK_SET) != 0) throw PluginError(path, "cannot rewind: " + errnoText());
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw PluginError(path, "cannot read: " + errnoText());
-    }
-    if (n == 0) break;
-    engine.update(buf, static_cast<size_t>(n));
-  }
-  return Poco::DigestEngine::digestToHex(engine.digest());
 }
 
 template <class T>
@@ -238,9 +222,19 @@ void setBeforeDlopenHookForTesting(std::function<void(const std::string& path)> 
 std::shared_ptr<LoadedPlugin> load(const std::string& path,
                                    const std::optional<std::string>& sha256,
                                    const std::vector<std::string>& pluginDirs) {
-  const int fd = openTrusted(path, sha256, pluginDirs);
+  const int checked = openTrusted(path, sha256, pluginDirs);
+  int fd = -1;
+  std::string copied;
+  try {
+    fd = privateCopy(checked, path, sha256,
+                     copied);  // what loads can no longer change under the host
+  } catch (...) {
+    ::close(checked);
+    throw;
+  }
+  ::close(checked);
   if (beforeDlopenHook()) beforeDlopenHook()(path);
-  // Load the descriptor we checked, not whatever the path names now.
+  // Load the private copy of the file we checked, not whatever the path names now.
   const std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
   auto lib = std::make_shared<boost::dll::shared_library>();
   boost::dll::fs::error_code ec;
@@ -264,8 +258,8 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path,
     ::close(fd);
     throw PluginError(path, reason);
   }
-  // The descriptor stays open for the life of the process: the dynamic linker knows this object
-  // by the name "/proc/self/fd/N", and a reused N would make it hand back the wrong plugin.
+  // The copy stays open for the life of the process: the dynamic linker knows this object by the
+  // name "/proc/self/fd/N", and a reused N would make it hand back the wrong plugin.
   keepAlive().push_back(lib);
 
   if (!lib->has(PLEXUS_PLUGIN_ENTRY_SYMBOL)) {
@@ -273,7 +267,9 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path,
                                 " (not a Plexus plugin, or PLEXUS_PLUGIN(...) is missing)");
   }
   auto entry = lib->get<const plexus_plugin_desc*()>(PLEXUS_PLUGIN_ENTRY_SYMBOL);
-  return validateDescriptor(path, entry());
+  auto loaded = validateDescriptor(path, entry());
+  loaded->sha256 = copied;
+  return loaded;
 }
 
 std::shared_ptr<LoadedPlugin> validateDescriptor(const std::string& path,

@@ -31,6 +31,7 @@ struct LoadedPlugin {
   std::string path;
   std::string name;
   std::string version;
+  std::string sha256;  // of the bytes that were loaded (the private copy)
   uint16_t abiMajor = 0;
   uint16_t abiMinor = 0;
   std::vector<plexus_receptor_desc> receptors;

@@ -19,6 +19,7 @@
 struct plexus_host {
   plexus::plugin::Runtime* runtime = nullptr;
   std::string plugin;
+  std::string version;  // of the plugin this instance belongs to (log lines carry it)
   std::string component;
   std::string config;           // the plugin's config as JSON text
   std::set<int64_t> metricIds;  // the metrics this instance defined (only those may be updated)
@@ -65,11 +66,15 @@ class CurrentCall {
   const plexus_call* previous_;
 };
 
+// Ends a hook call once its transaction's after-commit work ran (the plugin's callbacks first).
+void endCallAfterCommit(void* component, int) { endCall(*static_cast<Component*>(component)); }
+
 plexus_str view(const std::string& s) { return plexus_str{s.data(), s.size()}; }
 std::string text(plexus_str s) { return s.size ? std::string(s.data, s.size) : std::string(); }
 
 nlohmann::json logFields(const plexus_host* h) {
-  return nlohmann::json{{"plugin", h->plugin}, {"component", h->component}};
+  return nlohmann::json{
+      {"plugin", h->plugin}, {"plugin_version", h->version}, {"component", h->component}};
 }
 
 plexus_status fail(plexus_call* call, plexus_status status, std::string reason) {
@@ -266,9 +271,12 @@ trace::Span invokeSpan(const Component& receptor, const std::string& type, const
 plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, plexus_str payload,
                         void (*onResult)(void*, plexus_str), void* user) {
   const std::string t = text(type);
-  Component* receptor = call->runtime->receptorFor(t);
-  if (receptor == nullptr)
+  Component* owner = call->runtime->receptorFor(t);
+  if (owner == nullptr)
     return fail(call, PLEXUS_REJECT, "invoke: no receptor for " + t + " in this host");
+  Component* receptor = &beginCall(*owner);
+  // Ends with the caller's transaction (its after-commit work may run the receptor's code).
+  call->part->afterCommit.push_back({&endCallAfterCommit, receptor});
   plexus_call child;
   child.runtime = call->runtime;
   child.host = receptor->host.get();
@@ -378,6 +386,135 @@ Runtime::~Runtime() {
   }
 }
 
+Component::Component() = default;
+Component::~Component() = default;
+
+Component& current(Component& c) {
+  Component* v = &c;
+  while (Component* next = v->successor.load()) v = next;
+  return *v;
+}
+
+const Component& current(const Component& c) {
+  const Component* v = &c;
+  while (const Component* next = v->successor.load()) v = next;
+  return *v;
+}
+
+Component& beginCall(Component& c) {
+  for (;;) {
+    Component& v = current(c);
+    v.inFlight.fetch_add(1);
+    // Still serving after the count went up: a reload that replaces it from now on sees the call.
+    if (v.successor.load() == nullptr) return v;
+    v.inFlight.fetch_sub(1);
+  }
+}
+
+void endCall(Component& c) { c.inFlight.fetch_sub(1); }
+
+std::vector<std::shared_ptr<LoadedPlugin>> Runtime::plugins() const {
+  std::lock_guard<std::mutex> lock(setMu_);
+  return plugins_;
+}
+
+std::vector<Component*> Runtime::components() const {
+  std::lock_guard<std::mutex> lock(setMu_);
+  std::vector<Component*> out;
+  for (const auto& c : components_) {
+    if (c->successor.load() == nullptr) out.push_back(c.get());
+  }
+  return out;
+}
+
+std::vector<std::unique_ptr<Component>> Runtime::componentsOf(
+    const std::shared_ptr<LoadedPlugin>& lp, const config::Plugin& pc) {
+  std::set<std::string> wanted(pc.components.begin(), pc.components.end());
+  std::set<std::string> found;
+  auto enabled = [&](const std::string& name) {
+    found.insert(name);
+    return wanted.empty() || wanted.count(name) > 0;
+  };
+  const std::string configText = pc.config.dump();
+  std::vector<std::unique_ptr<Component>> out;
+  auto add = [&](Kind kind, const std::string& name, plexus_create_fn create,
+                 plexus_destroy_fn destroy, std::vector<std::string> types) -> Component& {
+    auto c = std::make_unique<Component>();
+    c->kind = kind;
+    c->plugin = lp;
+    c->name = name;
+    c->id = lp->name + "/" + name;
+    c->create = create;
+    c->destroy = destroy;
+    c->types = std::move(types);
+    c->host = std::make_unique<plexus_host>();
+    c->host->runtime = this;
+    c->host->plugin = lp->name;
+    c->host->version = lp->version;
+    c->host->component = name;
+    c->host->config = configText;
+    out.push_back(std::move(c));
+    return *out.back();
+  };
+  for (size_t i = 0; i < lp->receptors.size(); ++i) {
+    const auto& r = lp->receptors[i];
+    if (!enabled(r.name)) continue;
+    Component& c = add(Kind::Receptor, r.name, r.create, r.destroy, lp->receptorTypes[i]);
+    c.handleMessage = r.handle;
+    c.kinds = lp->receptorKinds[i];
+  }
+  for (size_t i = 0; i < lp->perspectives.size(); ++i) {
+    const auto& p = lp->perspectives[i];
+    if (!enabled(p.name)) continue;
+    add(Kind::Perspective, p.name, p.create, p.destroy, lp->perspectiveTypes[i]).handleMessage =
+        p.handle;
+  }
+  for (const auto& r : lp->routes) {
+    if (!enabled(r.name)) continue;
+    Component& c = add(Kind::Route, r.name, r.create, r.destroy, {});
+    c.handleRequest = r.handle;
+    c.method = r.method;
+    c.pathTemplate = r.path;
+  }
+  for (const auto& w : wanted) {
+    if (found.count(w) == 0) {
+      throw PluginError(pc.path, "config /plugins/" + std::to_string(pc.index) +
+                                     "/components names \"" + w + "\", which plugin " + lp->name +
+                                     " does not have");
+    }
+  }
+  return out;
+}
+
+void Runtime::create(Component& c) {
+  crash::CallScope crashScope(c.plugin->name, c.name, "create", "", "");
+  c.instance = c.create(&kApi, c.host.get());
+  if (c.instance == nullptr) {
+    throw PluginError(c.plugin->path, "component \"" + c.name +
+                                          "\" failed to start (create returned null; see the log)");
+  }
+}
+
+std::vector<Component*> Runtime::replace(const std::shared_ptr<LoadedPlugin>& lp,
+                                         std::vector<std::unique_ptr<Component>> fresh) {
+  std::lock_guard<std::mutex> lock(setMu_);
+  std::vector<Component*> replaced;
+  for (auto& c : fresh) {
+    for (const auto& old : components_) {
+      if (old->successor.load() == nullptr && old->id == c->id && old->kind == c->kind) {
+        old->successor.store(c.get());
+        replaced.push_back(old.get());
+        break;
+      }
+    }
+    components_.push_back(std::move(c));
+  }
+  for (auto& p : plugins_) {
+    if (p->name == lp->name) p = lp;
+  }
+  return replaced;
+}
+
 void Runtime::start(const config::Config& config) {
   service_ = config.service;
   crash::install(service_);  // a plugin that crashes the process leaves a log line naming itself
@@ -395,59 +532,17 @@ void Runtime::start(const config::Config& config) {
         throw PluginError(pc.path,
                           "plugin name \"" + lp->name + "\" is already loaded from " + other->path);
     }
-    std::set<std::string> wanted(pc.components.begin(), pc.components.end());
-    std::set<std::string> found;
-    auto enabled = [&](const std::string& name) {
-      found.insert(name);
-      return wanted.empty() || wanted.count(name) > 0;
-    };
-    const std::string configText = pc.config.dump();
-    auto add = [&](Kind kind, const std::string& name, plexus_create_fn create,
-                   plexus_destroy_fn destroy, std::vector<std::string> types) -> Component& {
-      auto c = std::make_unique<Component>();
-      c->kind = kind;
-      c->plugin = lp;
-      c->name = name;
-      c->id = lp->name + "/" + name;
-      c->create = create;
-      c->destroy = destroy;
-      c->types = std::move(types);
-      c->host = std::make_unique<plexus_host>();
-      c->host->runtime = this;
-      c->host->plugin = lp->name;
-      c->host->component = name;
-      c->host->config = configText;
-      components_.push_back(std::move(c));
-      return *components_.back();
-    };
-    for (size_t i = 0; i < lp->receptors.size(); ++i) {
-      const auto& r = lp->receptors[i];
-      if (!enabled(r.name)) continue;
-      Component& c = add(Kind::Receptor, r.name, r.create, r.destroy, lp->receptorTypes[i]);
-      c.handleMessage = r.handle;
-      commandOwners_.add(pc.path, c, c.types, lp->receptorKinds[i]);
-    }
-    for (size_t i = 0; i < lp->perspectives.size(); ++i) {
-      const auto& p = lp->perspectives[i];
-      if (!enabled(p.name)) continue;
-      Component& c = add(Kind::Perspective, p.name, p.create, p.destroy, lp->perspectiveTypes[i]);
-      c.handleMessage = p.handle;
-    }
-    for (const auto& r : lp->routes) {
-      if (!enabled(r.name)) continue;
-      Component& c = add(Kind::Route, r.name, r.create, r.destroy, {});
-      c.handleRequest = r.handle;
-      const std::string key = std::string(r.method) + " " + r.path;
-      auto [it, fresh] = routeOwners.emplace(key, lp->name + "/" + r.name);
-      if (!fresh)
-        throw PluginError(pc.path, "route " + key + " is already served by " + it->second);
-      routes_.push_back(RouteBinding{r.method, r.path, &c});
-    }
-    for (const auto& w : wanted) {
-      if (found.count(w) == 0) {
-        throw PluginError(pc.path, "config /plugins/" + std::to_string(pc.index) +
-                                       "/components names \"" + w + "\", which plugin " + lp->name +
-                                       " does not have");
+    for (auto& owned : componentsOf(lp, pc)) {
+      Component& c = *owned;
+      components_.push_back(std::move(owned));
+      if (c.kind == Kind::Receptor) {
+        commandOwners_.add(pc.path, c, c.types, c.kinds);
+      } else if (c.kind == Kind::Route) {
+        const std::string key = c.method + " " + c.pathTemplate;
+        auto [it, fresh] = routeOwners.emplace(key, c.id);
+        if (!fresh)
+          throw PluginError(pc.path, "route " + key + " is already served by " + it->second);
+        routes_.push_back(RouteBinding{c.method, c.pathTemplate, &c});
       }
     }
     plugins_.push_back(lp);
@@ -458,15 +553,7 @@ void Runtime::start(const config::Config& config) {
                        {"path", lp->path},
                        {"abi", std::to_string(lp->abiMajor) + "." + std::to_string(lp->abiMinor)}});
   }
-  for (auto& c : components_) {
-    crash::CallScope crashScope(c->plugin->name, c->name, "create", "", "");
-    c->instance = c->create(&kApi, c->host.get());
-    if (c->instance == nullptr) {
-      throw PluginError(
-          c->plugin->path,
-          "component \"" + c->name + "\" failed to start (create returned null; see the log)");
-    }
-  }
+  for (auto& c : components_) create(*c);
 }
 
 Component* Runtime::receptorFor(const std::string& type) const {
@@ -558,7 +645,11 @@ plexus_request requestView(const HttpRequest& req, std::vector<plexus_pair>& par
 }  // namespace
 
 HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) {
-  Component& c = *route.component;
+  Component& c = beginCall(*route.component);
+  struct End {
+    Component& c;
+    ~End() { endCall(c); }  // after the commit and its after-commit work
+  } end{c};
   std::unique_ptr<UnitOfWork> work;
   if (store_ != nullptr) {
     try {
@@ -662,8 +753,11 @@ plexus_status Runtime::post(plexus_host& h, int32_t kind, const std::string& typ
   return PLEXUS_OK;
 }
 
-Delivery Runtime::deliver(Component& c, const Message& e, store::Transaction* tx, Part& part) {
+Delivery Runtime::deliver(Component& serving, const Message& e, store::Transaction* tx,
+                          Part& part) {
+  Component& c = beginCall(serving);
   Delivery d;
+  d.version = c.plugin->version;
   plexus_call call;
   call.runtime = this;
   call.host = c.host.get();
@@ -686,11 +780,15 @@ Delivery Runtime::deliver(Component& c, const Message& e, store::Transaction* tx
   m.traceparent = view(call.traceparent);
   m.payload = view(e.payload);
   m.timestamp_unix_ms = e.timestampMs;
+  // A rebuild's switch of this perspective's read model waits for this transaction (rebuild/).
+  if (tx != nullptr && c.kind == Kind::Perspective && store_ != nullptr)
+    store_->dialect().shareHandlerLock(*tx, c.id);
   {
     CurrentCall current(&call);
     crash::CallScope crashScope(c.plugin->name, c.name, "message", e.type, e.id);
     d.status = c.handleMessage(c.instance, &call, &m);
   }
+  part.afterCommit.push_back({&endCallAfterCommit, &c});  // after the handler's own callbacks
   if (d.status != PLEXUS_OK) {
     d.reason = call.result.empty() ? call.error : call.result;
     if (d.reason.empty()) d.reason = "handler returned status " + std::to_string(d.status);
@@ -708,6 +806,7 @@ trace::Span startHandlerSpan(const Component& c, const Message& e) {
   trace::Span span = trace::startSpan("handle " + e.type, trace::SpanKind::Internal, e.traceparent);
   if (span.recording()) {
     span.setAttribute("plexus.plugin", c.plugin->name);
+    span.setAttribute("plexus.plugin.version", current(c).plugin->version);
     span.setAttribute("plexus.component", c.name);
     span.setAttribute("messaging.message.type", e.type);
     span.setAttribute("messaging.message.id", e.id);

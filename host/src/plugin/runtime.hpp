@@ -32,6 +32,8 @@ enum class Kind { Receptor, Perspective, Route };
 
 // One component instance of a loaded plugin.
 struct Component {
+  Component();
+  ~Component();  // plexus_host is complete only in runtime.cpp
   Kind kind;
   std::shared_ptr<LoadedPlugin> plugin;
   std::string name;
@@ -41,9 +43,23 @@ struct Component {
   plexus_status (*handleMessage)(void*, plexus_call*, const plexus_message*) = nullptr;
   plexus_status (*handleRequest)(void*, plexus_call*, const plexus_request*) = nullptr;
   std::vector<std::string> types;
+  std::vector<plexus_message_kind> kinds;  // receptors: parallel to types (ABI 1.2)
+  std::string method, pathTemplate;  // a route's
   void* instance = nullptr;
   std::unique_ptr<plexus_host> host;
+  // Live upgrade (plugin/reload.hpp): the version that replaced this one (null while it serves),
+  // and the calls running on this version, each counted until its after-commit work ran.
+  std::atomic<Component*> successor{nullptr};
+  std::atomic<int> inFlight{0};
 };
+
+// The serving version of `c` (`c` itself until a reload replaced it).
+Component& current(Component& c);
+const Component& current(const Component& c);
+// A call starts on the serving version of `c`, which is returned: it is not torn down before the
+// matching endCall. Every hook call goes through this pair.
+Component& beginCall(Component& c);
+void endCall(Component& c);
 
 // After-commit work registered by hooks: run with the transaction's outcome.
 struct AfterCommit {
@@ -58,7 +74,8 @@ struct Part;  // plugin/unit_of_work.hpp
 // SQL is in the Part the caller passed.
 struct Delivery {
   plexus_status status = PLEXUS_FATAL;
-  std::string reason;  // set_result text or host error for failures
+  std::string reason;   // set_result text or host error for failures
+  std::string version;  // the plugin version that handled it
 };
 
 struct RouteBinding {
@@ -97,9 +114,11 @@ class Runtime {
   // two owners of one command) and creates the instances. Throws PluginError.
   void start(const config::Config& config);
 
-  const std::vector<std::shared_ptr<LoadedPlugin>>& plugins() const { return plugins_; }
-  const std::vector<RouteBinding>& routes() const { return routes_; }
-  size_t componentCount() const { return components_.size(); }
+  // The serving plugins and components (a reload may replace them; these are copies).
+  std::vector<std::shared_ptr<LoadedPlugin>> plugins() const;
+  std::vector<Component*> components() const;
+  const std::vector<RouteBinding>& routes() const { return routes_; }  // current(route.component)
+  size_t componentCount() const { return components().size(); }
 
   // Serves a route. With a store, the route runs in its own transaction, committed (outgoing
   // messages included) when the hook returns OK.
@@ -120,7 +139,18 @@ class Runtime {
   store::Store* store() const { return store_; }
   const std::string& service() const { return service_; }
   const std::string& instance() const { return instance_; }
-  const std::vector<std::unique_ptr<Component>>& components() const { return components_; }
+
+  // Live upgrade (plugin/reload.cpp). The components `plugin` has under `config` (its
+  // `components` filter), without instances. Throws PluginError.
+  std::vector<std::unique_ptr<Component>> componentsOf(const std::shared_ptr<LoadedPlugin>& plugin,
+                                                       const config::Plugin& config);
+  // Calls the component's create hook. Throws PluginError when it returns null.
+  void create(Component& component);
+  // Makes `fresh` (created) the serving versions of the same-named components of the plugin
+  // named like `plugin`, which becomes the serving plugin. Returns the replaced versions (calls
+  // already running finish on them).
+  std::vector<Component*> replace(const std::shared_ptr<LoadedPlugin>& plugin,
+                                  std::vector<std::unique_ptr<Component>> fresh);
 
   // True once a hook returned FATAL: the host turns not-ready.
   bool failed() const { return failed_.load(); }
@@ -139,8 +169,9 @@ class Runtime {
   std::string instance_;
   store::Store* store_ = nullptr;
   std::function<void()> committed_;
+  mutable std::mutex setMu_;  // plugins_ and components_ (a reload changes them while serving)
   std::vector<std::shared_ptr<LoadedPlugin>> plugins_;
-  std::vector<std::unique_ptr<Component>> components_;
+  std::vector<std::unique_ptr<Component>> components_;  // every version ever created
   std::vector<RouteBinding> routes_;
   CommandOwners commandOwners_;
   std::atomic<bool> failed_{false};

@@ -30,6 +30,11 @@ class Dialect {
   virtual bool beginRelay(Transaction& tx, bool relaxDurability) const = 0;
   // One migrator at a time across every replica and Job, for the life of `tx`.
   virtual void lockMigrations(Transaction& tx) const = 0;
+  // A perspective's handling takes its handler's lock shared for the life of `tx`; a rebuild's
+  // switch takes it exclusively, so no replica handles that perspective while its read model is
+  // swapped (rebuild/). A no-op where one writer at a time is the rule (SQLite).
+  virtual void shareHandlerLock(Transaction&, const std::string& /*handler*/) const {}
+  virtual void takeHandlerLock(Transaction&, const std::string& /*handler*/) const {}
 };
 
 // `sql` with every {NAME} of `values` replaced (for Dialect::ddl).

@@ -76,6 +76,21 @@ void appendBatch(Transaction& tx, const std::vector<Message>& events, int64_t no
   }
 }
 
+Message eventFrom(const Row& r, size_t i) {
+  Message m;
+  m.kind = "event";
+  m.id = text(r[i]);
+  m.type = text(r[i + 1]);
+  m.payload = text(r[i + 2]);
+  m.correlation = text(r[i + 3]);
+  m.causation = text(r[i + 4]);
+  m.source = text(r[i + 5]);
+  m.traceparent = text(r[i + 6]);
+  m.contentType = text(r[i + 7]);
+  m.timestampMs = r[i + 8].isNull() ? 0 : r[i + 8].asInt();
+  return m;
+}
+
 std::vector<StoredEvent> read(Transaction& tx, const std::string& stream, int64_t afterVersion,
                               int limit) {
   const Rows rows = tx.query(
@@ -89,18 +104,8 @@ std::vector<StoredEvent> read(Transaction& tx, const std::string& stream, int64_
     StoredEvent s;
     s.version = r[0].asInt();
     s.recordedAt = r[1].asInt();
-    Message& m = s.message;
-    m.kind = "event";
-    m.stream = stream;
-    m.id = text(r[2]);
-    m.type = text(r[3]);
-    m.payload = text(r[4]);
-    m.correlation = text(r[5]);
-    m.causation = text(r[6]);
-    m.source = text(r[7]);
-    m.traceparent = text(r[8]);
-    m.contentType = text(r[9]);
-    m.timestampMs = r[10].isNull() ? 0 : r[10].asInt();
+    s.message = eventFrom(r, 2);
+    s.message.stream = stream;
     out.push_back(std::move(s));
   }
   return out;

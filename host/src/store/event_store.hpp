@@ -23,6 +23,10 @@ void append(Transaction& tx, const Message& event, int64_t nowMs, bool deferred)
 // several events of one stream get consecutive versions in batch order.
 void appendBatch(Transaction& tx, const std::vector<Message>& events, int64_t nowMs);
 
+// The event read from row `r` at column `first` on: message_id, type, payload, correlation_id,
+// causation_id, source, traceparent, content_type, occurred_at (as read() selects them).
+Message eventFrom(const Row& r, size_t first);
+
 // Events of `stream` with version > afterVersion, oldest first, at most `limit`.
 std::vector<StoredEvent> read(Transaction& tx, const std::string& stream, int64_t afterVersion,
                               int limit);

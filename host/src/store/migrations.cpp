@@ -240,6 +240,32 @@ ALTER TABLE plexus_outbox DROP COLUMN published_at;
 CREATE INDEX plexus_outbox_due ON plexus_outbox (deliver_at)
 )SQL";
 
+// v6: live rebuilds of a perspective's read model (rebuild/): progress and where the replaced
+// copy waits for its drop, readable by every replica and by the rebuild command.
+constexpr const char* kFrameworkV6 = R"SQL(
+CREATE TABLE plexus_rebuilds (
+  id TEXT PRIMARY KEY,
+  component TEXT NOT NULL,
+  state TEXT NOT NULL,
+  source TEXT NOT NULL,
+  shadow TEXT NOT NULL,
+  retired TEXT NOT NULL DEFAULT '',
+  tables TEXT NOT NULL DEFAULT '[]',
+  events BIGINT NOT NULL DEFAULT 0,
+  duplicates BIGINT NOT NULL DEFAULT 0,
+  rejected BIGINT NOT NULL DEFAULT 0,
+  lag BIGINT NOT NULL DEFAULT 0,
+  owner TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  switched_at BIGINT,
+  drop_after BIGINT,
+  dropped_at BIGINT,
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX plexus_rebuilds_component ON plexus_rebuilds (component, started_at)
+)SQL";
+
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -312,7 +338,8 @@ std::vector<Migration> frameworkMigrations(const Dialect& dialect) {
       Migration{"plexus", 2, "delivery claims", kFrameworkV2},
       Migration{"plexus", 3, "deliveries by stream", kFrameworkV3},
       Migration{"plexus", 4, "messages as metadata columns and payload", dialect.ddl(kFrameworkV4)},
-      Migration{"plexus", 5, "published outbox rows deleted, not kept", kFrameworkV5}};
+      Migration{"plexus", 5, "published outbox rows deleted, not kept", kFrameworkV5},
+      Migration{"plexus", 6, "read model rebuilds", kFrameworkV6}};
 }
 
 MigrationReport migrate(Store& store, const std::vector<Migration>& pluginMigrations) {

@@ -348,16 +348,26 @@ class PostgresDialect final : public Dialect {
   void lockMigrations(Transaction& tx) const override {
     tx.exec("SELECT pg_advisory_xact_lock(7391466)");
   }
+  // Travels with the handler's first statement; waits there while a switch holds it.
+  void shareHandlerLock(Transaction& tx, const std::string& handler) const override {
+    tx.defer("SELECT pg_advisory_xact_lock_shared(7391468, hashtext($1))", {handler});
+  }
+  void takeHandlerLock(Transaction& tx, const std::string& handler) const override {
+    tx.exec("SELECT pg_advisory_xact_lock(7391468, hashtext($1))", {handler});
+  }
 };
 
 class PostgresStore final : public Store {
  public:
-  PostgresStore(std::string conninfo, const std::string& schema, int poolSize)
+  // `searchPath`: schemas joined by ',' (validated identifiers); empty = just `schema`.
+  PostgresStore(std::string conninfo, const std::string& schema, int poolSize,
+                const std::string& searchPath = "")
       : conninfo_(kConnectionDefaults + std::move(conninfo)), free_(poolSize) {
     schema_ = schema;
     // The schema is the connection's search_path, set by the server at connect: no statement
     // per transaction. The identifier was validated (lowercase letters, digits, _).
-    if (!schema_.empty()) conninfo_ += " options='-c search_path=" + schema_ + "'";
+    const std::string path = searchPath.empty() ? schema_ : searchPath;
+    if (!path.empty()) conninfo_ += " options='-c search_path=" + path + "'";
   }
   ~PostgresStore() override = default;
   const Dialect& dialect() const override { return postgresDialect(); }
@@ -614,6 +624,19 @@ std::unique_ptr<Store> openPostgres(const config::Store& config, int poolSize) {
                                 config.schema + "\"");
   }
   return std::make_unique<PostgresStore>(connectionString(config.url), config.schema, poolSize);
+}
+
+std::unique_ptr<Store> openPostgresSearchPath(const config::Store& config,
+                                              const std::vector<std::string>& searchPath,
+                                              int poolSize) {
+  std::string path;
+  for (const auto& s : searchPath) {
+    if (!validIdentifier(s))
+      throw std::invalid_argument("search_path entry \"" + s + "\" is not a lowercase identifier");
+    path += (path.empty() ? "" : ",") + s;
+  }
+  return std::make_unique<PostgresStore>(
+      connectionString(config.url), searchPath.empty() ? "" : searchPath.front(), poolSize, path);
 }
 
 }  // namespace plexus::store

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace plexus::store {
 
@@ -15,5 +16,10 @@ const Dialect& postgresDialect();
 // store.url: a libpq URI (postgresql://u:p@h:port/db?sslmode=...) or key=value string;
 // store.schema: the deployment's schema (may be empty).
 std::unique_ptr<Store> openPostgres(const config::Store& config, int poolSize);
+// The same database with unqualified names resolved through `searchPath` in order (a rebuild's
+// shadow schema first, then the deployment's); schema() is its first entry.
+std::unique_ptr<Store> openPostgresSearchPath(const config::Store& config,
+                                              const std::vector<std::string>& searchPath,
+                                              int poolSize);
 
 }  // namespace plexus::store

@@ -141,11 +141,19 @@ class SqliteTransaction final : public Transaction {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(const std::string& path) : session_("sqlite", path) {
+  // `attach`: another database file whose tables unqualified names reach after this one's
+  // (a rebuild's shadow file first, then the live one as "live").
+  explicit SqliteStore(const std::string& path, const std::string& attach = "")
+      : session_("sqlite", path) {
     // WAL lets readers run beside the writer; the busy timeout turns brief contention into waits.
     session_ << "PRAGMA journal_mode=WAL", Poco::Data::Keywords::now;
     session_ << "PRAGMA busy_timeout=5000", Poco::Data::Keywords::now;
     session_ << "PRAGMA synchronous=NORMAL", Poco::Data::Keywords::now;
+    if (!attach.empty()) {
+      std::string file = attach;
+      session_ << "ATTACH DATABASE ? AS live", Poco::Data::Keywords::use(file),
+          Poco::Data::Keywords::now;
+    }
   }
   const Dialect& dialect() const override { return sqliteDialect(); }
   std::unique_ptr<Transaction> begin() override {
@@ -189,6 +197,15 @@ std::once_flag registered;
 const Dialect& sqliteDialect() {
   static const SqliteDialect dialect;
   return dialect;
+}
+
+std::unique_ptr<Store> openSqliteAttached(const std::string& path, const std::string& live) {
+  std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  try {
+    return std::make_unique<SqliteStore>(path, live);
+  } catch (const Poco::Exception& e) {
+    throw SqlError("cannot open the sqlite store " + path + ": " + e.displayText(), false);
+  }
 }
 
 std::unique_ptr<Store> openSqlite(const config::Store& config, int /*poolSize*/) {

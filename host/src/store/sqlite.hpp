@@ -5,10 +5,14 @@
 #include "store/store.hpp"
 
 #include <memory>
+#include <string>
 
 namespace plexus::store {
 
 const Dialect& sqliteDialect();
 std::unique_ptr<Store> openSqlite(const config::Store& config, int poolSize);
+// A second database file `path` with the file `live` attached as schema "live": unqualified
+// names reach `path`'s tables first, then `live`'s (a rebuild's shadow, rebuild/).
+std::unique_ptr<Store> openSqliteAttached(const std::string& path, const std::string& live);
 
 }  // namespace plexus::store

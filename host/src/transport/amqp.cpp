@@ -252,6 +252,18 @@ bool Amqp::queueExists(const std::string& name) {
   throw AmqpError(msg);
 }
 
+uint32_t Amqp::messageCount(const std::string& queue) {
+  amqp_queue_declare_ok_t* ok =
+      amqp_queue_declare(conn_, 1, bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+  check(("queue.declare (passive) " + queue).c_str());  // closes on error
+  return ok != nullptr ? ok->message_count : 0;
+}
+
+void Amqp::deleteQueue(const std::string& queue) {
+  amqp_queue_delete(conn_, 1, bytes(queue), 0, 0);
+  check(("queue.delete " + queue).c_str());
+}
+
 void Amqp::bindQueue(const std::string& queue, const std::string& exchange,
                      const std::string& key) {
   amqp_queue_bind(conn_, 1, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);

@@ -81,6 +81,10 @@ class Amqp {
   // A passive declare on a channel of its own, so "no such queue" leaves channel 1 open.
   bool queueExists(const std::string& name);
   void bindQueue(const std::string& queue, const std::string& exchange, const std::string& key);
+  // Messages ready in `queue` (a passive declare). A queue that does not exist throws AmqpError
+  // and closes the connection (open() again).
+  uint32_t messageCount(const std::string& queue);
+  void deleteQueue(const std::string& queue);
   void bindExchange(const std::string& destination, const std::string& source,
                     const std::string& key);
 

@@ -92,6 +92,29 @@ TEST(Config, PathWithSlashIsNotUnderPluginDir) {
   EXPECT_EQ(c.plugins[1].path, "/opt/p/plexus_b.so");
 }
 
+TEST(Config, LiveOperationsKeys) {
+  const Config d = parse(kMinimal);
+  EXPECT_EQ(d.reload.drainTimeoutSeconds, 30);
+  EXPECT_EQ(d.rebuild.gracePeriodSeconds, 600);
+  EXPECT_EQ(d.rebuild.batch, 500);
+  EXPECT_TRUE(d.rebuild.sources.empty());
+  const Config c = parse(R"({"service": "s", "plugins": [],
+    "reload": {"drain_timeout_seconds": "${DRAIN:-5}"},
+    "rebuild": {"grace_period_seconds": 0, "batch": 50, "sources": ["order-service"],
+                "answer_timeout_seconds": 10, "reply_window": 100}})");
+  EXPECT_EQ(c.reload.drainTimeoutSeconds, 5);
+  EXPECT_EQ(c.rebuild.gracePeriodSeconds, 0);
+  EXPECT_EQ(c.rebuild.batch, 50);
+  EXPECT_EQ(c.rebuild.sources, std::vector<std::string>{"order-service"});
+  EXPECT_EQ(c.rebuild.answerTimeoutSeconds, 10);
+  EXPECT_EQ(c.rebuild.replyWindow, 100);
+  expectError(R"({"service": "s", "plugins": [], "rebuild": {"batch": 0}})", "/rebuild/batch", "");
+  expectError(R"({"service": "s", "plugins": [], "rebuild": {"sources": [""]}})",
+              "/rebuild/sources/0", "deployment");
+  expectError(R"({"service": "s", "plugins": [], "reload": {"drain": 1}})", "/reload/drain",
+              "unknown key");
+}
+
 TEST(Config, MalformedJson) { expectError(R"({"service": "s", )", "", "malformed JSON"); }
 TEST(Config, NotAnObject) { expectError(R"([1, 2])", "", "expected an object"); }
 TEST(Config, MissingService) {
