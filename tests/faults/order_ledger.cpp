@@ -179,14 +179,13 @@ bool settle(Ledger& ledger, const std::vector<const Order*>& accepted, View& vie
           int64_t pending = 0;
           for (const auto& s : kServices) {
             const std::string sc = schemaOf(s);
-            pending +=
-                ledger
-                    .query("SELECT (SELECT COUNT(*) FROM " + sc +
-                               ".plexus_outbox WHERE deliver_at <= $1) "
-                               "+ (SELECT COUNT(*) FROM " +
-                               sc + ".plexus_deliveries)",
-                           {static_cast<long long>(nowMs())})[0][0]
-                    .asInt();
+            pending += ledger
+                           .query("SELECT (SELECT COUNT(*) FROM " + sc +
+                                      ".plexus_outbox WHERE deliver_at <= $1) "
+                                      "+ (SELECT COUNT(*) FROM " +
+                                      sc + ".plexus_deliveries)",
+                                  {static_cast<long long>(nowMs())})[0][0]
+                           .asInt();
           }
           why = std::to_string(open) + " order(s) not terminal, " + std::to_string(pending) +
                 " outbox row(s)/deliveries pending";

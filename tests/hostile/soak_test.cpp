@@ -93,11 +93,9 @@ class Soak {
       const std::string schema = schemaOf(svc);
       // Due and unpublished; rows scheduled for later (saga timeouts) are counted apart.
       s.outboxPending +=
-          scalar("SELECT COUNT(*) FROM " + schema +
-                 ".plexus_outbox WHERE deliver_at <= " + kNowMs);
+          scalar("SELECT COUNT(*) FROM " + schema + ".plexus_outbox WHERE deliver_at <= " + kNowMs);
       s.outboxScheduled +=
-          scalar("SELECT COUNT(*) FROM " + schema +
-                 ".plexus_outbox WHERE deliver_at > " + kNowMs);
+          scalar("SELECT COUNT(*) FROM " + schema + ".plexus_outbox WHERE deliver_at > " + kNowMs);
       s.outboxRows += scalar("SELECT COUNT(*) FROM " + schema + ".plexus_outbox");
       s.inboxRows += scalar("SELECT COUNT(*) FROM " + schema + ".plexus_inbox");
     }

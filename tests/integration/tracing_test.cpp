@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -70,7 +71,13 @@ class OtlpReceiver {
         params);
     server_->start();
   }
-  ~OtlpReceiver() { server_->stopAll(true); }
+  // A handler may still run (the slow collector sleeps) after stopAll, which does not wait for
+  // its threads: wait for them, as they use this object.
+  ~OtlpReceiver() {
+    server_->stopAll(true);
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this] { return active_ == 0; });
+  }
   int port() const { return server_->port(); }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port()); }
   int requests() const { return requests_.load(); }
@@ -84,11 +91,23 @@ class OtlpReceiver {
   }
 
  private:
+  struct Active {  // a handler running: counted so that the destructor can wait for it
+    explicit Active(OtlpReceiver& r) : r_(r) {
+      std::lock_guard<std::mutex> lock(r_.mu_);
+      ++r_.active_;
+    }
+    ~Active() {
+      std::lock_guard<std::mutex> lock(r_.mu_);
+      if (--r_.active_ == 0) r_.idle_.notify_all();
+    }
+    OtlpReceiver& r_;
+  };
   class Handler : public Poco::Net::HTTPRequestHandler {
    public:
     explicit Handler(OtlpReceiver& r) : r_(r) {}
     void handleRequest(Poco::Net::HTTPServerRequest& req,
                        Poco::Net::HTTPServerResponse& resp) override {
+      Active active(r_);
       std::string body((std::istreambuf_iterator<char>(req.stream())),
                        std::istreambuf_iterator<char>());
       ++r_.requests_;
@@ -176,6 +195,8 @@ class OtlpReceiver {
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   std::atomic<int> requests_{0};
   mutable std::mutex mu_;
+  std::condition_variable idle_;
+  int active_ = 0;  // handlers running (guarded by mu_)
   std::vector<Span> spans_;
   std::vector<std::string> errors_;
 };

@@ -24,9 +24,9 @@ int rebuildCommand(const config::Config& config, const std::string& component,
   std::vector<std::shared_ptr<plugin::LoadedPlugin>> plugins;
   try {
     for (const auto& pc : config.plugins) {
-      plugins.push_back(plugin::load(
-          pc.path, pc.sha256,
-          config.pluginDirGiven ? config.pluginDirs : std::vector<std::string>{}));
+      plugins.push_back(
+          plugin::load(pc.path, pc.sha256,
+                       config.pluginDirGiven ? config.pluginDirs : std::vector<std::string>{}));
     }
   } catch (const plugin::PluginError& e) {
     std::cerr << "plexus-host: rebuild: " << e.what() << "\n";

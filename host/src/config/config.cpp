@@ -33,11 +33,10 @@ Config parse(const std::string& text, const std::string& file, const Env& env) {
     throw ConfigError(file, "", std::string("malformed JSON: ") + e.what());
   }
   Reader r(file, env);
-  r.expectObject(
-      doc, "",
-      {"service", "http", "store", "transport", "plugin_dir", "plugin_dirs", "plugins", "log",
-       "console", "reload", "rebuild"},
-      {"service", "plugins"});
+  r.expectObject(doc, "",
+                 {"service", "http", "store", "transport", "plugin_dir", "plugin_dirs", "plugins",
+                  "log", "console", "reload", "rebuild"},
+                 {"service", "plugins"});
   Config c;
   c.file = file;
   c.service = r.string(doc["service"], "/service");

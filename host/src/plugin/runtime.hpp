@@ -44,7 +44,7 @@ struct Component {
   plexus_status (*handleRequest)(void*, plexus_call*, const plexus_request*) = nullptr;
   std::vector<std::string> types;
   std::vector<plexus_message_kind> kinds;  // receptors: parallel to types (ABI 1.2)
-  std::string method, pathTemplate;  // a route's
+  std::string method, pathTemplate;        // a route's
   void* instance = nullptr;
   std::unique_ptr<plexus_host> host;
   // Live upgrade (plugin/reload.hpp): the version that replaced this one (null while it serves),

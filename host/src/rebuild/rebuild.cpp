@@ -9,6 +9,7 @@
 #include "rebuild/broker_source.hpp"
 #include "rebuild/shadow.hpp"
 
+#include <plexus/sdk/rfc3339.hpp>
 #include <thread>
 
 namespace plexus::rebuild {
@@ -285,7 +286,7 @@ bool Rebuild::switchOnce() {
                   {"seconds", seconds},
                   {"events_per_second", seconds > 0 ? double(r.events) / seconds : 0.0},
                   {"switch_ms", *r.switchedAt - started},
-                  {"drop_after", rfc3339(*r.dropAfter)}});
+                  {"drop_after", plexus::rfc3339::format(*r.dropAfter)}});
   return true;
 }
 

@@ -2,6 +2,8 @@
 
 #include "message/message.hpp"
 
+#include <plexus/sdk/rfc3339.hpp>
+
 namespace plexus::rebuild {
 namespace {
 
@@ -55,7 +57,9 @@ std::vector<Record> rows(store::Transaction& tx, const char* sql,
   return out;
 }
 
-json time(const std::optional<int64_t>& ms) { return ms ? json(rfc3339(*ms)) : json(nullptr); }
+json time(const std::optional<int64_t>& ms) {
+  return ms ? json(plexus::rfc3339::format(*ms)) : json(nullptr);
+}
 
 }  // namespace
 
@@ -79,8 +83,8 @@ json Record::toJson() const {
               {"lag", lag},
               {"eventsPerSecond", seconds > 0 ? static_cast<double>(events) / seconds : 0.0},
               {"owner", owner},
-              {"startedAt", rfc3339(startedAt)},
-              {"updatedAt", rfc3339(updatedAt)},
+              {"startedAt", plexus::rfc3339::format(startedAt)},
+              {"updatedAt", plexus::rfc3339::format(updatedAt)},
               {"switchedAt", time(switchedAt)},
               {"dropAfter", time(dropAfter)},
               {"droppedAt", time(droppedAt)},
