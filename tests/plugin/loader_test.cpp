@@ -52,6 +52,16 @@ TEST(Loader, LoadsAPluginBuiltForAbi11WithItsTypesUndeclared) {
                                                                    PLEXUS_MESSAGE_UNDECLARED}));
 }
 
+TEST(Loader, PluginsBuiltWithDefaultVisibilityKeepTheirOwnRegistrations) {
+  auto a = plexus::plugin::load(testPlugin("test_vis_a"), std::nullopt);
+  auto b = plexus::plugin::load(testPlugin("test_vis_b"), std::nullopt);
+  EXPECT_EQ(a->name, "vis_a");
+  EXPECT_EQ(b->name, "vis_b");
+  ASSERT_EQ(b->receptorTypes.size(), 1u);
+  EXPECT_EQ(b->receptorTypes[0], std::vector<std::string>{"PingB"});
+  EXPECT_EQ(a->receptorTypes[0], std::vector<std::string>{"PingA"});
+}
+
 TEST(Loader, RefusesAbiMajorMismatch) {
   expectRefused(testPlugin("test_abi_major"), "ABI major 2");
 }

@@ -24,6 +24,8 @@ class Counting final : public plexus::Receptor {
     if (body.value("n", 0) > limit_) return plexus::reject("n above limit");
     ctx.emit("Counted", Json{{"n", body.value("n", 0)}});
     ctx.afterCommit([this] { done_.increment(); });
+    if (mode == "after_commit_throws")
+      ctx.afterCommit([] { throw std::runtime_error("smtp down"); });
     return plexus::ok(Json{{"accepted", true}}.dump());
   }
 
@@ -70,6 +72,18 @@ TEST(Sdk, RejectDiscardsEffectsAndSkipsAfterCommit) {
   EXPECT_EQ(out.detail, "n above limit");
   EXPECT_TRUE(host.emitted().empty());
   EXPECT_EQ(host.metric("counting_done_total"), 0.0);
+}
+
+TEST(Sdk, AfterCommitExceptionIsLoggedAndTheCommitStands) {
+  FakeHost host;
+  auto c = host.create<Counting>();
+  auto out = host.handle(*c, message("Count", Json{{"mode", "after_commit_throws"}}));
+  ASSERT_EQ(out.status, Status::Ok) << out.detail;
+  EXPECT_EQ(host.emitted().size(), 1u);
+  EXPECT_EQ(host.metric("counting_done_total"), 1.0);
+  ASSERT_FALSE(host.logs().empty());
+  EXPECT_NE(host.logs().back().find("after-commit callback threw"), std::string::npos);
+  EXPECT_NE(host.logs().back().find("smtp down"), std::string::npos);
 }
 
 TEST(Sdk, ExceptionBecomesRejectWithReason) {
