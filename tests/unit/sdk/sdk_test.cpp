@@ -20,6 +20,7 @@ class Counting final : public plexus::Receptor {
     const std::string mode = body.value("mode", "ok");
     if (mode == "throw") throw std::logic_error("boom");
     if (mode == "transient") throw plexus::TransientError("database busy");
+    if (mode == "bad") throw plexus::BadRequest("n must be a number");
     if (mode == "sql") ctx.exec("UPDATE t SET n = n + 1 WHERE id = $1", std::string(m.stream()));
     if (body.value("n", 0) > limit_) return plexus::reject("n above limit");
     ctx.emit("Counted", Json{{"n", body.value("n", 0)}});
@@ -101,6 +102,14 @@ TEST(Sdk, MalformedPayloadIsRejected) {
   m.type = "Count";
   m.payload = "{not json";
   EXPECT_EQ(host.handle(*c, m).status, Status::Reject);
+}
+
+TEST(Sdk, BadRequestInAReceptorIsARejectWithItsMessage) {
+  FakeHost host;
+  auto c = host.create<Counting>();
+  auto out = host.handle(*c, message("Count", Json{{"mode", "bad"}}));
+  EXPECT_EQ(out.status, Status::Reject);
+  EXPECT_EQ(out.detail, "n must be a number");
 }
 
 TEST(Sdk, TransientErrorBecomesRetry) {
