@@ -127,8 +127,7 @@ TEST(TransportSeam, ARegisteredTransportCarriesCommandsAndEventsThroughAnUnchang
   plexus::store::migrate(*db, migrations);
 
   plexus::dispatch::HandlerTable handlers(runtime);
-  auto transport =
-      plexus::transport::create(cfg, {handlers.eventTypes(), handlers.commandTypes()});
+  auto transport = plexus::transport::create(cfg, {handlers.eventTypes(), handlers.commandTypes()});
   ASSERT_NE(transport, nullptr);
   ASSERT_EQ(transport.get(), loopback);
   EXPECT_EQ(loopback->bindings().commands.count("Count"), 1u);
