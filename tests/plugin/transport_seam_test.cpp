@@ -13,15 +13,14 @@
 #include "support.hpp"
 #include "transport/registry.hpp"
 #include "transport/transport.hpp"
+#include "wait.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,6 +28,7 @@
 namespace {
 
 using nlohmann::json;
+using plexus::test::eventually;
 using plexus::test::http;
 
 // A broker in memory: publish queues, a consumer thread hands the queue to the host's Inbound.
@@ -88,15 +88,6 @@ class Loopback final : public plexus::transport::Transport {
   std::atomic<int> published_{0};
   std::atomic<int> delivered_{0};
 };
-
-bool eventually(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a bounded condition
-  }
-  return condition();
-}
 
 TEST(TransportSeam, ARegisteredTransportCarriesCommandsAndEventsThroughAnUnchangedDispatcher) {
   Loopback* loopback = nullptr;
