@@ -151,7 +151,11 @@ function variant(label, edit) {
   const text = fs.readFileSync(DEPLOY, 'utf8');
   const changed = edit(text);
   if (!r.expect(changed !== text, label, 'the variant did not change scripts/deploy (the test is stale)')) return null;
-  fs.writeFileSync(copy, changed.replace('ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)', `ROOT=${c.ROOT}`), {mode: 0o755});
+  // The copy runs from the temporary directory: point it at the tree for ROOT and the sourced helpers.
+  const rooted = changed
+    .replace('ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)', `ROOT=${c.ROOT}`)
+    .replace('source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"', `source "${c.ROOT}/scripts/lib/common.sh"`);
+  fs.writeFileSync(copy, rooted, {mode: 0o755});
   return copy;
 }
 const oldSelector = variant('old step 1', (t) => t.replace(

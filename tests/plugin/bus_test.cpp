@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -289,6 +290,22 @@ TEST_F(Embedded, ScheduledCommandWaitsForItsTime) {
 TEST_F(Embedded, PostOutsideAHookIsDelivered) {
   ASSERT_EQ(http(port_, "POST", "/t/post", R"({"stream": "posted", "seq": 1})").status, 202);
   ASSERT_TRUE(eventually([&] { return count("posted")["n"] == 1; }));
+}
+
+TEST_F(Embedded, AfterCommitExceptionIsLoggedWithPluginAndComponent) {
+  ::testing::internal::CaptureStdout();
+  const auto status = http(port_, "POST", "/t/post", R"({"throw": "mailer gone"})").status;
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(status, 202);  // the route's transaction committed: the callback ran after it
+  json line;
+  std::istringstream lines(out);
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("mailer gone") != std::string::npos) line = json::parse(l);
+  }
+  ASSERT_TRUE(line.is_object()) << out;
+  EXPECT_EQ(line["level"], "error");
+  EXPECT_EQ(line["plugin"], "testkit");
+  EXPECT_EQ(line["component"], "PostAfterCommit");
 }
 
 TEST_F(Embedded, RetentionPurgesOnlyOldProcessedRowsAndNeverWhatWaits) {

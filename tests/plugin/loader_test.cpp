@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -50,6 +51,28 @@ TEST(Loader, LoadsAPluginBuiltForAbi11WithItsTypesUndeclared) {
   EXPECT_EQ(p->receptorTypes[0], (std::vector<std::string>{"Ping", "Pinged"}));
   EXPECT_EQ(p->receptorKinds[0], (std::vector<plexus_message_kind>{PLEXUS_MESSAGE_UNDECLARED,
                                                                    PLEXUS_MESSAGE_UNDECLARED}));
+}
+
+TEST(Loader, PluginsBuiltWithDefaultVisibilityKeepTheirOwnRegistrations) {
+  auto a = plexus::plugin::load(testPlugin("test_vis_a"), std::nullopt);
+  auto b = plexus::plugin::load(testPlugin("test_vis_b"), std::nullopt);
+  EXPECT_EQ(a->name, "vis_a");
+  EXPECT_EQ(b->name, "vis_b");
+  ASSERT_EQ(b->receptorTypes.size(), 1u);
+  EXPECT_EQ(b->receptorTypes[0], std::vector<std::string>{"PingB"});
+  EXPECT_EQ(a->receptorTypes[0], std::vector<std::string>{"PingA"});
+}
+
+TEST(Loader, APluginStaysLoadedThroughProcessExit) {
+  // Static destructors run while other threads may still be inside plugin code: none may dlclose.
+  const std::string cmd = std::string(PLEXUS_UNLOAD_PROBE) + " " + testPlugin("test_abi_1_1");
+  FILE* probe = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(probe, nullptr);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, probe) != nullptr) out += buf;
+  EXPECT_EQ(::pclose(probe), 0);
+  EXPECT_EQ(out, "mapped\n");
 }
 
 TEST(Loader, RefusesAbiMajorMismatch) {

@@ -3,6 +3,8 @@
 #include <plexus/sdk/plugin.hpp>
 
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace testkit {
@@ -160,12 +162,16 @@ class GetCount final : public plexus::Route {
 };
 
 // POST /t/post {"stream": "..."}: after commit, posts a Count outside any hook (Host::post).
+// {"throw": "why"} makes the after-commit callback throw instead.
 class PostAfterCommit final : public plexus::Route {
  public:
   explicit PostAfterCommit(plexus::Host& host) : host_(host) {}
   plexus::Response handle(plexus::Context& ctx, const plexus::Request& req) override {
     const Json body = req.json();
-    ctx.afterCommit([this, body] { host_.post("Count", body, body.value("stream", "s")); });
+    ctx.afterCommit([this, body] {
+      if (body.contains("throw")) throw std::runtime_error(body["throw"].get<std::string>());
+      host_.post("Count", body, body.value("stream", "s"));
+    });
     return plexus::Response::json(202, Json{{"accepted", true}});
   }
 

@@ -100,7 +100,8 @@ plugin::HttpResponse DeadLetters::handle(const plugin::HttpRequest& req,
                                          const std::vector<std::string>& segs,
                                          std::string& routeLabel) {
   routeLabel = "/admin/dead-letters";
-  if (bus_ == nullptr || store_ == nullptr) return jsonError(404, "this host has no message store");
+  if (admin_ == nullptr || store_ == nullptr)
+    return jsonError(404, "this host has no message store");
   if (segs.size() == 2) return req.method == "GET" ? list(req) : methodNotAllowed("GET");
   if (segs.size() == 3 && (segs[2] == "retry" || segs[2] == "discard")) {
     routeLabel = "/admin/dead-letters/" + segs[2];
@@ -110,7 +111,7 @@ plugin::HttpResponse DeadLetters::handle(const plugin::HttpRequest& req,
     routeLabel = "/admin/dead-letters/{id}";
     if (req.method == "GET") return one(segs[2]);
     if (req.method != "DELETE") return methodNotAllowed("GET, DELETE");
-    if (!bus_->discard(segs[2])) return jsonError(404, "no such dead letter");
+    if (!admin_->discard(segs[2])) return jsonError(404, "no such dead letter");
     plugin::HttpResponse out;
     out.status = 204;
     return out;
@@ -118,7 +119,7 @@ plugin::HttpResponse DeadLetters::handle(const plugin::HttpRequest& req,
   if (segs.size() == 4 && segs[3] == "retry") {
     routeLabel = "/admin/dead-letters/{id}/retry";
     if (req.method != "POST") return methodNotAllowed("POST");
-    if (!bus_->retry(segs[2])) return jsonError(404, "no such dead letter");
+    if (!admin_->retry(segs[2])) return jsonError(404, "no such dead letter");
     return jsonOk(202, json{{"status", "requeued"}, {"id", segs[2]}});
   }
   routeLabel = "/admin/*";
@@ -212,7 +213,7 @@ plugin::HttpResponse DeadLetters::bulk(const plugin::HttpRequest& req, const std
   // the rest as they were, and the answer says what was done.
   json done = json::array(), skipped = json::array();
   for (const auto& id : ids) {
-    const bool ok = action == "retry" ? bus_->retry(id) : bus_->discard(id);
+    const bool ok = action == "retry" ? admin_->retry(id) : admin_->discard(id);
     (ok ? done : skipped).push_back(id);
   }
   return jsonOk(200, json{{"action", action},

@@ -23,9 +23,9 @@ class DeadLetters {
   // Most dead letters one bulk action takes; a larger selection must be narrowed first.
   static constexpr int kMaxBulk = 1000;
 
-  void attach(store::Store* store, dispatch::DeadLetterAdmin* bus) {
+  void attach(store::Store* store, dispatch::DeadLetterAdmin* deadLetters) {
     store_ = store;
-    bus_ = bus;
+    admin_ = deadLetters;
   }
 
   plugin::HttpResponse handle(const plugin::HttpRequest& req, const std::vector<std::string>& segs,
@@ -40,7 +40,7 @@ class DeadLetters {
   plugin::HttpResponse bulk(const plugin::HttpRequest& req, const std::string& action);
 
   store::Store* store_ = nullptr;
-  dispatch::DeadLetterAdmin* bus_ = nullptr;
+  dispatch::DeadLetterAdmin* admin_ = nullptr;
 };
 
 }  // namespace plexus::admin

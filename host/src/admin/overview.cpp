@@ -5,6 +5,7 @@
 #include "admin/response.hpp"
 #include "message/message.hpp"
 #include "plugin/loader.hpp"
+#include "store/store.hpp"
 
 #include <nlohmann/json.hpp>
 #include <plexus/sdk/rfc3339.hpp>
@@ -113,7 +114,8 @@ plugin::HttpResponse Overview::plugins(const plugin::HttpRequest& req,
       if (m.owner == owner && m.version == version) return rfc3339::format(m.appliedAtMs);
     return nullptr;
   };
-  const std::string dialect = config_.store.kind == "postgres" ? "postgresql" : "sqlite";
+  // config/store.cpp already turned the old spelling "postgres" into "postgresql".
+  const std::string dialect = store_ != nullptr ? store_->dialect().name() : config_.store.kind;
   json list = json::array();
   const auto serving = runtime_.components();  // a reload may replace plugins meanwhile
   for (const auto& plugin : runtime_.plugins()) {

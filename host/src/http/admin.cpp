@@ -32,9 +32,9 @@ AdminApi::AdminApi(const config::Config& config, const plugin::Runtime& runtime,
                    std::function<plugin::HttpResponse()> readiness)
     : overview_(config, runtime, std::move(readiness), wallClockMs), peers_(config.console) {}
 
-void AdminApi::attach(store::Store* store, dispatch::DeadLetterAdmin* bus) {
+void AdminApi::attach(store::Store* store, dispatch::DeadLetterAdmin* deadLetters) {
   overview_.attach(store);
-  deadLetters_.attach(store, bus);
+  deadLetters_.attach(store, deadLetters);
   streams_.attach(store);
 }
 

@@ -33,7 +33,7 @@ class AdminApi {
 
   // The durable runtime, when configured; without it the store-backed endpoints answer 404 with a
   // reason.
-  void attach(store::Store* store, dispatch::DeadLetterAdmin* bus);
+  void attach(store::Store* store, dispatch::DeadLetterAdmin* deadLetters);
   // The flow sampler, once the host runs one; /admin/flow answers 404 before.
   void attachFlow(const admin::FlowSampler* flow);
   // Live upgrades (POST /admin/plugins/{name}/reload), once the host serves.

@@ -48,7 +48,7 @@ class Server {
   bool draining() const { return draining_.load(); }
 
   // The durable runtime, when configured: readiness checks the store, the migrations and the
-  // outbox; /admin/dead-letters works on the bus.
+  // outbox; /admin/dead-letters works on the dispatcher's dead letters.
   void attach(store::Store* store, dispatch::Dispatcher* dispatcher,
               const std::atomic<bool>* migrated);
   // The broker's state for readiness: "connected" or "degraded: ..." (reported, still ready).

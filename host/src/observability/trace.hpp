@@ -2,7 +2,8 @@
 // Distributed tracing without an SDK: W3C trace context (traceparent), spans, the standard
 // samplers (OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG) and a process-wide tracer that hands
 // finished, sampled spans to a sink (the OTLP exporter). Span contexts are created and propagated
-// even when nothing is exported, so log lines and envelopes always carry a trace id.
+// even when nothing is exported, so log lines and messages (their traceparent) always carry a trace
+// id.
 
 #include <array>
 #include <atomic>

@@ -12,16 +12,25 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace plexus::plugin {
 namespace {
 
-// Plugins are kept loaded for the life of the process (OBS: never dlclose).
-std::vector<std::shared_ptr<boost::dll::shared_library>>& keepAlive() {
-  static std::vector<std::shared_ptr<boost::dll::shared_library>> libs;
-  return libs;
+// Plugins stay loaded for the life of the process, also through exit (OBS: never dlclose). The
+// list is leaked on purpose: as a static it would be destroyed at exit, and each shared_library's
+// destructor would dlclose its plugin while detached threads or later exit handlers may still be
+// running the plugin's code. The exit itself unmaps everything.
+void keepAlive(std::shared_ptr<boost::dll::shared_library> lib) {
+  static auto* mu = new std::mutex;
+  static auto* libs = new std::vector<std::shared_ptr<boost::dll::shared_library>>;
+  std::lock_guard<std::mutex> lock(*mu);
+  libs->push_back(std::move(lib));
 }
 
 std::function<void(const std::string&)>& beforeDlopenHook() {
@@ -260,7 +269,7 @@ std::shared_ptr<LoadedPlugin> load(const std::string& path,
   }
   // The copy stays open for the life of the process: the dynamic linker knows this object by the
   // name "/proc/self/fd/N", and a reused N would make it hand back the wrong plugin.
-  keepAlive().push_back(lib);
+  keepAlive(lib);
 
   if (!lib->has(PLEXUS_PLUGIN_ENTRY_SYMBOL)) {
     throw PluginError(path, std::string("has no entry symbol ") + PLEXUS_PLUGIN_ENTRY_SYMBOL +

@@ -1,7 +1,7 @@
 #pragma once
 // Everything that differs between SQL dialects, in one place: a third store implements this
-// interface (and Store), registers its factory (store/registry.cpp), and nothing else branches on
-// the kind of store. Error classification lives in each store's own Transaction.
+// interface (and Store), registers its factory (factories() in store/store.cpp), and nothing else
+// branches on the kind of store. Error classification lives in each store's own Transaction.
 
 #include <initializer_list>
 #include <string>

@@ -67,9 +67,9 @@ class Store {
   // The same in a transaction of its own.
   void ensureSchema();
 
-  // Opens the configured store through the factory registered for config.kind (store/registry).
-  // PostgreSQL URLs may be libpq URIs (postgresql://u:p@h:port/db) or key=value strings; SQLite
-  // URLs are file paths (or :memory:).
+  // Opens the configured store through the factory registered for config.kind (factories() in
+  // store.cpp). PostgreSQL URLs may be libpq URIs (postgresql://u:p@h:port/db) or key=value
+  // strings; SQLite URLs are file paths (or :memory:).
   static std::unique_ptr<Store> open(const config::Store& config, int poolSize);
 
  protected:

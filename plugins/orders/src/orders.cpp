@@ -20,7 +20,7 @@ bool present(const Json& body, const char* key) {
 // An optional string field: absent or null -> `fallback`; present but not a string -> error.
 std::string optionalString(const Json& body, const char* key, const std::string& fallback) {
   if (!present(body, key)) return fallback;
-  if (!body[key].is_string()) throw ValidationError(std::string(key) + " must be a string");
+  if (!body[key].is_string()) throw plexus::BadRequest(std::string(key) + " must be a string");
   return body[key].get<std::string>();
 }
 
@@ -90,7 +90,7 @@ int64_t parseMoneyCents(const Json& v, const std::string& field, int64_t maxCent
   try {
     return plexus::money::nonNegativeFromJson(v, field, maxCents);
   } catch (const plexus::money::MoneyError& e) {
-    throw ValidationError(e.what());
+    throw plexus::BadRequest(e.what());
   }
 }
 
@@ -112,58 +112,58 @@ bool isCurrencyCode(const std::string& s) {
 
 void validateIdempotencyKey(const std::string& key) {
   if (key.empty() || key.size() > kMaxIdempotencyKey) {
-    throw ValidationError("idempotencyKey must be 1-128 characters");
+    throw plexus::BadRequest("idempotencyKey must be 1-128 characters");
   }
 }
 
 OrderRequest validateCreateOrder(const Json& body) {
-  if (!body.is_object()) throw ValidationError("request body must be a JSON object");
+  if (!body.is_object()) throw plexus::BadRequest("request body must be a JSON object");
   OrderRequest r;
 
-  if (!present(body, "customerId")) throw ValidationError("customerId is required");
-  if (!body["customerId"].is_string()) throw ValidationError("customerId must be a string");
+  if (!present(body, "customerId")) throw plexus::BadRequest("customerId is required");
+  if (!body["customerId"].is_string()) throw plexus::BadRequest("customerId must be a string");
   r.customerId = body["customerId"].get<std::string>();
   if (!isValidExternalId(r.customerId)) {
-    throw ValidationError("customerId must be 1-64 characters of [A-Za-z0-9._-]");
+    throw plexus::BadRequest("customerId must be 1-64 characters of [A-Za-z0-9._-]");
   }
 
-  if (!present(body, "items")) throw ValidationError("items is required");
+  if (!present(body, "items")) throw plexus::BadRequest("items is required");
   const Json& items = body["items"];
-  if (!items.is_array()) throw ValidationError("items must be an array");
-  if (items.empty()) throw ValidationError("items must not be empty");
+  if (!items.is_array()) throw plexus::BadRequest("items must be an array");
+  if (items.empty()) throw plexus::BadRequest("items must not be empty");
   if (items.size() > kMaxItems) {
-    throw ValidationError("items must have at most " + std::to_string(kMaxItems) + " lines");
+    throw plexus::BadRequest("items must have at most " + std::to_string(kMaxItems) + " lines");
   }
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string at = "items[" + std::to_string(i) + "]";
     const Json& it = items[i];
-    if (!it.is_object()) throw ValidationError(at + " must be an object");
+    if (!it.is_object()) throw plexus::BadRequest(at + " must be an object");
     OrderLine line;
-    if (!present(it, "productId")) throw ValidationError(at + ".productId is required");
-    if (!it["productId"].is_string()) throw ValidationError(at + ".productId must be a string");
+    if (!present(it, "productId")) throw plexus::BadRequest(at + ".productId is required");
+    if (!it["productId"].is_string()) throw plexus::BadRequest(at + ".productId must be a string");
     line.productId = it["productId"].get<std::string>();
     if (!isValidExternalId(line.productId)) {
-      throw ValidationError(at + ".productId must be 1-64 characters of [A-Za-z0-9._-]");
+      throw plexus::BadRequest(at + ".productId must be 1-64 characters of [A-Za-z0-9._-]");
     }
-    if (!present(it, "quantity")) throw ValidationError(at + ".quantity is required");
+    if (!present(it, "quantity")) throw plexus::BadRequest(at + ".quantity is required");
     const Json& q = it["quantity"];
-    if (!q.is_number_integer()) throw ValidationError(at + ".quantity must be an integer");
+    if (!q.is_number_integer()) throw plexus::BadRequest(at + ".quantity must be an integer");
     if (q.is_number_unsigned() ? q.get<uint64_t>() > static_cast<uint64_t>(kMaxQuantity)
                                : q.get<int64_t>() > kMaxQuantity) {
-      throw ValidationError(at + ".quantity must be at most " + std::to_string(kMaxQuantity));
+      throw plexus::BadRequest(at + ".quantity must be at most " + std::to_string(kMaxQuantity));
     }
     line.quantity = q.get<int64_t>();
-    if (line.quantity < 1) throw ValidationError(at + ".quantity must be >= 1");
-    if (!present(it, "unitPrice")) throw ValidationError(at + ".unitPrice is required");
+    if (line.quantity < 1) throw plexus::BadRequest(at + ".quantity must be >= 1");
+    if (!present(it, "unitPrice")) throw plexus::BadRequest(at + ".unitPrice is required");
     line.unitPriceCents = parseMoneyCents(it["unitPrice"], at + ".unitPrice", kMaxUnitPriceCents);
     line.lineTotalCents = line.unitPriceCents * line.quantity;  // <= 1e16: no overflow
     r.totalCents += line.lineTotalCents;                        // <= 1e18: no overflow
     r.items.push_back(std::move(line));
   }
 
-  if (!present(body, "shippingAddress")) throw ValidationError("shippingAddress is required");
+  if (!present(body, "shippingAddress")) throw plexus::BadRequest("shippingAddress is required");
   const Json& a = body["shippingAddress"];
-  if (!a.is_object()) throw ValidationError("shippingAddress must be an object");
+  if (!a.is_object()) throw plexus::BadRequest("shippingAddress must be an object");
   const std::pair<const char*, std::string*> fields[] = {{"street", &r.shippingAddress.street},
                                                          {"city", &r.shippingAddress.city},
                                                          {"state", &r.shippingAddress.state},
@@ -171,20 +171,20 @@ OrderRequest validateCreateOrder(const Json& body) {
                                                          {"country", &r.shippingAddress.country}};
   for (const auto& [name, out] : fields) {
     const std::string at = std::string("shippingAddress.") + name;
-    if (!present(a, name)) throw ValidationError(at + " is required");
-    if (!a[name].is_string()) throw ValidationError(at + " must be a string");
+    if (!present(a, name)) throw plexus::BadRequest(at + " is required");
+    if (!a[name].is_string()) throw plexus::BadRequest(at + " must be a string");
     *out = a[name].get<std::string>();
-    if (isBlank(*out)) throw ValidationError(at + " must not be empty");
-    if (out->size() > 200) throw ValidationError(at + " must be at most 200 characters");
+    if (isBlank(*out)) throw plexus::BadRequest(at + " must not be empty");
+    if (out->size() > 200) throw plexus::BadRequest(at + " must be at most 200 characters");
   }
 
   r.currency = optionalString(body, "currency", "USD");
   if (!isCurrencyCode(r.currency)) {
-    throw ValidationError("currency must be an ISO 4217 code of 3 uppercase letters");
+    throw plexus::BadRequest("currency must be an ISO 4217 code of 3 uppercase letters");
   }
   r.paymentMethod = optionalString(body, "paymentMethod", "card");
   if (!isValidExternalId(r.paymentMethod)) {
-    throw ValidationError("paymentMethod must be 1-64 characters of [A-Za-z0-9._-]");
+    throw plexus::BadRequest("paymentMethod must be 1-64 characters of [A-Za-z0-9._-]");
   }
   r.customerEmail = optionalString(body, "customerEmail", r.customerId + "@example.com");
   {
@@ -193,7 +193,7 @@ OrderRequest validateCreateOrder(const Json& body) {
     bool ok = em.size() <= 254 && at != std::string::npos && at > 0 && at + 1 < em.size() &&
               em.find('@', at + 1) == std::string::npos;
     for (char c : em) ok = ok && c > ' ' && c < 127;
-    if (!ok) throw ValidationError("customerEmail must be an email address");
+    if (!ok) throw plexus::BadRequest("customerEmail must be an email address");
   }
   r.customerPhone = optionalString(body, "customerPhone", kSandboxPhone);
   {
@@ -207,7 +207,7 @@ OrderRequest validateCreateOrder(const Json& body) {
         ok = false;
       }
     }
-    if (!ok || digits < 3) throw ValidationError("customerPhone must be a phone number");
+    if (!ok || digits < 3) throw plexus::BadRequest("customerPhone must be a phone number");
   }
   if (present(body, "idempotencyKey")) {
     r.idempotencyKey = optionalString(body, "idempotencyKey", "");
@@ -366,12 +366,7 @@ plexus::Result CreateOrder::handle(plexus::Context& ctx, const plexus::Message& 
   const std::string orderId = messageOrderId(body, m, error);
   if (!error.empty()) return plexus::reject(error);
   if (!plexus::uuid::valid(orderId)) return plexus::reject("orderId must be a UUID");
-  OrderRequest r;
-  try {
-    r = validateCreateOrder(body);
-  } catch (const ValidationError& e) {
-    return plexus::reject(e.what());
-  }
+  const OrderRequest r = validateCreateOrder(body);  // BadRequest -> REJECT with its message
 
   // Idempotency: the same key, or the same order delivered again, answers the stored order.
   auto existing = [&]() -> plexus::Rows {
@@ -410,12 +405,7 @@ plexus::Result CancelOrder::handle(plexus::Context& ctx, const plexus::Message& 
   std::string error;
   const std::string orderId = messageOrderId(body, m, error);
   if (!error.empty()) return plexus::reject(error);
-  std::string reason;
-  try {
-    reason = optionalString(body, "reason", "");
-  } catch (const ValidationError& e) {
-    return plexus::reject(e.what());
-  }
+  std::string reason = optionalString(body, "reason", "");  // BadRequest -> REJECT
   if (reason.empty()) reason = "No reason given";
 
   const int64_t now = ctx.nowMs();
@@ -447,11 +437,7 @@ plexus::Result OrderView::handle(plexus::Context& ctx, const plexus::Message& e)
   std::string orderId = stringOr(body, "orderId");
   if (orderId.empty()) orderId = std::string(e.stream());
   if (orderId.empty()) return plexus::reject("event without orderId");
-  try {
-    upsertView(ctx, orderId, std::string(e.type()), body);
-  } catch (const ValidationError& err) {
-    return plexus::reject(err.what());
-  }
+  upsertView(ctx, orderId, std::string(e.type()), body);  // BadRequest -> REJECT
   return plexus::ok();
 }
 
@@ -460,23 +446,19 @@ plexus::Result OrderView::handle(plexus::Context& ctx, const plexus::Message& e)
 plexus::Response PostOrder::handle(plexus::Context& ctx, const plexus::Request& req) {
   Json body = req.json();  // malformed -> 400
   if (!body.is_object()) throw plexus::BadRequest("request body must be a JSON object");
-  try {
-    if (const auto header = req.header("Idempotency-Key")) {
-      validateIdempotencyKey(*header);
-      if (present(body, "idempotencyKey")) {
-        if (!body["idempotencyKey"].is_string()) {
-          throw ValidationError("idempotencyKey must be a string");
-        }
-        if (body["idempotencyKey"].get<std::string>() != *header) {
-          throw ValidationError("Idempotency-Key header and idempotencyKey field differ");
-        }
+  if (const auto header = req.header("Idempotency-Key")) {
+    validateIdempotencyKey(*header);
+    if (present(body, "idempotencyKey")) {
+      if (!body["idempotencyKey"].is_string()) {
+        throw plexus::BadRequest("idempotencyKey must be a string");
       }
-      body["idempotencyKey"] = *header;
+      if (body["idempotencyKey"].get<std::string>() != *header) {
+        throw plexus::BadRequest("Idempotency-Key header and idempotencyKey field differ");
+      }
     }
-    validateCreateOrder(body);
-  } catch (const ValidationError& e) {
-    throw plexus::BadRequest(e.what());
+    body["idempotencyKey"] = *header;
   }
+  validateCreateOrder(body);  // BadRequest -> 400 with its message
   const std::string orderId = ctx.newId();
   body["orderId"] = orderId;
   const plexus::Result r = ctx.invoke("CreateOrder", body, orderId);

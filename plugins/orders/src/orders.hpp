@@ -23,14 +23,10 @@ using plexus::Json;
 
 // ---- small pure helpers (unit-tested directly) ----
 
-// Invalid business input; the message is safe to show to a client.
-class ValidationError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// Invalid input throws plexus::BadRequest, whose message is safe to show to a client.
 
 // A JSON number with at most 2 decimals, 0 <= x <= maxCents/100, as integer cents (the SDK's
-// exact plexus::money). Throws ValidationError naming `field`.
+// exact plexus::money). Throws plexus::BadRequest naming `field`.
 int64_t parseMoneyCents(const Json& v, const std::string& field, int64_t maxCents);
 // customerId / productId: 1-64 characters of [A-Za-z0-9._-].
 bool isValidExternalId(const std::string& s);
@@ -68,9 +64,9 @@ constexpr int64_t kMaxUnitPriceCents = 10000000000LL;  // 100,000,000.00
 constexpr size_t kMaxIdempotencyKey = 128;
 
 // Validates a CreateOrder body (DOMAIN.md rules), applies the defaults and computes line totals
-// and the total in cents. Throws ValidationError with a client-facing message.
+// and the total in cents. Throws plexus::BadRequest with a client-facing message.
 OrderRequest validateCreateOrder(const Json& body);
-// Validates an idempotency key (header or field): 1-128 characters. Throws ValidationError.
+// Validates an idempotency key (header or field): 1-128 characters. Throws plexus::BadRequest.
 void validateIdempotencyKey(const std::string& key);
 // The OrderCreated event JSON (all DOMAIN.md fields, createdAt RFC 3339).
 Json buildOrderCreated(const OrderRequest& r, const std::string& orderId, int64_t createdAtMs);

@@ -220,14 +220,13 @@ TEST(Money, ParsesExactCents) {
 TEST(Money, RejectsBadAmounts) {
   for (const char* text : {"19.999", "0.001", "-1", "-0.01", "\"19.99\"", "true", "null", "[]",
                            "1e-3", "1e30", "100000000.01"}) {
-    EXPECT_THROW(orders::parseMoneyCents(Json::parse(text), "p", 10000000000LL),
-                 orders::ValidationError)
+    EXPECT_THROW(orders::parseMoneyCents(Json::parse(text), "p", 10000000000LL), plexus::BadRequest)
         << text;
   }
   try {
     orders::parseMoneyCents(Json(-1), "items[0].unitPrice", 100);
     FAIL();
-  } catch (const orders::ValidationError& e) {
+  } catch (const plexus::BadRequest& e) {
     EXPECT_STREQ(e.what(), "items[0].unitPrice must be >= 0");
   }
 }
@@ -383,7 +382,7 @@ TEST(Validate, RejectsEveryRuleWithAClearMessage) {
     try {
       orders::validateCreateOrder(b);
       ADD_FAILURE() << c.name << ": accepted";
-    } catch (const orders::ValidationError& e) {
+    } catch (const plexus::BadRequest& e) {
       EXPECT_EQ(std::string(e.what()), c.error) << c.name;
     }
   }

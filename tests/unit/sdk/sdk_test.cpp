@@ -20,10 +20,13 @@ class Counting final : public plexus::Receptor {
     const std::string mode = body.value("mode", "ok");
     if (mode == "throw") throw std::logic_error("boom");
     if (mode == "transient") throw plexus::TransientError("database busy");
+    if (mode == "bad") throw plexus::BadRequest("n must be a number");
     if (mode == "sql") ctx.exec("UPDATE t SET n = n + 1 WHERE id = $1", std::string(m.stream()));
     if (body.value("n", 0) > limit_) return plexus::reject("n above limit");
     ctx.emit("Counted", Json{{"n", body.value("n", 0)}});
     ctx.afterCommit([this] { done_.increment(); });
+    if (mode == "after_commit_throws")
+      ctx.afterCommit([] { throw std::runtime_error("smtp down"); });
     return plexus::ok(Json{{"accepted", true}}.dump());
   }
 
@@ -72,6 +75,18 @@ TEST(Sdk, RejectDiscardsEffectsAndSkipsAfterCommit) {
   EXPECT_EQ(host.metric("counting_done_total"), 0.0);
 }
 
+TEST(Sdk, AfterCommitExceptionIsLoggedAndTheCommitStands) {
+  FakeHost host;
+  auto c = host.create<Counting>();
+  auto out = host.handle(*c, message("Count", Json{{"mode", "after_commit_throws"}}));
+  ASSERT_EQ(out.status, Status::Ok) << out.detail;
+  EXPECT_EQ(host.emitted().size(), 1u);
+  EXPECT_EQ(host.metric("counting_done_total"), 1.0);
+  ASSERT_FALSE(host.logs().empty());
+  EXPECT_NE(host.logs().back().find("after-commit callback threw"), std::string::npos);
+  EXPECT_NE(host.logs().back().find("smtp down"), std::string::npos);
+}
+
 TEST(Sdk, ExceptionBecomesRejectWithReason) {
   FakeHost host;
   auto c = host.create<Counting>();
@@ -87,6 +102,14 @@ TEST(Sdk, MalformedPayloadIsRejected) {
   m.type = "Count";
   m.payload = "{not json";
   EXPECT_EQ(host.handle(*c, m).status, Status::Reject);
+}
+
+TEST(Sdk, BadRequestInAReceptorIsARejectWithItsMessage) {
+  FakeHost host;
+  auto c = host.create<Counting>();
+  auto out = host.handle(*c, message("Count", Json{{"mode", "bad"}}));
+  EXPECT_EQ(out.status, Status::Reject);
+  EXPECT_EQ(out.detail, "n must be a number");
 }
 
 TEST(Sdk, TransientErrorBecomesRetry) {

@@ -381,9 +381,11 @@ class Context {
     return rows;
   }
 
-  // Runs `fn` once the transaction has committed (never if it rolls back).
+  // Runs `fn` once the transaction has committed (never if it rolls back). The commit stands
+  // whatever `fn` does: an exception it throws is logged as an error with the plugin and
+  // component (the host adds both to every log line) and goes no further.
   void afterCommit(std::function<void()> fn) {
-    auto* boxed = new std::function<void()>(std::move(fn));
+    auto* boxed = new AfterCommitFn{std::move(fn), &host_};
     plexus_status s = api()->after_commit(call_, &Context::afterCommitTrampoline, boxed);
     if (s != PLEXUS_OK) {
       delete boxed;
@@ -438,13 +440,29 @@ class Context {
     check(api()->sql(call_, str(statement), abi.data(), abi.size(), fn, rows, affected), "sql");
   }
 
-  static void afterCommitTrampoline(void* user, int32_t committed) {
-    std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()>*>(user));
+  struct AfterCommitFn {
+    std::function<void()> fn;
+    const Host* host;  // the component's: it outlives the call the callback belongs to
+  };
+
+  static void afterCommitTrampoline(void* user, int32_t committed) noexcept {
+    std::unique_ptr<AfterCommitFn> boxed(static_cast<AfterCommitFn*>(user));
     if (committed == 0) return;
     try {
-      (*fn)();
+      boxed->fn();
+    } catch (const std::exception& e) {
+      logAfterCommitFailure(*boxed->host, e.what());
     } catch (...) {
-      // An after-commit effect must not take the host down; its failure is the plugin's to record.
+      logAfterCommitFailure(*boxed->host, "non-standard exception");
+    }
+  }
+  static void logAfterCommitFailure(const Host& host, const char* what) noexcept {
+    try {
+      host.log(
+          LogLevel::Error,
+          std::string("after-commit callback threw (the transaction stays committed): ") + what);
+    } catch (...) {
+      // Out of memory while logging: nothing left to report with.
     }
   }
 
@@ -644,6 +662,16 @@ constexpr bool noCommands(const MessageType (&types)[N]) {
   return true;
 }
 
+// The registration statics below are hidden here, in the header, whatever the plugin's build
+// says: with GCC's default visibility a static inside an inline function becomes a GNU_UNIQUE
+// symbol, which the dynamic linker merges across every library in the process, RTLD_LOCAL or
+// not, and a second plugin would then return the first one's descriptor.
+#if defined(__GNUC__) || defined(__clang__)
+#define PLEXUS_DETAIL_LOCAL __attribute__((visibility("hidden")))
+#else
+#define PLEXUS_DETAIL_LOCAL
+#endif
+
 // Registration nodes form an intrusive list linked by trivial static constructors: no allocation
 // and no plugin code runs before the host calls the entry point.
 struct Node {
@@ -651,7 +679,7 @@ struct Node {
   const void* desc;
   Node* next;
 };
-inline Node*& head() {
+PLEXUS_DETAIL_LOCAL inline Node*& head() {
   static Node* h = nullptr;
   return h;
 }
@@ -670,7 +698,8 @@ struct Descriptor {
   std::vector<const plexus_migration_desc*> migrations;
 };
 
-inline const plexus_plugin_desc* buildDescriptor(const char* name, const char* version) noexcept {
+PLEXUS_DETAIL_LOCAL inline const plexus_plugin_desc* buildDescriptor(const char* name,
+                                                                     const char* version) noexcept {
   try {
     static Descriptor d = [&] {
       Descriptor x;

@@ -260,7 +260,9 @@ class FakeHost {
   static void newIdFn(plexus_host* h, char out[37]) {
     auto& s = self(h);
     std::lock_guard<std::mutex> lock(s.mu_);
-    // Deterministic, time-ordered, UUIDv7-shaped ids: 0198...-7xxx-8xxx-counter.
+    // Deterministic ids in the UUIDv7 layout (version 7, variant 8) with a zero timestamp and a
+    // counter in the last group: 00000000-0000-7000-8000-000000000001, ...002, ... They sort in
+    // creation order like the host's UUIDv7s; they do not carry the time.
     ++s.idCounter_;
     std::snprintf(out, 37, "00000000-0000-7000-8000-%012llx",
                   static_cast<unsigned long long>(s.idCounter_));

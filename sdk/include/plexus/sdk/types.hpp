@@ -69,7 +69,11 @@ class TransientError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throw from a route for invalid input (mapped to 400 with the message as the JSON error).
+// The one exception for bad input: a request body, query or header, or a message payload, that
+// is wrong and will stay wrong on retry. Routes answer 400 {"error": what()}; receptors and
+// perspectives return REJECT with what() as the reason (the message is dead-lettered at once).
+// The message goes to the client as is: say what is wrong and how to fix it, no internals.
+// (Bad config in a component constructor is not input: any exception there fails the load.)
 class BadRequest : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
