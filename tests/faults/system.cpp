@@ -120,21 +120,28 @@ bool System::exited(const std::string& service) {
   return true;
 }
 
-bool System::ready(const std::string& service) const {
+bool System::ready(const std::string& service, std::string* why) const {
   const int p = port(service);
-  if (p == 0) return false;
+  if (p == 0) {
+    if (why != nullptr) *why = "no port (not started or exited)";
+    return false;
+  }
   try {
     auto r = test::http(p, "GET", "/health/ready");
+    if (why != nullptr) *why = std::to_string(r.status) + " " + r.body;
     return r.status == 200 && r.body.find("\"broker\":\"connected\"") != std::string::npos;
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    if (why != nullptr) *why = e.what();
     return false;
   }
 }
 
 void System::waitReady(const std::string& service, int timeoutMs) const {
-  if (!test::eventually([&] { return ready(service); }, timeoutMs, 100)) {
+  std::string why;
+  if (!test::eventually([&] { return ready(service, &why); }, timeoutMs, 100)) {
+    // The last answer names what is missing (a degraded broker, the store), not just the host.
     throw std::runtime_error(service + " did not become ready within " + std::to_string(timeoutMs) +
-                             " ms");
+                             " ms; last /health/ready: " + why);
   }
 }
 

@@ -33,7 +33,8 @@ class System {
   void start(const std::string& service, const std::string& fault = "");
   // Whether the host exited on its own (a fault point fired); reaps it.
   bool exited(const std::string& service);
-  bool ready(const std::string& service) const;
+  // Ready with the broker connected; `why` (optional) gets the last answer or error.
+  bool ready(const std::string& service, std::string* why = nullptr) const;
   void waitReady(const std::string& service, int timeoutMs) const;
   // Output of every host process this run started, dead or alive.
   std::string output() const;
