@@ -10,11 +10,13 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends g++ cmake ninja-build nlohmann-json3-dev busybox-static \
+ && apt-get install -y --no-install-recommends g++ cmake ninja-build nlohmann-json3-dev libsqlite3-dev busybox-static \
  && rm -rf /var/lib/apt/lists/*
 # The SDK as a plugin author gets it: sdk/ installed as a CMake package. Its CMakeLists is a
 # subdirectory of the Plexus tree, so a two-line project installs only it.
 COPY sdk/ /src/sdk/
+# The SDK installs the Rust bindings from the loyalty example (the scaffold's Rust template).
+COPY plugins/loyalty/src/abi.rs /src/plugins/loyalty/src/abi.rs
 RUN printf '%s\n' 'cmake_minimum_required(VERSION 3.25)' 'project(plexus_sdk_only CXX)' \
       'find_package(nlohmann_json 3.11 REQUIRED)' 'add_subdirectory(sdk)' >/src/CMakeLists.txt \
  && cmake -S /src -B /sdk-build -G Ninja >/dev/null \
