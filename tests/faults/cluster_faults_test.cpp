@@ -142,7 +142,8 @@ TEST(ClusterFaults, NodeLossAndRollingRestartLoseNothingUnderLoad) {
     std::cout << "[cluster] every host reconnected to a live node " << reconnectedMs
               << " ms after the kill" << std::endl;
 
-    std::this_thread::sleep_for(std::chrono::seconds(15));
+    std::this_thread::sleep_for(
+        std::chrono::seconds(15));  // load on three nodes again before the next fault
     // 2. A rolling restart: each node stopped and started again in turn, as an upgrade does.
     for (const auto& node : kNodes) {
       // As the upgrade procedure says: only a node whose loss leaves every quorum queue a
@@ -166,9 +167,10 @@ TEST(ClusterFaults, NodeLossAndRollingRestartLoseNothingUnderLoad) {
       allReady();
       step.toMs = nowMs();
       faults.push_back(step);
-      std::this_thread::sleep_for(std::chrono::seconds(5));
+      std::this_thread::sleep_for(
+          std::chrono::seconds(5));  // load between steps: each pause measured alone
     }
-    std::this_thread::sleep_for(std::chrono::seconds(10));
+    std::this_thread::sleep_for(std::chrono::seconds(10));  // load after the last step
   } catch (const std::exception& e) {
     error = e.what();  // still stop the load below: a joinable thread must not be left
   }
