@@ -6,7 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
 
 #include <cstdlib>
 #include <memory>
@@ -189,6 +196,87 @@ TEST_F(StoreTest, APreparedStatementOutlivedByASchemaChangeRecovers) {
   }
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].size(), 4u);
+}
+
+// Forwards one TCP connection from a loopback port to PostgreSQL, until cut(): then the session
+// is gone and the port refuses new ones, as while the server restarts.
+class OneConnectionForwarder {
+ public:
+  explicit OneConnectionForwarder(int targetPort) : target_(targetPort) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        ::listen(listener_, 1) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("forwarder: cannot listen on loopback");
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~OneConnectionForwarder() {
+    cut();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  void cut() {
+    cut_ = true;
+    ::shutdown(listener_, SHUT_RDWR);  // wakes accept(); the port refuses from now on
+  }
+
+ private:
+  void run() {
+    const int client = ::accept(listener_, nullptr, nullptr);
+    ::close(listener_);
+    if (client < 0) return;
+    const int server = plexus::test::connectLoopback(target_, "127.0.0.1", false);
+    pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    char buf[16384];
+    while (!cut_ && server >= 0) {
+      if (::poll(fds, 2, 50) <= 0) continue;  // 50 ms: how soon cut() is noticed
+      for (int i = 0; i < 2; ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0 || ::write(fds[1 - i].fd, buf, static_cast<size_t>(n)) != n) cut_ = true;
+      }
+    }
+    ::close(client);  // the client's session ends here: its next statement finds it lost
+    if (server >= 0) ::close(server);
+  }
+  int target_, port_ = 0, listener_ = -1;
+  std::atomic<bool> cut_{false};
+  std::thread thread_;
+};
+
+// A pooled connection lost while it was idle, and a server that refuses the new one (as during a
+// PostgreSQL restart): the transaction fails transiently, every later statement of it too, and
+// nothing touches the connection that is gone (the order service once died of SIGSEGV here when
+// PostgreSQL was stopped in immediate mode under load).
+TEST_F(StoreTest, ATransactionWhoseConnectionIsLostAndCannotReopenFailsTransiently) {
+  const std::string url = std::getenv("PLEXUS_PG_URL");  // postgresql://user:pw@host:port/db
+  const size_t at = url.find('@'), colon = url.find(':', at), slash = url.find('/', at);
+  OneConnectionForwarder forwarder(std::stoi(url.substr(colon + 1, slash - colon - 1)));
+  plexus::config::Store c;
+  c.kind = "postgresql";
+  c.url = url.substr(0, colon + 1) + std::to_string(forwarder.port()) + url.substr(slash);
+  auto store = Store::open(c, 1);
+  {
+    auto tx = store->begin();
+    ASSERT_EQ(tx->query("SELECT 1", {}).size(), 1u);
+    tx->commit();  // the connection goes back to the pool
+  }
+  forwarder.cut();
+  auto tx = store->begin();  // the pooled connection, now dead; a new one is refused
+  for (int i = 0; i < 3; ++i) {
+    try {
+      tx->query("SELECT 1", {});
+      ADD_FAILURE() << "statement " << i << " on a lost connection succeeded";
+    } catch (const SqlError& e) {
+      EXPECT_TRUE(e.transient()) << "statement " << i << ": " << e.what();
+    }
+  }
+  EXPECT_THROW(tx->commit(), SqlError);
 }
 #endif
 

@@ -273,7 +273,7 @@ class PgTransaction final : public Transaction {
 
   void commit() override {
     if (done_) throw SqlError("transaction already ended", false);
-    if (!begun_) {  // nothing was sent: nothing to commit
+    if (!begun_ && !lost_) {  // nothing was sent: nothing to commit
       done_ = true;
       return;
     }
@@ -286,7 +286,7 @@ class PgTransaction final : public Transaction {
   void rollback() override {
     done_ = true;
     deferred_.clear();
-    if (!begun_) return;
+    if (!begun_ || lost_) return;
     Result r = simple("ROLLBACK");
     if (!ok(r.get())) fail(conn_, r.get(), "ROLLBACK");
   }
@@ -326,6 +326,7 @@ class PgTransaction final : public Transaction {
   bool reused_;
   bool begun_ = false;
   bool done_ = false;
+  bool lost_ = false;  // connection_ gone (or never answered BEGIN); see send()
   std::vector<Cmd> deferred_;
 };
 
@@ -477,7 +478,7 @@ class PostgresStore final : public Store {
 };
 
 PgTransaction::~PgTransaction() {
-  if (begun_ && !done_ && !connection_->stale && PQstatus(conn_) == CONNECTION_OK) {
+  if (begun_ && !done_ && !lost_ && !connection_->stale && PQstatus(conn_) == CONNECTION_OK) {
     try {
       Result r = simple("ROLLBACK");  // a failure leaves the connection not idle: closed
     } catch (const SqlError&) {       // no answer in time: the connection is stale, closed
@@ -578,6 +579,14 @@ Result PgTransaction::roundTrip(const std::vector<Cmd>& cmds) {
 }
 
 Result PgTransaction::send(Cmd cmd) {
+  // A connection lost before the transaction began, and not replaced (the server refused a new
+  // one): this statement, every later one and the COMMIT fail the same transient way, so work
+  // sent with the lost round trip (deferred writes) is never reported as committed.
+  if (lost_)
+    throw SqlError(
+        "postgresql: the connection was lost and none could be opened again; the "
+        "transaction is abandoned",
+        true);
   // Once the server missed a deadline on this connection, every later statement fails at once
   // instead of waiting out a deadline of its own.
   if (connection_->stale)
@@ -599,13 +608,16 @@ Result PgTransaction::send(Cmd cmd) {
       begun_ = true;  // BEGIN went through; a statement failed: the transaction is open
       throw;
     }
+    lost_ = !reused_;
     if (!reused_) throw;
   }
   // The pooled connection died while idle: one fresh connection, then the same round trip.
   connection_.reset();
   conn_ = nullptr;
+  lost_ = true;
   connection_ = store_.connect();  // throws (transient) when the server is still gone
   conn_ = connection_->pg;
+  lost_ = false;
   reused_ = false;
   begun_ = true;  // from here the transaction is open on the new connection, or it is lost
   return roundTrip(cmds);
