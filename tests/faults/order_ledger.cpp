@@ -97,10 +97,10 @@ OrderLoad::OrderLoad(System& system, std::vector<Order>& orders, int minOrders)
     : system_(system), orders_(orders), minOrders_(minOrders) {
   thread_ = std::thread([this] {
     for (size_t i = 0; i < orders_.size(); ++i) {
-      if (stop_ && static_cast<int>(i) >= minOrders_) break;
+      if (abort_ || (stop_ && static_cast<int>(i) >= minOrders_)) break;
       Order& o = orders_[i];
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
-      while (o.id.empty() && std::chrono::steady_clock::now() < deadline) {
+      while (o.id.empty() && !abort_ && std::chrono::steady_clock::now() < deadline) {
         ++o.attempts;
         try {
           auto r = test::http(system_.port("order-service"), "POST", "/api/orders", o.body().dump(),
@@ -132,6 +132,11 @@ OrderLoad::~OrderLoad() { stop(); }
 void OrderLoad::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+}
+
+void OrderLoad::abort() {
+  abort_ = true;
+  stop();
 }
 
 size_t acceptedCount(const std::vector<Order>& orders) {

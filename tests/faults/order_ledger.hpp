@@ -58,7 +58,8 @@ class OrderLoad {
  public:
   OrderLoad(System& system, std::vector<Order>& orders, int minOrders);
   ~OrderLoad();
-  void stop();  // joins
+  void stop();   // joins once at least minOrders were placed
+  void abort();  // joins at once: the run already failed, waiting for minOrders would hang
   int placed() const { return placed_; }
   int retried() const { return retried_; }
   int notAccepted() const { return notAccepted_; }
@@ -68,7 +69,7 @@ class OrderLoad {
   System& system_;
   std::vector<Order>& orders_;
   int minOrders_;
-  std::atomic<bool> stop_{false};
+  std::atomic<bool> stop_{false}, abort_{false};
   std::atomic<int> placed_{0}, retried_{0}, notAccepted_{0};
   std::string error_;
   std::thread thread_;

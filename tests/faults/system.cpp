@@ -141,8 +141,18 @@ void System::waitReady(const std::string& service, int timeoutMs) const {
   if (!test::eventually([&] { return ready(service, &why); }, timeoutMs, 100)) {
     // The last answer names what is missing (a degraded broker, the store), not just the host.
     throw std::runtime_error(service + " did not become ready within " + std::to_string(timeoutMs) +
-                             " ms; last /health/ready: " + why);
+                             " ms; last /health/ready: " + why + "\n" + tail(service));
   }
+}
+
+std::string System::tail(const std::string& service) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = hosts_.find(service);
+  if (it == hosts_.end() || !it->second) return service + ": no process";
+  const std::string out = it->second->output();
+  const size_t keep = 12000;  // the end says why it stopped answering
+  return "---- " + service + " (pid " + std::to_string(it->second->pid()) + "), last output:\n" +
+         (out.size() > keep ? out.substr(out.size() - keep) : out);
 }
 
 std::string System::output() const {

@@ -38,6 +38,8 @@ class System {
   void waitReady(const std::string& service, int timeoutMs) const;
   // Output of every host process this run started, dead or alive.
   std::string output() const;
+  // The end of one running host's output (what a failure message shows).
+  std::string tail(const std::string& service) const;
 
   // scripts/services <cmd> <name> with the test's environment; throws on failure.
   static void services(const std::string& cmd, const std::string& name,
