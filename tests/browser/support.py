@@ -22,7 +22,7 @@ from selenium.webdriver.chrome.service import Service
 
 HOST_BIN = os.environ.get("PLEXUS_HOST_BIN", "build/bin/plexus-host")
 PLUGIN_DIR = os.environ.get("PLEXUS_PLUGIN_DIR", "build/plugins")
-TEST_PLUGIN_DIR = os.environ.get("PLEXUS_TEST_PLUGIN_DIR", "build/tests/plugins")
+TEST_PLUGIN_DIR = os.environ.get("PLEXUS_TEST_PLUGIN_DIR", "build/tests/fixture_plugins")
 SOURCE_DIR = os.environ.get("PLEXUS_SOURCE_DIR", ".")
 SCREENSHOTS = os.environ.get("PLEXUS_CONSOLE_SCREENSHOTS", "")
 

@@ -11,7 +11,7 @@
 #include "store/outbox.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

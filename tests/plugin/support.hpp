@@ -17,7 +17,7 @@
 
 namespace plexus::test {
 
-std::string testPlugin(const std::string& name);  // build/tests/plugins/plexus_<name>.so
+std::string testPlugin(const std::string& name);  // build/tests/fixture_plugins/plexus_<name>.so
 std::string plugin(const std::string& name);      // build/plugins/plexus_<name>.so
 
 // A fresh directory (mode 0755) removed at destruction.

@@ -12,7 +12,7 @@
 #include "store/store.hpp"
 #include "support.hpp"
 #include "transport/registry.hpp"
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 #include "wait.hpp"
 
 #include <gtest/gtest.h>

@@ -24,7 +24,7 @@ so=$work/build/plexus_acme_greeter.so
 # defect 7: find_package(plexus_sdk) pulled nlohmann_json into a C-only plugin).
 cmake -S "$src_dir/c_plugin" -B "$work/cbuild" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
   -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON \
-  -DPLEXUS_C_PLUGIN_SOURCE="$src_dir/../plugins/abi_1_1.c" >"$work/c.log" 2>&1 ||
+  -DPLEXUS_C_PLUGIN_SOURCE="$src_dir/../fixture_plugins/abi_1_1.c" >"$work/c.log" 2>&1 ||
   { cat "$work/c.log"; echo "FAIL: the C-only plugin project did not configure"; exit 1; }
 cmake --build "$work/cbuild" >>"$work/c.log" 2>&1 ||
   { cat "$work/c.log"; echo "FAIL: the C-only plugin did not build"; exit 1; }

@@ -1,6 +1,6 @@
 #include "dispatch/dispatcher.hpp"
 
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 
 namespace plexus::dispatch {
 

@@ -8,7 +8,7 @@
 //   Failures         retry with backoff or dead-letter (RetryPolicy decides which)
 //   DeadLetterAdmin  the admin API's dead letters
 //   OutboxMonitor    outbox backlog for readiness and gauges; Retention purges old rows
-// A transport (transport/transport.hpp) is handed in, never reached back into.
+// A transport (transport_api/transport.hpp) is handed in, never reached back into.
 
 #include "dispatch/dead_letter_admin.hpp"
 #include "dispatch/executor.hpp"

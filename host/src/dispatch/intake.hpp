@@ -7,7 +7,7 @@
 // savepoints, the host's writes deferred); any failure reruns the batch the careful way.
 
 #include "dispatch/executor.hpp"
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 
 #include <functional>
 #include <memory>

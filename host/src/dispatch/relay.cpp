@@ -8,7 +8,7 @@
 #include "observability/log.hpp"
 #include "observability/trace.hpp"
 #include "store/outbox.hpp"
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 
 #include <nlohmann/json.hpp>
 

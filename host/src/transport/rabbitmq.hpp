@@ -10,7 +10,7 @@
 #include "transport/amqp.hpp"
 #include "transport/endpoints.hpp"
 #include "transport/topology.hpp"
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 
 #include <atomic>
 #include <memory>

@@ -4,7 +4,7 @@
 // built-in ones are registered by registerBuiltinTransports().
 
 #include "config/config.hpp"
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 
 #include <functional>
 #include <memory>

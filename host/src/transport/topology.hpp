@@ -13,7 +13,7 @@
 // with another type or other arguments is a TopologyError naming the queue and the way out.
 
 #include "transport/amqp.hpp"
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 
 #include <string>
 

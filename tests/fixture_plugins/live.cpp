@@ -1,8 +1,8 @@
 // The plugin of the live-operations tests (reload and rebuild), built in versions from one
-// source (tests/plugins/CMakeLists.txt): LIVE_VERSION 1 or 2 (2 answers with a new response field
-// and its read model computes a new column; 2.1 changes nothing but its version), and broken
-// versions 3 (a failing migration, a
-// component whose construction throws, one more route).
+// source (tests/fixture_plugins/CMakeLists.txt): LIVE_VERSION 1 or 2 (2 answers with a new
+// response field and its read model computes a new column; 2.1 changes nothing but its version),
+// and broken versions 3 (a failing migration, a component whose construction throws, one more
+// route).
 //
 //   POST /api/live/orders {"orderId", "stream", "seq", "lines": [{"qty": N}, ...], "workMs"?}
 //     -> invokes PlaceLiveOrder (the order row, event LiveOrderPlaced) -> 201 {orderId, version}
