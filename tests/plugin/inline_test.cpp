@@ -7,11 +7,12 @@
 #include "base/clock.hpp"
 #include "config/config.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "embedded.hpp"
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/loader.hpp"
 #include "plugin/runtime.hpp"
-#include "store/migrations.hpp"
+#include "rebuild/rebuild.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
 #include "transport/transport.hpp"
@@ -20,9 +21,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <map>
 
 namespace {
@@ -33,29 +31,13 @@ using plexus::test::http;
 
 const char* const kView = "inline_view/ThingView";
 
-std::string storeJson(const plexus::test::TempDir& dir, std::string& schema) {
-#ifdef PLEXUS_TEST_POSTGRES
-  (void)dir;
-  const char* url = std::getenv("PLEXUS_PG_URL");
-  if (url == nullptr)
-    throw std::runtime_error("PLEXUS_PG_URL is not set: start scripts/services first");
-  static int counter = 0;
-  schema = "inl_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
-  return R"({"kind": "postgresql", "url": ")" + std::string(url) + R"(", "schema": ")" + schema +
-         R"("})";
-#else
-  (void)schema;
-  return R"({"kind": "sqlite", "url": ")" + dir.file("plexus.db") + R"("})";
-#endif
-}
-
 class Inline : public ::testing::Test {
  protected:
   void SetUp() override {
     cfg_ = plexus::config::parse(
         R"({"service": "inline-test", "http": {"host": "127.0.0.1", "port": 0},
             "store": )" +
-            storeJson(dir_, schema_) + R"(,
+            plexus::test::embeddedStoreJson(dir_, schema_, "inl") + R"(,
             "transport": {"kind": "inproc", "max_attempts": 2, "retry_initial_ms": 20,
                           "retry_max_ms": 50, "poll_interval_ms": 100},
             "plugins": [{"library": ")" +
@@ -65,16 +47,8 @@ class Inline : public ::testing::Test {
     runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
     runtime_->start(cfg_);
     db_ = plexus::store::Store::open(cfg_.store, cfg_.store.poolSize);
-    std::vector<plexus::store::Migration> migrations;
-    for (const auto& p : runtime_->plugins()) {
-      for (const auto& m : p->migrations) migrations.push_back({p->name, m.version, m.name, m.sql});
-    }
-    plexus::store::migrate(*db_, migrations);
-    plexus::dispatch::Options o;
-    o.maxAttempts = cfg_.transport.maxAttempts;
-    o.retryInitialMs = cfg_.transport.retryInitialMs;
-    o.retryMaxMs = cfg_.transport.retryMaxMs;
-    o.pollIntervalMs = cfg_.transport.pollIntervalMs;
+    plexus::test::migratePlugins(*runtime_, *db_);
+    const plexus::dispatch::Options o = plexus::test::dispatchOptions(cfg_);
     bus_ = std::make_unique<plexus::dispatch::Dispatcher>(*runtime_, *db_, metrics_, o, nullptr,
                                                           plexus::systemClock());
     auto* b = bus_.get();
@@ -87,11 +61,7 @@ class Inline : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     bus_.reset();
-    if (!schema_.empty()) {
-      auto tx = db_->begin();
-      tx->exec("DROP SCHEMA " + schema_ + " CASCADE");
-      tx->commit();
-    }
+    plexus::test::dropSchema(*db_, schema_);
   }
 
   int64_t scalar(const std::string& sql, const std::vector<plexus::Value>& params = {}) {
@@ -242,6 +212,29 @@ TEST_F(Inline, AMessageHandlerProjectsInItsTransactionAndItsFailureIsDeadLettere
   expectNothingOf("s2");
   ASSERT_TRUE(eventually([&] { return scalar("SELECT COUNT(*) FROM plexus_outbox") == 0; }));
   EXPECT_EQ(json::parse(view("s1").body)["applied"], 1);  // the relayed copy was skipped
+}
+
+TEST_F(Inline, ARebuildOfTheInlinePerspectiveReplaysItsEventsAndItProjectsInlineAfter) {
+  ASSERT_EQ(post("/iv/things", {{"id", "r1"}, {"note", "one"}, {"then", "two"}}).status, 201);
+  ASSERT_EQ(post("/iv/emit", {{"id", "r2"}, {"note", "three"}}).status, 201);
+  {  // the serving model drifts; the rebuild must bring back what the events say
+    auto tx = db_->begin();
+    tx->exec("UPDATE iv_view SET log = 'stale', applied = 99", {});
+    tx->commit();
+  }
+  plexus::rebuild::Target target{runtime_->plugins()[0], cfg_.plugins[0], "ThingView", {}};
+  plexus::rebuild::Rebuild rebuild(cfg_, *db_, metrics_, plexus::systemClock(), target, "test",
+                                   true);
+  rebuild.begin();
+  const plexus::rebuild::Record done = rebuild.run();
+  EXPECT_EQ(done.state, "switched");
+  EXPECT_EQ(done.events, 3);
+  EXPECT_EQ(done.tables, std::vector<std::string>{"iv_view"});
+  EXPECT_EQ(json::parse(view("r1").body), json({{"log", "one,two"}, {"applied", 2}}));
+  EXPECT_EQ(json::parse(view("r2").body), json({{"log", "three"}, {"applied", 1}}));
+  // The switched-in model is the one inline projections write to from now on.
+  ASSERT_EQ(post("/iv/things", {{"id", "r3"}, {"note", "after"}}).status, 201);
+  EXPECT_EQ(json::parse(view("r3").body), json({{"log", "after"}, {"applied", 1}}));
 }
 
 TEST(InlineDescriptor, AnUnknownProjectionIsRefusedNamingIt) {
