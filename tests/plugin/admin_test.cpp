@@ -7,6 +7,7 @@
 #include "base/clock.hpp"
 #include "config/config.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "embedded.hpp"
 #include "http/server.hpp"
 #include "jwt_support.hpp"
 #include "observability/metrics.hpp"
@@ -41,20 +42,6 @@ bool eventually(const std::function<bool()>& condition, int timeoutMs = 15000) {
   return condition();
 }
 
-std::string storeJson(const plexus::test::TempDir& dir, std::string& schema) {
-#ifdef PLEXUS_TEST_POSTGRES
-  const char* url = std::getenv("PLEXUS_PG_URL");
-  if (url == nullptr) throw std::runtime_error("PLEXUS_PG_URL is not set: start scripts/services");
-  static int counter = 0;
-  schema = "admin_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
-  return R"({"kind": "postgresql", "url": ")" + std::string(url) + R"(", "schema": ")" + schema +
-         R"("})";
-#else
-  (void)schema;
-  return R"({"kind": "sqlite", "url": ")" + dir.file("plexus.db") + R"("})";
-#endif
-}
-
 const std::string kSecret = "admin-test-secret-0123456789-abcdef!";
 
 class Admin : public ::testing::Test {
@@ -63,7 +50,7 @@ class Admin : public ::testing::Test {
   void start(const std::string& extra = "") {
     cfg_ = plexus::config::parse(
         R"({"service": "admin-test", "http": {"host": "127.0.0.1", "port": 0}, "store": )" +
-            storeJson(dir_, schema_) + R"(,
+            plexus::test::embeddedStoreJson(dir_, schema_, "admin") + R"(,
             "transport": {"kind": "inproc", "max_attempts": 2, "retry_initial_ms": 20,
                           "retry_max_ms": 50, "poll_interval_ms": 100},
             "plugins": [{"library": ")" +
@@ -72,15 +59,8 @@ class Admin : public ::testing::Test {
     runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
     runtime_->start(cfg_);
     db_ = plexus::store::Store::open(cfg_.store, cfg_.store.poolSize);
-    std::vector<plexus::store::Migration> migrations;
-    for (const auto& m : runtime_->plugins()[0]->migrations)
-      migrations.push_back({"testkit", m.version, m.name, m.sql});
-    plexus::store::migrate(*db_, migrations);
-    plexus::dispatch::Options o;
-    o.maxAttempts = cfg_.transport.maxAttempts;
-    o.retryInitialMs = cfg_.transport.retryInitialMs;
-    o.retryMaxMs = cfg_.transport.retryMaxMs;
-    o.pollIntervalMs = cfg_.transport.pollIntervalMs;
+    plexus::test::migratePlugins(*runtime_, *db_);
+    const plexus::dispatch::Options o = plexus::test::dispatchOptions(cfg_);
     bus_ = std::make_unique<plexus::dispatch::Dispatcher>(*runtime_, *db_, metrics_, o, nullptr,
                                                           plexus::systemClock());
     auto* b = bus_.get();
@@ -97,11 +77,7 @@ class Admin : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     bus_.reset();
-    if (!schema_.empty()) {
-      auto tx = db_->begin();
-      tx->exec("DROP SCHEMA " + schema_ + " CASCADE");
-      tx->commit();
-    }
+    plexus::test::dropSchema(*db_, schema_);
   }
 
   HttpResult get(const std::string& uri, const std::map<std::string, std::string>& headers = {}) {

@@ -2,6 +2,7 @@
 // read the framework's tables (inbox, outbox, deliveries, dead letters), not log text.
 #include "base/clock.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "embedded.hpp"
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
@@ -42,19 +43,10 @@ bool eventually(const std::function<bool()>& condition, int timeoutMs = 15000) {
 // The same cases run on SQLite (tier plugin) and, built with PLEXUS_TEST_POSTGRES, on the real
 // PostgreSQL server from scripts/services (tier integration), each test in a fresh schema.
 std::string storeJson(const plexus::test::TempDir& dir, std::string* schemaOut = nullptr) {
-#ifdef PLEXUS_TEST_POSTGRES
-  const char* url = std::getenv("PLEXUS_PG_URL");
-  if (url == nullptr)
-    throw std::runtime_error("PLEXUS_PG_URL is not set: start scripts/services first");
-  static int counter = 0;
-  const std::string schema = "it_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+  std::string schema;
+  const std::string out = plexus::test::embeddedStoreJson(dir, schema, "it");
   if (schemaOut != nullptr) *schemaOut = schema;
-  return R"({"kind": "postgresql", "url": ")" + std::string(url) + R"(", "schema": ")" + schema +
-         R"("})";
-#else
-  (void)schemaOut;
-  return R"({"kind": "sqlite", "url": ")" + dir.file("plexus.db") + R"("})";
-#endif
+  return out;
 }
 
 class Embedded : public ::testing::Test {
@@ -72,15 +64,8 @@ class Embedded : public ::testing::Test {
     runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
     runtime_->start(cfg_);
     db_ = plexus::store::Store::open(cfg_.store, cfg_.store.poolSize);
-    std::vector<plexus::store::Migration> migrations;
-    for (const auto& m : runtime_->plugins()[0]->migrations)
-      migrations.push_back({"testkit", m.version, m.name, m.sql});
-    plexus::store::migrate(*db_, migrations);
-    plexus::dispatch::Options o;
-    o.maxAttempts = cfg_.transport.maxAttempts;
-    o.retryInitialMs = cfg_.transport.retryInitialMs;
-    o.retryMaxMs = cfg_.transport.retryMaxMs;
-    o.pollIntervalMs = cfg_.transport.pollIntervalMs;
+    plexus::test::migratePlugins(*runtime_, *db_);
+    const plexus::dispatch::Options o = plexus::test::dispatchOptions(cfg_);
     bus_ = std::make_unique<plexus::dispatch::Dispatcher>(*runtime_, *db_, metrics_, o, nullptr,
                                                           plexus::systemClock());
     auto* b = bus_.get();
@@ -94,11 +79,7 @@ class Embedded : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     bus_.reset();
-    if (!schema_.empty()) {
-      auto tx = db_->begin();
-      tx->exec("DROP SCHEMA " + schema_ + " CASCADE");
-      tx->commit();
-    }
+    plexus::test::dropSchema(*db_, schema_);
   }
 
   int64_t scalar(const std::string& sql, const std::vector<plexus::Value>& params = {}) {

@@ -4,7 +4,6 @@
 #include "base/fault.hpp"
 #include "dispatch/failures.hpp"
 #include "dispatch/handler_table.hpp"
-#include "dispatch/metric_ids.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
 #include "store/deliveries.hpp"
@@ -21,18 +20,17 @@ Executor::Executor(plugin::Runtime& runtime, const HandlerTable& handlers, Failu
       failures_(failures),
       metrics_(metrics),
       clock_(clock),
-      options_(std::move(options)) {
-  using K = Metrics::Kind;
-  // `version`: the plugin version that ran the handler (two during a live upgrade).
-  const std::vector<std::string> byHandler{"type", "handler", "version"};
-  handledMetric_ = defineMetric(metrics_, K::Counter, "plexus_messages_handled_total",
-                                "Messages handled successfully.", byHandler);
-  failedMetric_ = defineMetric(metrics_, K::Counter, "plexus_messages_failed_total",
-                               "Handler attempts that failed.", byHandler);
-  duplicateMetric_ = defineMetric(metrics_, K::Counter, "plexus_inbox_duplicates_total",
-                                  "Redelivered messages skipped by the inbox.", {"handler"});
-  durationMetric_ = defineMetric(metrics_, K::Histogram, "plexus_handler_duration_seconds",
-                                 "Handler time per message, transaction included.", {"handler"});
+      options_(std::move(options)),
+      metric_(HandlerMetrics::define(metrics)) {}
+
+Executor::Batch::Done Executor::skipped(const Job& job, plugin::Component& component) const {
+  trace::Span span = plugin::startHandlerSpan(component, job.message);
+  const bool inlined = plugin::current(component).projectsInline && job.message.kind == "event" &&
+                       job.message.source == runtime_.service();
+  span.setAttribute("plexus.outcome", std::string(inlined ? "projected inline" : "duplicate"));
+  Batch::Done done{job, true, std::move(span), {}, {}};
+  done.projectedInline = inlined;
+  return done;
 }
 
 bool Executor::runOne(plugin::UnitOfWork& work, const Job& job, Batch& batch) {
@@ -58,9 +56,7 @@ bool Executor::runOne(plugin::UnitOfWork& work, const Job& job, Batch& batch) {
     if (store::inbox::handled(tx, job.message.id, job.handler)) {
       if (job.stored()) store::deliveries::remove(tx, job.seq);
       work.keep(std::move(part));
-      trace::Span span = plugin::startHandlerSpan(*component, job.message);
-      span.setAttribute("plexus.outcome", std::string("duplicate"));
-      batch.done.push_back(Batch::Done{job, true, std::move(span), {}, {}});
+      batch.done.push_back(skipped(job, *component));
       return false;
     }
     return runHandler(work, job, *component, batch);
@@ -105,7 +101,7 @@ bool Executor::runHandler(plugin::UnitOfWork& work, const Job& job, plugin::Comp
   dbSpan.setAttribute("db.rolled_back", true);
   dbSpan.end();
   work.discard(std::move(part));  // everything the handler did
-  metrics_.update(failedMetric_, {job.message.type, job.handler, d.version}, 1);
+  metrics_.update(metric_.failed, {job.message.type, job.handler, d.version}, 1);
   Batch::Failed f{job, d.status, d.reason};
   f.delay = failures_.record(work.tx(), job, f.status, f.reason);
   batch.recorded.push_back(f);
@@ -135,9 +131,7 @@ bool Executor::runOptimistic(plugin::UnitOfWork& work, std::vector<Job>& jobs,
         return false;
       }
       if (handledBefore[i]) {
-        trace::Span span = plugin::startHandlerSpan(*component, job.message);
-        span.setAttribute("plexus.outcome", std::string("duplicate"));
-        batch.done.push_back(Batch::Done{job, true, std::move(span), {}, {}});
+        batch.done.push_back(skipped(job, *component));
         continue;
       }
       plugin::Part part;
@@ -206,13 +200,13 @@ void Executor::finish(Batch& batch, bool committed, const std::string& commitErr
       static_cast<double>(std::max<size_t>(1, batch.size));
   for (auto& x : batch.done) {
     if (x.duplicate) {
-      metrics_.update(duplicateMetric_, {x.job.handler}, 1);
+      if (!x.projectedInline) metrics_.update(metric_.duplicates, {x.job.handler}, 1);
       continue;
     }
     x.dbSpan.end();
     plugin::setOutcome(x.span, PLEXUS_OK, "");
-    metrics_.update(handledMetric_, {x.job.message.type, x.job.handler, x.version}, 1);
-    metrics_.update(durationMetric_, {x.job.handler}, seconds);
+    metrics_.update(metric_.handled, {x.job.message.type, x.job.handler, x.version}, 1);
+    metrics_.update(metric_.duration, {x.job.handler}, seconds);
   }
   for (const auto& f : batch.recorded) failures_.report(f.job, f.reason, f.delay);
   for (const auto& f : batch.unrecorded) {

@@ -6,6 +6,7 @@
 // metrics, after-commit callbacks, failure log lines.
 
 #include "dispatch/job.hpp"
+#include "observability/handler_metrics.hpp"
 #include "observability/trace.hpp"
 #include "plugin/unit_of_work.hpp"
 
@@ -44,6 +45,9 @@ class Executor {
       trace::Span span;     // the handler span, ended with the outcome after the commit
       trace::Span dbSpan;   // its share of the group transaction, ended at the commit
       std::string version;  // of the plugin that ran it
+      // A duplicate that is the published copy of an event an inline perspective of this service
+      // projected when it was emitted (plugin/inline_projection.hpp): not a redelivery.
+      bool projectedInline = false;
     };
     struct Failed {
       Job job;
@@ -86,6 +90,8 @@ class Executor {
   bool runHandler(plugin::UnitOfWork& work, const Job& job, plugin::Component& component,
                   Batch& batch);
   void abandon(Batch& batch, const std::string& why);
+  // The outcome of a job whose handler already handled the message (the inbox says so).
+  Batch::Done skipped(const Job& job, plugin::Component& component) const;
 
   plugin::Runtime& runtime_;
   const HandlerTable& handlers_;
@@ -93,7 +99,7 @@ class Executor {
   Metrics& metrics_;
   const Clock& clock_;
   ExecutorOptions options_;
-  int64_t handledMetric_ = 0, failedMetric_ = 0, duplicateMetric_ = 0, durationMetric_ = 0;
+  HandlerMetrics metric_;
 };
 
 }  // namespace plexus::dispatch

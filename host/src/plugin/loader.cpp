@@ -343,6 +343,11 @@ std::shared_ptr<LoadedPlugin> validateDescriptor(const std::string& path,
       throw PluginError(path, what + " lacks create, handle or destroy");
     }
     out->perspectiveTypes.push_back(typeList(p.event_types, p.event_type_count, path, what));
+    // ABI 1.3; zero-extended (async) for older plugins.
+    if (p.projection != PLEXUS_PROJECTION_ASYNC && p.projection != PLEXUS_PROJECTION_INLINE) {
+      throw PluginError(path, what + " has the unknown projection " + std::to_string(p.projection) +
+                                  " (0 async, 1 inline)");
+    }
     out->perspectives.push_back(p);
   }
   if (d.route_count > 0 && d.routes == nullptr) throw PluginError(path, "route array is null");

@@ -40,6 +40,7 @@ struct plexus_call {
   std::string result;
   std::string error;
   bool isRoute = false;
+  bool projectingInline = false;  // an inline perspective: it must not emit, send or invoke
   bool responded = false;
   int httpStatus = 0;
   std::string contentType;
@@ -157,9 +158,19 @@ plexus_status noStore(plexus_call* call, const char* what) {
               std::string(what) + " needs a store; this host's config has none (add \"store\")");
 }
 
+// An inline perspective runs inside the emitter's transaction, after the emitter's events were
+// offered to the inline projections: what it sent would reach no one in order, so it may not.
+plexus_status refuseInline(plexus_call* call, const char* what) {
+  return fail(call, PLEXUS_REJECT,
+              std::string(what) +
+                  ": an inline perspective cannot emit, send, schedule or invoke (it runs in the "
+                  "emitter's transaction); register it with PLEXUS_REGISTER_PERSPECTIVE instead");
+}
+
 plexus_status queue(plexus_call* call, const char* what, const char* kind, plexus_str type,
                     plexus_str stream, plexus_str payload, int64_t deliverAt) {
   if (call->tx == nullptr || call->part == nullptr) return noStore(call, what);
+  if (call->projectingInline) return refuseInline(call, what);
   const std::string t = text(type);
   if (t.empty()) return fail(call, PLEXUS_REJECT, std::string(what) + ": empty message type");
   const std::string p = text(payload);
@@ -270,6 +281,7 @@ trace::Span invokeSpan(const Component& receptor, const std::string& type, const
 
 plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, plexus_str payload,
                         void (*onResult)(void*, plexus_str), void* user) {
+  if (call->projectingInline) return refuseInline(call, "invoke");
   const std::string t = text(type);
   Component* owner = call->runtime->receptorFor(t);
   if (owner == nullptr)
@@ -320,6 +332,14 @@ plexus_status apiInvoke(plexus_call* call, plexus_str type, plexus_str stream, p
     s = receptor->handleMessage(receptor->instance, &child, &m);
   }
   if (s == PLEXUS_FATAL) call->runtime->markFatal(receptor->id, child.result);
+  if (s == PLEXUS_OK && call->tx != nullptr) {
+    // Its events reach the inline perspectives inside its savepoint: their failure is its own.
+    Delivery projected = call->runtime->projectInline(*call->part, call->tx);
+    if (projected.status != PLEXUS_OK) {
+      s = projected.status;
+      child.result = std::move(projected.reason);
+    }
+  }
   if (call->tx != nullptr) {
     try {
       if (s == PLEXUS_OK) {
@@ -378,7 +398,8 @@ const plexus_host_api kApi = [] {
 const plexus_host_api* hostApi() { return &kApi; }
 
 Runtime::Runtime(Metrics& metrics) : Runtime(metrics, systemClock()) {}
-Runtime::Runtime(Metrics& metrics, const Clock& clock) : metrics_(metrics), clock_(clock) {}
+Runtime::Runtime(Metrics& metrics, const Clock& clock)
+    : metrics_(metrics), clock_(clock), handlerMetrics_(HandlerMetrics::define(metrics)) {}
 
 Runtime::~Runtime() {
   for (auto it = components_.rbegin(); it != components_.rend(); ++it) {
@@ -466,8 +487,9 @@ std::vector<std::unique_ptr<Component>> Runtime::componentsOf(
   for (size_t i = 0; i < lp->perspectives.size(); ++i) {
     const auto& p = lp->perspectives[i];
     if (!enabled(p.name)) continue;
-    add(Kind::Perspective, p.name, p.create, p.destroy, lp->perspectiveTypes[i]).handleMessage =
-        p.handle;
+    Component& c = add(Kind::Perspective, p.name, p.create, p.destroy, lp->perspectiveTypes[i]);
+    c.handleMessage = p.handle;
+    c.projectsInline = p.projection == PLEXUS_PROJECTION_INLINE;
   }
   for (const auto& r : lp->routes) {
     if (!enabled(r.name)) continue;
@@ -512,6 +534,7 @@ std::vector<Component*> Runtime::replace(const std::shared_ptr<LoadedPlugin>& lp
   for (auto& p : plugins_) {
     if (p->name == lp->name) p = lp;
   }
+  indexInline();
   return replaced;
 }
 
@@ -554,6 +577,7 @@ void Runtime::start(const config::Config& config) {
                        {"abi", std::to_string(lp->abiMajor) + "." + std::to_string(lp->abiMinor)}});
   }
   for (auto& c : components_) create(*c);
+  indexInline();
 }
 
 Component* Runtime::receptorFor(const std::string& type) const {
@@ -687,6 +711,18 @@ HttpResponse Runtime::handle(const RouteBinding& route, const HttpRequest& req) 
     s = c.handleRequest(c.instance, &call, &r);
   }
   if (s == PLEXUS_FATAL) markFatal(c.id, call.result.empty() ? call.error : call.result);
+  if (s == PLEXUS_OK && work) {
+    // What the route (and not yet an invoked receptor) emitted, projected inline. A failure is
+    // the host's, not the client's: 503 when it may pass, else 500; never the route's response.
+    const Delivery projected = projectInline(part, &work->tx());
+    if (projected.status != PLEXUS_OK) {
+      log::write(log::Level::Warn, "inline projection failed; the request is rolled back",
+                 nlohmann::json{{"request_id", req.requestId}, {"error", projected.reason}});
+      s = projected.status == PLEXUS_RETRY ? PLEXUS_RETRY : PLEXUS_FATAL;
+      call.responded = false;
+      call.result.clear();
+    }
+  }
   if (!work) {
     runAfterCommit(part.afterCommit, s == PLEXUS_OK);  // nothing to commit
   } else if (s == PLEXUS_OK) {
@@ -745,6 +781,11 @@ plexus_status Runtime::post(plexus_host& h, int32_t kind, const std::string& typ
   e.payload = payload;
   try {
     UnitOfWork work(*store_, clock_, committed_);
+    Delivery projected = projectInline(part, &work.tx());
+    if (projected.status != PLEXUS_OK) {
+      work.discard(std::move(part));
+      return fail(nullptr, projected.status, std::move(projected.reason));
+    }
     work.keep(std::move(part));
     work.commit();
   } catch (const store::SqlError& err) {
@@ -753,8 +794,21 @@ plexus_status Runtime::post(plexus_host& h, int32_t kind, const std::string& typ
   return PLEXUS_OK;
 }
 
-Delivery Runtime::deliver(Component& serving, const Message& e, store::Transaction* tx,
+Delivery Runtime::deliver(Component& component, const Message& e, store::Transaction* tx,
                           Part& part) {
+  Delivery d = run(component, e, tx, part, false);
+  if (d.status == PLEXUS_OK && component.kind == Kind::Receptor && tx != nullptr) {
+    Delivery projected = projectInline(part, tx);
+    if (projected.status != PLEXUS_OK) {
+      d.status = projected.status;
+      d.reason = std::move(projected.reason);
+    }
+  }
+  return d;
+}
+
+Delivery Runtime::run(Component& serving, const Message& e, store::Transaction* tx, Part& part,
+                      bool projectingInline) {
   Component& c = beginCall(serving);
   Delivery d;
   d.version = c.plugin->version;
@@ -763,6 +817,7 @@ Delivery Runtime::deliver(Component& serving, const Message& e, store::Transacti
   call.host = c.host.get();
   call.tx = tx;
   call.part = &part;
+  call.projectingInline = projectingInline;
   call.messageId = e.id;
   call.stream = e.stream;
   call.correlation = e.correlation.empty() ? e.id : e.correlation;

@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "message/message.hpp"
+#include "observability/handler_metrics.hpp"
 #include "observability/trace.hpp"
 #include "plugin/command_owners.hpp"
 #include "plugin/loader.hpp"
@@ -44,6 +45,7 @@ struct Component {
   plexus_status (*handleRequest)(void*, plexus_call*, const plexus_request*) = nullptr;
   std::vector<std::string> types;
   std::vector<plexus_message_kind> kinds;  // receptors: parallel to types (ABI 1.2)
+  bool projectsInline = false;             // a perspective registered inline (ABI 1.3)
   std::string method, pathTemplate;        // a route's
   void* instance = nullptr;
   std::unique_ptr<plexus_host> host;
@@ -125,9 +127,17 @@ class Runtime {
   HttpResponse handle(const RouteBinding& route, const HttpRequest& request);
 
   // Runs one receptor or perspective on a message inside `tx` (may be null without a store);
-  // what it sends and registers for after the commit goes into `part`.
+  // what it sends and registers for after the commit goes into `part`. After a receptor that
+  // succeeded, the events it emitted are projected inline (projectInline): their failure is its.
   Delivery deliver(Component& component, const Message& message, store::Transaction* tx,
                    Part& part);
+
+  // Inline perspectives (PLEXUS_PROJECTION_INLINE, plugin/inline_projection.cpp): runs the
+  // events of `part` not offered yet, in emission order, through this host's inline perspectives
+  // of their types, inside `tx`, each earning its inbox row in `part`. OK when there was nothing
+  // to do; else the first failure, with a reason naming the perspective and the event (nothing
+  // is undone here: the caller discards the part, as for a failing handler).
+  Delivery projectInline(Part& part, store::Transaction* tx);
 
   // Host API `post`: one message in a transaction of its own.
   plexus_status post(plexus_host& host, int32_t kind, const std::string& type,
@@ -163,6 +173,13 @@ class Runtime {
   void markFatal(const std::string& who, const std::string& reason);
 
  private:
+  // deliver() without the inline projection; `projectingInline` refuses emit, send, schedule
+  // and invoke to the hook.
+  Delivery run(Component& component, const Message& message, store::Transaction* tx, Part& part,
+               bool projectingInline);
+  using InlineIndex = std::map<std::string, std::vector<Component*>>;  // event type -> perspectives
+  void indexInline();  // after the serving set changed (start, replace)
+
   Metrics& metrics_;
   const Clock& clock_;
   std::string service_;
@@ -174,6 +191,8 @@ class Runtime {
   std::vector<std::unique_ptr<Component>> components_;  // every version ever created
   std::vector<RouteBinding> routes_;
   CommandOwners commandOwners_;
+  std::shared_ptr<const InlineIndex> inline_;  // std::atomic_load/store: swapped by a reload
+  HandlerMetrics handlerMetrics_;
   std::atomic<bool> failed_{false};
   mutable std::mutex failureMu_;
   std::string failure_;

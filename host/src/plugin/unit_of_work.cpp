@@ -11,6 +11,8 @@ constexpr const char* kCheckpoint = "plexus_batch";
 
 void Part::undoSince(Mark mark) {
   if (outgoing.size() > mark.outgoing) outgoing.resize(mark.outgoing);
+  projected = mark.projected;
+  projectedInbox.resize(mark.projectedInbox);
   std::vector<AfterCommit> undone(afterCommit.begin() + static_cast<long>(mark.afterCommit),
                                   afterCommit.end());
   afterCommit.resize(mark.afterCommit);
@@ -41,10 +43,16 @@ void UnitOfWork::keep(Part&& part, const std::string* messageId, const std::stri
   if (batched) {
     for (auto& o : part.outgoing) batchedMessages_.push_back(o);
     if (handled) batchedInbox_.emplace_back(*messageId, *handler);
+    for (auto& key : part.projectedInbox) batchedInbox_.push_back(std::move(key));
   } else {
     const int64_t now = clock_.nowMs();
     store::appendOutgoing(*tx_, part.outgoing, now);
-    if (handled) store::inbox::record(*tx_, *messageId, *handler, now);
+    if (handled) part.projectedInbox.emplace_back(*messageId, *handler);
+    if (part.projectedInbox.size() == 1) {
+      store::inbox::record(*tx_, part.projectedInbox[0].first, part.projectedInbox[0].second, now);
+    } else if (!part.projectedInbox.empty()) {
+      store::inbox::recordAll(*tx_, part.projectedInbox, now);
+    }
   }
   if (inPart_) tx_->release(kSavepoint);
   inPart_ = false;

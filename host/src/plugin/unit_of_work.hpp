@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace plexus {
@@ -24,13 +25,22 @@ namespace plexus::plugin {
 struct Part {
   std::vector<store::Outgoing> outgoing;
   std::vector<AfterCommit> afterCommit;
+  // Inline projections (Runtime::projectInline): how many of `outgoing` were offered to them, and
+  // the inbox rows (event id, perspective) they earned, written with the part so that the
+  // published copy of the event is skipped when it comes back.
+  size_t projected = 0;
+  std::vector<std::pair<std::string, std::string>> projectedInbox;
 
   // Undoes what was added after `mark` (a failed local invoke): callbacks hear "not committed".
   struct Mark {
     size_t outgoing = 0;
     size_t afterCommit = 0;
+    size_t projected = 0;
+    size_t projectedInbox = 0;
   };
-  Mark mark() const { return {outgoing.size(), afterCommit.size()}; }
+  Mark mark() const {
+    return {outgoing.size(), afterCommit.size(), projected, projectedInbox.size()};
+  }
   void undoSince(Mark mark);
 };
 
@@ -52,9 +62,10 @@ class UnitOfWork {
   // A part that may fail on its own: a savepoint until keep() or discard().
   void beginPart();
   // The part succeeded: its messages are appended (and the handled message's inbox row written
-  // when given); its callbacks wait for the commit. `batched`: the writes wait for flush(), which
-  // sends every batched part's events, outbox rows and inbox rows as three multi-row statements
-  // with the commit's round trip (a clash then surfaces at the commit).
+  // when given, with those of its inline projections); its callbacks wait for the commit.
+  // `batched`: the writes wait for flush(), which sends every batched part's events, outbox rows
+  // and inbox rows as three multi-row statements with the commit's round trip (a clash then
+  // surfaces at the commit).
   void keep(Part&& part, const std::string* messageId = nullptr,
             const std::string* handler = nullptr, bool batched = false);
   // Writes what keep(..., batched) collected. commit() calls it; the owner of a borrowed

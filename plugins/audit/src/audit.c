@@ -295,7 +295,8 @@ static const plexus_receptor_desc* const receptors[] = {&note_receptor};
 
 static const char* const trail_types[] = {"OrderCreated", "OrderCancelled"};
 static const plexus_perspective_desc trail_perspective = {
-    sizeof(plexus_perspective_desc), 0, "AuditTrail", trail_types, 2, create, trail, destroy};
+    sizeof(plexus_perspective_desc), 0, "AuditTrail", trail_types, 2, create, trail, destroy,
+    PLEXUS_PROJECTION_ASYNC};
 static const plexus_perspective_desc* const perspectives[] = {&trail_perspective};
 
 static const plexus_route_desc post_route = {

@@ -1,4 +1,4 @@
-//! Rust bindings of sdk/include/plexus/abi/plugin_abi.h (ABI 1.2), written once by hand and
+//! Rust bindings of sdk/include/plexus/abi/plugin_abi.h (ABI 1.3), written once by hand and
 //! checked against the C header by a test: src/bin/abi_layout.rs prints every struct's size and
 //! field offsets, test/abi_layout.c prints the same from the header, and CTest compares the two.
 //! Ownership, lifetime and threading rules are the header's; read them there.
@@ -7,7 +7,7 @@
 use std::os::raw::{c_char, c_void};
 
 pub const PLEXUS_ABI_MAJOR: u16 = 1;
-pub const PLEXUS_ABI_MINOR: u16 = 2;
+pub const PLEXUS_ABI_MINOR: u16 = 3;
 
 pub type plexus_status = i32;
 pub const PLEXUS_OK: plexus_status = 1;
@@ -141,6 +141,10 @@ pub const PLEXUS_MESSAGE_UNDECLARED: plexus_message_kind = 0;
 pub const PLEXUS_MESSAGE_COMMAND: plexus_message_kind = 1;
 pub const PLEXUS_MESSAGE_EVENT: plexus_message_kind = 2;
 
+pub type plexus_projection = i32;
+pub const PLEXUS_PROJECTION_ASYNC: plexus_projection = 0;
+pub const PLEXUS_PROJECTION_INLINE: plexus_projection = 1;
+
 #[repr(C)]
 pub struct plexus_receptor_desc {
     pub struct_size: u32,
@@ -165,6 +169,8 @@ pub struct plexus_perspective_desc {
     pub create: plexus_create_fn,
     pub handle: unsafe extern "C" fn(*mut c_void, *mut plexus_call, *const plexus_message) -> plexus_status,
     pub destroy: plexus_destroy_fn,
+    // ABI 1.3
+    pub projection: plexus_projection,
 }
 
 #[repr(C)]
@@ -242,7 +248,7 @@ pub fn layout() -> String {
     line!(plexus_request, struct_size, method, path, query, body, request_id, params, param_count, headers, header_count);
     line!(plexus_host_api, struct_size, abi_major, abi_minor, log, config, now_unix_ms, new_id, metric_define, metric_update, emit, send, schedule, sql, after_commit, set_result, respond, add_header, invoke, last_error, post);
     line!(plexus_receptor_desc, struct_size, name, message_types, message_type_count, create, handle, destroy, message_kinds);
-    line!(plexus_perspective_desc, struct_size, name, event_types, event_type_count, create, handle, destroy);
+    line!(plexus_perspective_desc, struct_size, name, event_types, event_type_count, create, handle, destroy, projection);
     line!(plexus_route_desc, struct_size, name, method, path, create, handle, destroy);
     line!(plexus_migration_desc, struct_size, version, name, dialect, sql);
     line!(plexus_plugin_desc, struct_size, abi_major, abi_minor, name, version, receptors, receptor_count, perspectives, perspective_count, routes, route_count, migrations, migration_count);

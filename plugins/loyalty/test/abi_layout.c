@@ -35,7 +35,8 @@ int main(void) {
   T(plexus_perspective_desc), F(plexus_perspective_desc, struct_size),
       F(plexus_perspective_desc, name), F(plexus_perspective_desc, event_types),
       F(plexus_perspective_desc, event_type_count), F(plexus_perspective_desc, create),
-      F(plexus_perspective_desc, handle), F(plexus_perspective_desc, destroy), puts("");
+      F(plexus_perspective_desc, handle), F(plexus_perspective_desc, destroy),
+      F(plexus_perspective_desc, projection), puts("");
   T(plexus_route_desc), F(plexus_route_desc, struct_size), F(plexus_route_desc, name),
       F(plexus_route_desc, method), F(plexus_route_desc, path), F(plexus_route_desc, create),
       F(plexus_route_desc, handle), F(plexus_route_desc, destroy), puts("");

@@ -390,8 +390,7 @@ plexus::Result CreateOrder::handle(plexus::Context& ctx, const plexus::Message& 
     if (const plexus::Rows rows = existing(); !rows.empty()) return replay(rows[0][0].asText());
     throw plexus::TransientError("order " + orderId + " conflicted with a concurrent insert");
   }
-  // The initial Pending summary, so GET right after POST answers 200.
-  upsertView(ctx, orderId, "OrderCreated", event);
+  // OrderView projects it inline, in this transaction: GET right after POST answers 200.
   ctx.emit("OrderCreated", event, orderId);
   ctx.afterCommit([this] { created_.increment(); });
   return plexus::ok(event.dump());

@@ -120,7 +120,9 @@ class CancelOrder final : public plexus::Receptor {
 };
 
 // Perspective over OrderCreated, PaymentProcessed, ShipmentCreated, ShipmentDelivered,
-// OrderCancelled -> orders_view.
+// OrderCancelled -> orders_view. Registered inline: the events this plugin's receptors emit are
+// projected in their transaction (plugin guide, "Inline perspectives"); its version check makes a
+// concurrent asynchronous projection of the same order retry instead of losing a write.
 class OrderView final : public plexus::Perspective {
  public:
   plexus::Result handle(plexus::Context& ctx, const plexus::Message& e) override;

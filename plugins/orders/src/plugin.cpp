@@ -11,8 +11,11 @@ PLEXUS_REGISTER_MIGRATION(
     "document TEXT NOT NULL, version BIGINT NOT NULL, updated_at BIGINT NOT NULL)");
 PLEXUS_REGISTER_RECEPTOR(orders::CreateOrder, plexus::command("CreateOrder"));
 PLEXUS_REGISTER_RECEPTOR(orders::CancelOrder, plexus::command("CancelOrder"));
-PLEXUS_REGISTER_PERSPECTIVE(orders::OrderView, "OrderCreated", "PaymentProcessed",
-                            "ShipmentCreated", "ShipmentDelivered", "OrderCancelled");
+// Inline: OrderCreated and OrderCancelled, emitted by this plugin's receptors, are projected in
+// the transaction that emits them (GET right after POST answers the order); the other events come
+// from other services and are projected as they arrive.
+PLEXUS_REGISTER_INLINE_PERSPECTIVE(orders::OrderView, "OrderCreated", "PaymentProcessed",
+                                   "ShipmentCreated", "ShipmentDelivered", "OrderCancelled");
 PLEXUS_REGISTER_ROUTE(orders::PostOrder, "POST", "/api/orders");
 PLEXUS_REGISTER_ROUTE(orders::GetOrder, "GET", "/api/orders/{id}");
 PLEXUS_PLUGIN("orders", "1.0.0");

@@ -57,7 +57,8 @@ static_assert(offsetof(plexus_receptor_desc, create) == 32);
 static_assert(offsetof(plexus_receptor_desc, handle) == 40);
 static_assert(offsetof(plexus_receptor_desc, message_kinds) == 56);  // 1.2
 static_assert(sizeof(plexus_receptor_desc) == 64);
-static_assert(sizeof(plexus_perspective_desc) == 56);
+static_assert(offsetof(plexus_perspective_desc, projection) == 56);  // 1.3
+static_assert(sizeof(plexus_perspective_desc) == 64);
 static_assert(offsetof(plexus_route_desc, method) == 16 && offsetof(plexus_route_desc, path) == 24);
 static_assert(sizeof(plexus_route_desc) == 56);
 static_assert(sizeof(plexus_migration_desc) == 32);

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define PLEXUS_ABI_MAJOR 1
-#define PLEXUS_ABI_MINOR 2
+#define PLEXUS_ABI_MINOR 3
 
 /* The one symbol the host resolves in a plugin. */
 #define PLEXUS_PLUGIN_ENTRY_SYMBOL "plexus_plugin_entry_v1"
@@ -279,6 +279,23 @@ typedef struct plexus_receptor_desc {
   const plexus_message_kind* message_kinds;
 } plexus_receptor_desc;
 
+/* When a perspective projects an event (ABI 1.3).
+ *  ASYNC: in a transaction of its own after the event was published (the default, and every
+ *    perspective of a plugin built before 1.3).
+ *  INLINE: an event emitted in this host (by a receptor, a route or `post`) is projected in the
+ *    transaction that emitted it, before its commit and in emission order, so the emitter's
+ *    caller reads its own writes. A failure of the projection (any status but OK) fails the
+ *    emitting handler: its whole transaction rolls back, events included, and the emitter is
+ *    retried, dead-lettered or answered with an error as for its own failure. The event still goes
+ *    to the outbox; the copy that comes back through the broker is skipped by the inbox (the
+ *    projection wrote its inbox row). Events from other services are projected asynchronously.
+ *    An inline perspective must not emit, send or schedule (those calls fail), and its `handle`
+ *    may run for a stream while an asynchronous delivery of the same stream runs on another
+ *    thread: keep the read model's writes safe under concurrency (versions or row locks). */
+typedef int32_t plexus_projection;
+#define PLEXUS_PROJECTION_ASYNC 0
+#define PLEXUS_PROJECTION_INLINE 1
+
 /* A perspective projects events into a read model; it must tolerate duplicates and events that
  * arrive out of order. */
 typedef struct plexus_perspective_desc {
@@ -290,6 +307,11 @@ typedef struct plexus_perspective_desc {
   plexus_create_fn create;
   plexus_status (*handle)(void* instance, plexus_call* call, const plexus_message* event);
   plexus_destroy_fn destroy;
+
+  /* ---- added in ABI 1.3 ---- */
+
+  /* PLEXUS_PROJECTION_ASYNC (0, and every plugin built before 1.3) or PLEXUS_PROJECTION_INLINE. */
+  plexus_projection projection;
 } plexus_perspective_desc;
 
 /* An HTTP route: method + path template ("/api/orders/{id}"). The hook answers through

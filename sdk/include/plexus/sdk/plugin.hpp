@@ -777,7 +777,7 @@ PLEXUS_DETAIL_LOCAL inline const plexus_plugin_desc* buildDescriptor(const char*
   PLEXUS_DETAIL_NODE(id, Receptor)                                   \
   }
 
-#define PLEXUS_DETAIL_PERSPECTIVE(id, Class, ...)                                         \
+#define PLEXUS_DETAIL_PERSPECTIVE(id, projection, Class, ...)                             \
   namespace {                                                                             \
   PLEXUS_DETAIL_TYPES(id, __VA_ARGS__)                                                    \
   static_assert(::plexus::detail::noCommands(PLEXUS_DETAIL_CAT(plexus_decl_, id)),        \
@@ -790,7 +790,8 @@ PLEXUS_DETAIL_LOCAL inline const plexus_plugin_desc* buildDescriptor(const char*
       PLEXUS_DETAIL_COUNT(PLEXUS_DETAIL_CAT(plexus_decl_, id)),                           \
       &::plexus::detail::create<Class>,                                                   \
       &::plexus::detail::handleMessage<Class>,                                            \
-      &::plexus::detail::destroy<Class>};                                                 \
+      &::plexus::detail::destroy<Class>,                                                  \
+      projection};                                                                        \
   PLEXUS_DETAIL_NODE(id, Perspective)                                                     \
   }
 
@@ -800,9 +801,17 @@ PLEXUS_DETAIL_LOCAL inline const plexus_plugin_desc* buildDescriptor(const char*
 //                            plexus::command("OrderSagaTimeout"));
 #define PLEXUS_REGISTER_RECEPTOR(Class, ...) PLEXUS_DETAIL_RECEPTOR(__COUNTER__, Class, __VA_ARGS__)
 
-// Registers a perspective (read-model projector) for one or more event types.
+// Registers a perspective (read-model projector) for one or more event types. It projects each
+// event in a transaction of its own, after the event was published (asynchronously).
 #define PLEXUS_REGISTER_PERSPECTIVE(Class, ...) \
-  PLEXUS_DETAIL_PERSPECTIVE(__COUNTER__, Class, __VA_ARGS__)
+  PLEXUS_DETAIL_PERSPECTIVE(__COUNTER__, PLEXUS_PROJECTION_ASYNC, Class, __VA_ARGS__)
+
+// Registers an inline perspective (ABI 1.3): an event emitted in this host is projected in the
+// emitting transaction, before it commits (read-your-writes); its failure fails the emitter. Events
+// of other services still arrive asynchronously. It must not emit, send or schedule. See
+// PLEXUS_PROJECTION_INLINE in plugin_abi.h and the plugin guide, "Inline perspectives".
+#define PLEXUS_REGISTER_INLINE_PERSPECTIVE(Class, ...) \
+  PLEXUS_DETAIL_PERSPECTIVE(__COUNTER__, PLEXUS_PROJECTION_INLINE, Class, __VA_ARGS__)
 
 #define PLEXUS_DETAIL_ROUTE(id, Class, method, path)              \
   namespace {                                                     \

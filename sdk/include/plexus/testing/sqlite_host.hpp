@@ -14,6 +14,9 @@
 //   EXPECT_EQ(host.emitted().at(0).type, "Greeted");
 //   EXPECT_EQ(host.query("SELECT count(*) FROM greetings")[0][0].asInt(), 1);
 //
+// Inline perspectives (PLEXUS_REGISTER_INLINE_PERSPECTIVE) project what a receptor or route emits
+// inside its transaction, as in the host; drain() does not deliver those events to them again.
+//
 // Differences from the real host, on purpose: one thread, no broker, no retries (a RETRY or
 // REJECT is returned to the test), a clock the test sets, ids from a counter.
 
@@ -29,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -47,8 +51,9 @@ struct Sent {
   std::string type;
   std::string stream;
   nlohmann::json payload;
-  int64_t deliverAtMs = 0;  // scheduled commands
-  std::string by;           // "plugin/component"
+  int64_t deliverAtMs = 0;                        // scheduled commands
+  std::string by;                                 // "plugin/component"
+  std::vector<std::string> projectedInline = {};  // inline perspectives that projected it
 };
 
 struct HttpReply {
@@ -150,14 +155,7 @@ class SqliteTestHost {
   // in a transaction of its own (as the host does).
   std::vector<Handled> deliver(const std::string& type, const nlohmann::json& payload,
                                const std::string& stream = "stream-1") {
-    std::vector<Handled> out;
-    const std::string id = nextId();
-    for (auto& c : components_) {
-      if (c.kind == Kind::Route || std::find(c.types.begin(), c.types.end(), type) == c.types.end())
-        continue;
-      out.push_back(runMessage(c, type, payload.dump(), stream, id));
-    }
-    return out;
+    return deliverExcept(type, payload, stream, {});
   }
 
   // Delivers what the plugin emitted or sent (and scheduled, once due) to its own handlers, until
@@ -171,7 +169,7 @@ class SqliteTestHost {
       if (next == pending_.end()) return ran;
       const Sent s = *next;
       pending_.erase(next);
-      for (const auto& h : deliver(s.type, s.payload, s.stream)) {
+      for (const auto& h : deliverExcept(s.type, s.payload, s.stream, s.projectedInline)) {
         ++ran;
         if (h.status != Status::Ok)
           throw std::runtime_error(h.component + " " + toString(h.status) + " on " + s.type + ": " +
@@ -233,6 +231,7 @@ class SqliteTestHost {
     plexus_destroy_fn destroy;
     plexus_status (*onMessage)(void*, plexus_call*, const plexus_message*) = nullptr;
     plexus_status (*onRequest)(void*, plexus_call*, const plexus_request*) = nullptr;
+    bool projectsInline = false;
     void* instance = nullptr;
     std::unique_ptr<HostHandle> host;
   };
@@ -242,6 +241,8 @@ class SqliteTestHost {
     Component* component;
     std::string stream, messageId;
     std::vector<Sent> outgoing;
+    size_t projected = 0;  // outgoing offered to the inline perspectives
+    bool projectingInline = false;
     std::vector<std::pair<plexus_after_commit_fn, void*>> afterCommit;
     std::string result, error;
     bool isRoute = false, responded = false;
@@ -291,6 +292,10 @@ class SqliteTestHost {
       auto* c = add(Kind::Perspective, p->name, p->create, p->destroy);
       c->onMessage = p->handle;
       c->types.assign(p->event_types, p->event_types + p->event_type_count);
+      // ABI 1.3; a descriptor built before ends earlier and is asynchronous.
+      c->projectsInline =
+          p->struct_size >= offsetof(plexus_perspective_desc, projection) + sizeof(p->projection) &&
+          p->projection == PLEXUS_PROJECTION_INLINE;
     }
     for (size_t i = 0; i < desc_->route_count; ++i) {
       const auto* r = desc_->routes[i];
@@ -382,6 +387,13 @@ class SqliteTestHost {
     r.header_count = h.size();
     exec("BEGIN");
     plexus_status s = comp.onRequest(comp.instance, reinterpret_cast<plexus_call*>(&c), &r);
+    if (s == PLEXUS_OK) {
+      s = project(c.outgoing, c.projected, c.afterCommit, c.result);
+      if (s != PLEXUS_OK) {  // the host's failure, not the route's answer
+        c.responded = false;
+        if (s != PLEXUS_RETRY) s = PLEXUS_FATAL;
+      }
+    }
     s = checkSchemas(c, s);
     finish(c, s);
     if (c.responded) return c.reply;
@@ -414,9 +426,53 @@ class SqliteTestHost {
     const plexus_message m = messageOf(type, stream, payload, id);
     exec("BEGIN");
     plexus_status s = comp.onMessage(comp.instance, reinterpret_cast<plexus_call*>(&c), &m);
+    if (s == PLEXUS_OK && comp.kind == Kind::Receptor)
+      s = project(c.outgoing, c.projected, c.afterCommit, c.result);
     s = checkSchemas(c, s);
     finish(c, s);
     return Handled{static_cast<Status>(s), comp.id, c.result.empty() ? c.error : c.result};
+  }
+
+  std::vector<Handled> deliverExcept(const std::string& type, const nlohmann::json& payload,
+                                     const std::string& stream,
+                                     const std::vector<std::string>& projected) {
+    std::vector<Handled> out;
+    const std::string id = nextId();
+    for (auto& c : components_) {
+      if (c.kind == Kind::Route || std::find(c.types.begin(), c.types.end(), type) == c.types.end())
+        continue;
+      if (std::find(projected.begin(), projected.end(), c.id) != projected.end()) continue;
+      out.push_back(runMessage(c, type, payload.dump(), stream, id));
+    }
+    return out;
+  }
+
+  // The events of `outgoing` from `projected` on, through the inline perspectives of their types
+  // in the current transaction, in order. The first failure is returned, `reason` naming it.
+  plexus_status project(std::vector<Sent>& outgoing, size_t& projected,
+                        std::vector<std::pair<plexus_after_commit_fn, void*>>& afterCommit,
+                        std::string& reason) {
+    for (; projected < outgoing.size(); ++projected) {
+      Sent& e = outgoing[projected];
+      if (e.kind != "event" || e.deliverAtMs != 0) continue;
+      for (auto& p : components_) {
+        if (!p.projectsInline || std::find(p.types.begin(), p.types.end(), e.type) == p.types.end())
+          continue;
+        const std::string id = nextId(), payload = e.payload.dump();
+        Call pc{this, &p, e.stream, id};
+        pc.projectingInline = true;
+        const plexus_message m = messageOf(e.type, e.stream, payload, id);
+        const plexus_status s = p.onMessage(p.instance, reinterpret_cast<plexus_call*>(&pc), &m);
+        afterCommit.insert(afterCommit.end(), pc.afterCommit.begin(), pc.afterCommit.end());
+        if (s != PLEXUS_OK) {
+          reason = "inline perspective " + p.id + " failed on " + e.type + ": " +
+                   (pc.result.empty() ? pc.error : pc.result);
+          return s;
+        }
+        e.projectedInline.push_back(p.id);
+      }
+    }
+    return PLEXUS_OK;
   }
 
   // With a catalogue, a call whose messages break their schemas fails the test.
@@ -500,6 +556,10 @@ class SqliteTestHost {
   static plexus_status queue(plexus_call* cp, const char* kind, plexus_str type, plexus_str stream,
                              plexus_str payload, int64_t at) {
     auto& c = call(cp);
+    if (c.projectingInline) {
+      c.error = std::string(kind) + ": an inline perspective cannot emit, send or schedule";
+      return PLEXUS_REJECT;
+    }
     const auto json = nlohmann::json::parse(text(payload), nullptr, false);
     if (json.is_discarded()) {
       c.error = std::string(kind) + " " + text(type) + ": payload is not valid JSON";
@@ -591,6 +651,10 @@ class SqliteTestHost {
     a.invoke = [](plexus_call* cp, plexus_str type, plexus_str stream, plexus_str payload,
                   void (*onResult)(void*, plexus_str), void* user) {
       auto& c = call(cp);
+      if (c.projectingInline) {
+        c.error = "invoke: an inline perspective cannot invoke";
+        return PLEXUS_REJECT;
+      }
       return c.self->invoke(c, text(type), stream.size ? text(stream) : c.stream, text(payload),
                             onResult, user);
     };
@@ -637,11 +701,18 @@ class SqliteTestHost {
     Call c{this, owner, stream, id};
     const plexus_message m = messageOf(type, stream, payload, id);
     exec("SAVEPOINT plexus_invoke");
-    const plexus_status s =
-        owner->onMessage(owner->instance, reinterpret_cast<plexus_call*>(&c), &m);
+    plexus_status s = owner->onMessage(owner->instance, reinterpret_cast<plexus_call*>(&c), &m);
+    const size_t mark = outer.outgoing.size(), projectedMark = outer.projected;
+    if (s == PLEXUS_OK) {  // its events reach the inline perspectives inside its savepoint
+      outer.outgoing.insert(outer.outgoing.end(), c.outgoing.begin(), c.outgoing.end());
+      s = project(outer.outgoing, outer.projected, c.afterCommit, c.result);
+      if (s != PLEXUS_OK) {
+        outer.outgoing.resize(mark);
+        outer.projected = projectedMark;
+      }
+    }
     exec(s == PLEXUS_OK ? "RELEASE plexus_invoke" : "ROLLBACK TO plexus_invoke");
     if (s == PLEXUS_OK) {
-      outer.outgoing.insert(outer.outgoing.end(), c.outgoing.begin(), c.outgoing.end());
       outer.afterCommit.insert(outer.afterCommit.end(), c.afterCommit.begin(), c.afterCommit.end());
     } else {
       for (auto& [fn, u] : c.afterCommit) fn(u, 0);
