@@ -15,7 +15,7 @@
 #include "rebuild/rebuild.hpp"
 #include "store/store.hpp"
 #include "support.hpp"
-#include "transport/transport.hpp"
+#include "transport_api/transport.hpp"
 #include "wait.hpp"
 
 #include <gtest/gtest.h>
