@@ -44,7 +44,7 @@ bool eventually(const std::function<bool()>& condition, int timeoutMs = 15000) {
 
 const std::string kSecret = "admin-test-secret-0123456789-abcdef!";
 
-class Admin : public ::testing::Test {
+class Admin : public plexus::test::EmbeddedFixture {
  protected:
   // `extra`: more top-level config keys (e.g. "console").
   void start(const std::string& extra = "") {
@@ -56,28 +56,13 @@ class Admin : public ::testing::Test {
             "plugins": [{"library": ")" +
             plexus::test::testPlugin("testkit") + "\"}]" + extra + "}",
         "inline.json", [](const std::string&) { return std::nullopt; });
-    runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
-    runtime_->start(cfg_);
-    db_ = plexus::store::Store::open(cfg_.store, cfg_.store.poolSize);
-    plexus::test::migratePlugins(*runtime_, *db_);
-    const plexus::dispatch::Options o = plexus::test::dispatchOptions(cfg_);
-    bus_ = std::make_unique<plexus::dispatch::Dispatcher>(*runtime_, *db_, metrics_, o, nullptr,
-                                                          plexus::systemClock());
-    auto* b = bus_.get();
-    runtime_->attachStore(db_.get(), [b] { b->wake(); });
+    wire();
     flow_ = std::make_unique<plexus::admin::FlowSampler>(metrics_, 5, 15,
                                                          [this] { return now_.load(); });
-    server_ = std::make_unique<plexus::http::Server>(cfg_, *runtime_, metrics_);
-    server_->attach(db_.get(), bus_.get(), &migrated_);
     server_->admin().attachFlow(flow_.get());
     server_->start();
     bus_->start();
     port_ = server_->port();
-  }
-  void TearDown() override {
-    server_.reset();
-    bus_.reset();
-    plexus::test::dropSchema(*db_, schema_);
   }
 
   HttpResult get(const std::string& uri, const std::map<std::string, std::string>& headers = {}) {
@@ -100,18 +85,8 @@ class Admin : public ::testing::Test {
     ASSERT_TRUE(eventually([&] { return deadLetterCount() == before + n; }));
   }
 
-  plexus::test::TempDir dir_;
-  plexus::config::Config cfg_;
-  plexus::Metrics metrics_;
-  std::unique_ptr<plexus::plugin::Runtime> runtime_;
-  std::unique_ptr<plexus::store::Store> db_;
-  std::unique_ptr<plexus::dispatch::Dispatcher> bus_;
   std::unique_ptr<plexus::admin::FlowSampler> flow_;
-  std::unique_ptr<plexus::http::Server> server_;
-  std::atomic<bool> migrated_{true};
   std::atomic<int64_t> now_{1'800'000'000'000};
-  int port_ = 0;
-  std::string schema_;
 };
 
 TEST_F(Admin, DeadLettersFilterAndPage) {

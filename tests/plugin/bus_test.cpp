@@ -49,7 +49,7 @@ std::string storeJson(const plexus::test::TempDir& dir, std::string* schemaOut =
   return out;
 }
 
-class Embedded : public ::testing::Test {
+class Embedded : public plexus::test::EmbeddedFixture {
  protected:
   void SetUp() override {
     cfg_ = plexus::config::parse(
@@ -61,50 +61,18 @@ class Embedded : public ::testing::Test {
             "plugins": [{"library": ")" +
             plexus::test::testPlugin("testkit") + R"("}]})",
         "inline.json", [](const std::string&) { return std::nullopt; });
-    runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
-    runtime_->start(cfg_);
-    db_ = plexus::store::Store::open(cfg_.store, cfg_.store.poolSize);
-    plexus::test::migratePlugins(*runtime_, *db_);
-    const plexus::dispatch::Options o = plexus::test::dispatchOptions(cfg_);
-    bus_ = std::make_unique<plexus::dispatch::Dispatcher>(*runtime_, *db_, metrics_, o, nullptr,
-                                                          plexus::systemClock());
-    auto* b = bus_.get();
-    runtime_->attachStore(db_.get(), [b] { b->wake(); });
-    server_ = std::make_unique<plexus::http::Server>(cfg_, *runtime_, metrics_);
-    server_->attach(db_.get(), bus_.get(), &migrated_);
+    wire();
     server_->start();
     bus_->start();
     port_ = server_->port();
   }
-  void TearDown() override {
-    server_.reset();
-    bus_.reset();
-    plexus::test::dropSchema(*db_, schema_);
-  }
 
-  int64_t scalar(const std::string& sql, const std::vector<plexus::Value>& params = {}) {
-    auto tx = db_->begin();
-    auto rows = tx->query(sql, params);
-    tx->commit();
-    return rows.empty() || rows[0][0].isNull() ? 0 : rows[0][0].asInt();
-  }
   json count(const std::string& stream) {
     return json::parse(http(port_, "GET", "/t/count/" + stream).body);
   }
   void send(const json& body) {
     ASSERT_EQ(http(port_, "POST", "/t/count", body.dump()).status, 202);
   }
-
-  plexus::test::TempDir dir_;
-  plexus::config::Config cfg_;
-  plexus::Metrics metrics_;
-  std::unique_ptr<plexus::plugin::Runtime> runtime_;
-  std::unique_ptr<plexus::store::Store> db_;
-  std::unique_ptr<plexus::dispatch::Dispatcher> bus_;
-  std::unique_ptr<plexus::http::Server> server_;
-  std::atomic<bool> migrated_{true};
-  int port_ = 0;
-  std::string schema_;
 };
 
 TEST_F(Embedded, CommandEventAndProjectionFlowOnce) {

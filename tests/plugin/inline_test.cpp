@@ -31,7 +31,7 @@ using plexus::test::http;
 
 const char* const kView = "inline_view/ThingView";
 
-class Inline : public ::testing::Test {
+class Inline : public plexus::test::EmbeddedFixture {
  protected:
   void SetUp() override {
     cfg_ = plexus::config::parse(
@@ -44,32 +44,11 @@ class Inline : public ::testing::Test {
             plexus::test::testPlugin("inline_view") + R"("}, {"library": ")" +
             plexus::test::testPlugin("test_abi_1_2_perspective") + R"("}]})",
         "inline.json", [](const std::string&) { return std::nullopt; });
-    runtime_ = std::make_unique<plexus::plugin::Runtime>(metrics_);
-    runtime_->start(cfg_);
-    db_ = plexus::store::Store::open(cfg_.store, cfg_.store.poolSize);
-    plexus::test::migratePlugins(*runtime_, *db_);
-    const plexus::dispatch::Options o = plexus::test::dispatchOptions(cfg_);
-    bus_ = std::make_unique<plexus::dispatch::Dispatcher>(*runtime_, *db_, metrics_, o, nullptr,
-                                                          plexus::systemClock());
-    auto* b = bus_.get();
-    runtime_->attachStore(db_.get(), [b] { b->wake(); });
-    server_ = std::make_unique<plexus::http::Server>(cfg_, *runtime_, metrics_);
-    server_->attach(db_.get(), bus_.get(), &migrated_);
+    wire();
     server_->start();
     port_ = server_->port();
   }
-  void TearDown() override {
-    server_.reset();
-    bus_.reset();
-    plexus::test::dropSchema(*db_, schema_);
-  }
 
-  int64_t scalar(const std::string& sql, const std::vector<plexus::Value>& params = {}) {
-    auto tx = db_->begin();
-    auto rows = tx->query(sql, params);
-    tx->commit();
-    return rows.empty() || rows[0][0].isNull() ? 0 : rows[0][0].asInt();
-  }
   int64_t inboxOf(const std::string& handler) {
     return scalar("SELECT COUNT(*) FROM plexus_inbox WHERE handler = $1", {handler});
   }
@@ -97,17 +76,6 @@ class Inline : public ::testing::Test {
     }
     return sum;
   }
-
-  plexus::test::TempDir dir_;
-  plexus::config::Config cfg_;
-  plexus::Metrics metrics_;
-  std::unique_ptr<plexus::plugin::Runtime> runtime_;
-  std::unique_ptr<plexus::store::Store> db_;
-  std::unique_ptr<plexus::dispatch::Dispatcher> bus_;
-  std::unique_ptr<plexus::http::Server> server_;
-  std::atomic<bool> migrated_{true};
-  int port_ = 0;
-  std::string schema_;
 };
 
 TEST_F(Inline, OnlyTheInlineRegistrationIsInlineAndAnAbi12DescriptorStaysAsync) {
