@@ -328,7 +328,7 @@ Json viewSummary(const std::string& orderId, const Json& state) {
 }
 
 bool upsertView(plexus::Context& ctx, const std::string& orderId, const std::string& type,
-                const Json& payload) {
+                const Json& payload, int64_t atMs) {
   const plexus::Rows rows =
       ctx.sql("SELECT document, version FROM orders_view WHERE order_id = $1", orderId);
   Json state = rows.empty() ? Json::object() : Json::parse(rows[0][0].asText());
@@ -340,7 +340,7 @@ bool upsertView(plexus::Context& ctx, const std::string& orderId, const std::str
     const int64_t n = ctx.exec(
         "INSERT INTO orders_view (order_id, customer_id, status, document, version, updated_at) "
         "VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (order_id) DO NOTHING",
-        orderId, customer, viewStatus(state), state.dump(), ctx.nowMs());
+        orderId, customer, viewStatus(state), state.dump(), atMs);
     if (n != 1)
       throw plexus::TransientError("orders_view row of " + orderId + " written concurrently");
     return true;
@@ -348,7 +348,7 @@ bool upsertView(plexus::Context& ctx, const std::string& orderId, const std::str
   const int64_t n = ctx.exec(
       "UPDATE orders_view SET customer_id = $1, status = $2, document = $3, version = version + 1, "
       "updated_at = $4 WHERE order_id = $5 AND version = $6",
-      customer, viewStatus(state), state.dump(), ctx.nowMs(), orderId, rows[0][1].asInt());
+      customer, viewStatus(state), state.dump(), atMs, orderId, rows[0][1].asInt());
   if (n != 1)
     throw plexus::TransientError("orders_view row of " + orderId + " written concurrently");
   return true;
@@ -436,7 +436,8 @@ plexus::Result OrderView::handle(plexus::Context& ctx, const plexus::Message& e)
   std::string orderId = stringOr(body, "orderId");
   if (orderId.empty()) orderId = std::string(e.stream());
   if (orderId.empty()) return plexus::reject("event without orderId");
-  upsertView(ctx, orderId, std::string(e.type()), body);  // BadRequest -> REJECT
+  // The event's time, not the clock's: a rebuild writes the same row (plugin guide §14).
+  upsertView(ctx, orderId, std::string(e.type()), body, e.timestampMs());  // BadRequest -> REJECT
   return plexus::ok();
 }
 

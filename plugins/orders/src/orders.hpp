@@ -95,9 +95,10 @@ Json viewSummary(const std::string& orderId, const Json& state);
 
 // Reads, merges and writes one orders_view row inside the caller's transaction, with an
 // optimistic version check (a concurrent writer makes this throw plexus::TransientError).
-// Returns true when the row changed.
+// `atMs`: the event's time, so a rebuild writes the row the live projection wrote. Returns true
+// when the row changed.
 bool upsertView(plexus::Context& ctx, const std::string& orderId, const std::string& type,
-                const Json& payload);
+                const Json& payload, int64_t atMs);
 
 // ---- components ----
 

@@ -37,6 +37,7 @@ struct FakeDb {
     std::optional<std::string> customerId;
     std::string status, document;
     int64_t version = 0;
+    int64_t updatedAt = 0;
   };
   std::map<std::string, OrderRow> orders;
   std::map<std::string, ViewRow> views;
@@ -106,13 +107,14 @@ struct FakeDb {
     } else if (startsWith(q, "INSERT INTO orders_view")) {
       const std::string id = p[0].asText();
       if (!views.count(id)) {
-        views[id] = ViewRow{opt(p[1]), p[2].asText(), p[3].asText(), 1};
+        views[id] = ViewRow{opt(p[1]), p[2].asText(), p[3].asText(), 1, p[4].asInt()};
         a.affected = 1;
       }
     } else if (startsWith(q, "UPDATE orders_view")) {
       auto it = views.find(p[4].asText());
       if (it != views.end() && it->second.version == p[5].asInt()) {
-        it->second = ViewRow{opt(p[0]), p[1].asText(), p[2].asText(), it->second.version + 1};
+        it->second =
+            ViewRow{opt(p[0]), p[1].asText(), p[2].asText(), it->second.version + 1, p[3].asInt()};
         a.affected = 1;
       }
     } else if (q == "SELECT document FROM orders_view WHERE order_id = $1") {
@@ -667,6 +669,19 @@ TEST(OrderView, ProjectsTheHappyPath) {
   const Json d = f.getOrder(kOrder1).json();
   EXPECT_EQ(d["status"], "Delivered");
   EXPECT_EQ(d["shipmentInfo"]["actualDelivery"], "2026-01-03T12:00:00.000Z");
+}
+
+// A rebuild replays the same events later: the row must not depend on when it was projected.
+TEST(OrderView, UpdatedAtIsTheEventsTimeNotTheClocks) {
+  Fixture f;
+  auto created = plexus::testing::message("OrderCreated", orderCreatedEvent(), kOrder1);
+  created.timestampMs = 1767225601000;
+  ASSERT_EQ(f.host.handle(*f.view, created).status, Status::Ok);
+  EXPECT_EQ(f.db.views[kOrder1].updatedAt, 1767225601000);
+  auto paid = plexus::testing::message("PaymentProcessed", kPaid, kOrder1);
+  paid.timestampMs = 1767225605000;
+  ASSERT_EQ(f.host.handle(*f.view, paid).status, Status::Ok);
+  EXPECT_EQ(f.db.views[kOrder1].updatedAt, 1767225605000);
 }
 
 TEST(OrderView, EventBeforeOrderCreatedMakesAPartialRowThatOrderCreatedCompletes) {
