@@ -46,7 +46,7 @@ phase_peers() {
   fresh_schema bench_peers
   fresh_schema bench_single
   for ((r = 1; r <= ROUNDS; r++)); do
-    a=$("$BIN/plexus-bench-amqp" --url "$PLEXUS_AMQP_URL" --messages "$AMQP_MSGS" --size "$size" --prefetch 64 --batch 100 --queue bench.ref.peers)
+    a=$("$BIN/plexus-bench-amqp" --url "$PLEXUS_AMQP_URL" --messages "$AMQP_MSGS" --size "$size" --prefetch 64 --batch 100 --ack each --queue bench.ref.peers)
     b=$(peer amqplib.js --url "$PLEXUS_AMQP_URL" --messages "$AMQP_MSGS" --size "$size" --prefetch 64 --batch 100)
     record peer_rabbitmq_c "$(jfield msgs_per_s "$a")"
     record peer_amqplib "$(jfield msgs_per_s "$b")"

@@ -2,12 +2,18 @@
 // messages with publisher confirms (waiting after every --batch, as the host's relay does per
 // outbox batch), one consumer connection takes them with manual acks and the host's prefetch.
 // Both run at once; the figure is N / (last ack - first publish).
+//   --wire JSON   the AMQP message to send (properties, headers, body as `plexus-bench-dispatch
+//                 --wire` prints the host's): the broker then does the same work per message
+//   --size N      else: an N-byte body with only content_type and delivery_mode set
+//   --ack each    one ack per message (the amqplib peer's flow); default: the host consumer's, one
+//                 ack with `multiple` for the batch of deliveries that has arrived
 #include "common.hpp"
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
 #include <atomic>
+#include <deque>
 #include <thread>
 
 namespace {
@@ -49,6 +55,64 @@ amqp_connection_state_t connect(const Url& u) {
   return c;
 }
 
+// The message every publish sends: the host's wire form (--wire) or a bare body (--size).
+struct Wire {
+  std::deque<std::string> text;  // keeps the bytes the properties point at (never moved)
+  std::vector<amqp_table_entry_t> headers;
+  amqp_basic_properties_t props{};
+  std::string body;
+
+  Wire() = default;
+  Wire(const Wire&) = delete;  // props point into text and headers; a move keeps them in place
+  Wire(Wire&&) = default;
+
+  amqp_bytes_t keep(const std::string& s) {
+    text.push_back(s);
+    return bytes(text.back());
+  }
+};
+
+Wire wireOf(const bench::Args& args) {
+  Wire w;
+  w.props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+  w.props.delivery_mode = 2;
+  if (!args.has("wire")) {
+    w.props.content_type = w.keep("application/json");
+    w.body.assign(static_cast<size_t>(args.num("size", 400)), 'x');
+    return w;
+  }
+  const auto j = nlohmann::json::parse(args.str("wire"));
+  w.body = j.at("body").get<std::string>();
+  w.props.content_type = w.keep(j.at("content_type").get<std::string>());
+  const std::pair<const char*, std::pair<amqp_flags_t, amqp_bytes_t*>> fields[] = {
+      {"message_id", {AMQP_BASIC_MESSAGE_ID_FLAG, &w.props.message_id}},
+      {"type", {AMQP_BASIC_TYPE_FLAG, &w.props.type}},
+      {"correlation_id", {AMQP_BASIC_CORRELATION_ID_FLAG, &w.props.correlation_id}},
+      {"app_id", {AMQP_BASIC_APP_ID_FLAG, &w.props.app_id}}};
+  for (const auto& [name, field] : fields) {
+    if (!j.contains(name)) continue;
+    w.props._flags |= field.first;
+    *field.second = w.keep(j.at(name).get<std::string>());
+  }
+  if (j.contains("timestamp")) {
+    w.props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
+    w.props.timestamp = j.at("timestamp").get<uint64_t>();
+  }
+  for (const auto& h : j.at("headers")) {
+    amqp_table_entry_t e{};
+    e.key = w.keep(h.at(0).get<std::string>());
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = w.keep(h.at(1).get<std::string>());
+    w.headers.push_back(e);
+  }
+  if (!w.headers.empty()) {
+    w.props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    w.props.headers.num_entries = static_cast<int>(w.headers.size());
+    w.props.headers.entries = w.headers.data();
+  }
+  return w;
+}
+
 void closeConn(amqp_connection_state_t c) {
   amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
   amqp_connection_close(c, AMQP_REPLY_SUCCESS);
@@ -64,7 +128,8 @@ int main(int argc, char** argv) {
     const long n = args.num("messages", 20000);
     const long batch = args.num("batch", 100);
     const long prefetch = args.num("prefetch", 64);
-    const std::string body(static_cast<size_t>(args.num("size", 400)), 'x');
+    const Wire wire = wireOf(args);
+    const long perAck = args.str("ack", "batch") == "each" ? 1 : prefetch;
     const std::string queue = args.str("queue", "bench.ref");
 
     amqp_connection_state_t pub = connect(url);
@@ -83,32 +148,39 @@ int main(int argc, char** argv) {
 
     std::atomic<long> consumed{0};
     double lastAck = 0;
+    long acks = 0;
     std::thread consumer([&] {
+      // The host's consumer pattern: wait for one delivery, take what else has arrived (up to the
+      // prefetch) without waiting, then one ack with `multiple` for the batch.
       while (consumed < n) {
-        amqp_maybe_release_buffers(sub);
-        amqp_envelope_t env{};
-        timeval tv{30, 0};
-        const amqp_rpc_reply_t r = amqp_consume_message(sub, &env, &tv, 0);
-        if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-          std::cerr << "error: consume failed after " << consumed << " messages\n";
-          std::exit(1);
+        uint64_t last = 0;
+        for (long taken = 0; taken < perAck; ++taken) {
+          amqp_maybe_release_buffers(sub);
+          amqp_envelope_t env{};
+          timeval tv{taken == 0 ? 30 : 0, 0};
+          const amqp_rpc_reply_t r = amqp_consume_message(sub, &env, &tv, 0);
+          if (taken > 0 && r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+              r.library_error == AMQP_STATUS_TIMEOUT)
+            break;  // nothing more has arrived
+          if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+            std::cerr << "error: consume failed after " << consumed << " messages\n";
+            std::exit(1);
+          }
+          last = env.delivery_tag;
+          amqp_destroy_envelope(&env);
+          ++consumed;
         }
-        amqp_basic_ack(sub, 1, env.delivery_tag, 0);
-        amqp_destroy_envelope(&env);
-        ++consumed;
+        amqp_basic_ack(sub, 1, last, perAck > 1 ? 1 : 0);
+        ++acks;
       }
       lastAck = bench::nowSeconds();
     });
 
     const double start = bench::nowSeconds();
-    amqp_basic_properties_t props{};
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.delivery_mode = 2;
     uint64_t published = 0, confirmed = 0;
     for (long i = 0; i < n; ++i) {
-      if (amqp_basic_publish(pub, 1, amqp_empty_bytes, bytes(queue), 0, 0, &props, bytes(body)) !=
-          AMQP_STATUS_OK)
+      if (amqp_basic_publish(pub, 1, amqp_empty_bytes, bytes(queue), 0, 0, &wire.props,
+                             bytes(wire.body)) != AMQP_STATUS_OK)
         throw std::runtime_error("publish failed");
       ++published;
       if (published % static_cast<uint64_t>(batch) != 0 && i + 1 < n) continue;
@@ -133,8 +205,10 @@ int main(int argc, char** argv) {
     bench::print({{"messages", n},
                   {"seconds", seconds},
                   {"msgs_per_s", static_cast<double>(n) / seconds},
-                  {"size", body.size()},
+                  {"size", wire.body.size()},
                   {"prefetch", prefetch},
-                  {"batch", batch}});
+                  {"batch", batch},
+                  {"acks", acks},
+                  {"headers", wire.headers.size()}});
   });
 }

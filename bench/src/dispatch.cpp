@@ -4,6 +4,9 @@
 // by the real loader, trust checks included) through plugin::Runtime::deliver.
 //   --url U --messages N            broker mode: prints msgs_per_s
 //   --inproc N                      no broker: encode -> decode -> deliver N times (for callgrind)
+//   --wire                          the AMQP message the host publishes for one test message, as
+//                                   JSON for plexus-bench-amqp --wire (the reference sends the
+//                                   same)
 #include "base/uuid.hpp"
 #include "common.hpp"
 #include "config/config.hpp"
@@ -85,6 +88,19 @@ int main(int argc, char** argv) {
       bench::print({{"size", size}});
       return;
     }
+    if (args.has("wire")) {
+      const auto m = message(0);
+      const auto p = plexus::transport::toAmqp(m);
+      bench::print({{"content_type", p.contentType},
+                    {"message_id", p.messageId},
+                    {"type", p.type},
+                    {"correlation_id", p.correlationId},
+                    {"app_id", p.appId},
+                    {"timestamp", p.timestamp},
+                    {"headers", p.headers},
+                    {"body", m.payload}});
+      return;
+    }
     if (args.has("inproc")) {
       const long n = args.num("inproc", 0);
       for (long i = 0; i < n; ++i) {
@@ -114,14 +130,20 @@ int main(int argc, char** argv) {
 
     std::atomic<bool> failed{false};
     double lastAck = 0;
+    long acks = 0;
     std::thread consumer([&] {
       try {
-        for (long got = 0; got < n;) {
+        // As the host's consumer does: what has arrived (up to the prefetch) is one batch, each
+        // message delivered, then one ack with `multiple` for the batch.
+        std::vector<plexus::transport::AmqpMessage> ready;
+        for (long got = 0; got < n; got += static_cast<long>(ready.size()), ++acks) {
           auto m = sub.next(30000);
           if (!m) throw std::runtime_error("no message within 30 s");
-          handle(runtime, noop, m->properties, m->body);
-          sub.ack(m->deliveryTag);
-          ++got;
+          ready.clear();
+          ready.push_back(std::move(*m));
+          sub.takeReady(ready, static_cast<size_t>(prefetch));
+          for (auto& r : ready) handle(runtime, noop, r.properties, r.body);
+          sub.ack(ready.back().deliveryTag, true);
         }
         lastAck = bench::nowSeconds();
       } catch (const std::exception& e) {
@@ -142,6 +164,7 @@ int main(int argc, char** argv) {
                   {"seconds", seconds},
                   {"msgs_per_s", static_cast<double>(n) / seconds},
                   {"prefetch", prefetch},
-                  {"batch", batch}});
+                  {"batch", batch},
+                  {"acks", acks}});
   });
 }

@@ -395,3 +395,52 @@ TEST(QueueType, AQueueOfTheOtherTypeStopsTheStartNamingItAndTheMigration) {
         << r.err;
   }
 }
+
+// The consumer's batch (RabbitTransport, the dispatch benchmark): one delivery waited for, what
+// else has arrived taken without waiting, up to the prefetch, and one ack with `multiple` settles
+// them all: nothing comes back when the consumer goes away.
+TEST(AmqpConsumer, TheBatchThatHasArrivedIsSettledByOneMultipleAck) {
+  const char* url = std::getenv("PLEXUS_AMQP_URL");
+  ASSERT_NE(url, nullptr) << "start scripts/services first";
+  const std::string queue = "it-batch-" + std::to_string(::getpid());
+  plexus::transport::Amqp pub(url);
+  pub.open(5000);
+  pub.declareQueue(queue, {{"x-expires", int64_t{60000}}});
+  pub.confirmSelect();
+  for (int i = 0; i < 5; ++i) pub.publish("", queue, {}, "m" + std::to_string(i));
+  pub.waitForConfirms(10000);
+
+  plexus::transport::Amqp sub(url);
+  sub.open(5000);
+  sub.qos(3);
+  sub.consume(queue);
+  std::vector<plexus::transport::AmqpMessage> batch;
+  auto first = sub.next(10000);
+  ASSERT_TRUE(first.has_value());
+  batch.push_back(std::move(*first));
+  ASSERT_TRUE(eventually(
+      [&] {
+        sub.takeReady(batch, 3);
+        return batch.size() == 3;
+      },
+      10000));
+  sub.takeReady(batch, 3);  // full: takes nothing more
+  ASSERT_EQ(batch.size(), 3U);
+  EXPECT_EQ(batch[0].body, "m0");
+  EXPECT_EQ(batch[2].body, "m2");
+  sub.ack(batch.back().deliveryTag, true);  // the prefetch window opens for the other two
+  for (const char* rest : {"m3", "m4"}) {
+    auto m = sub.next(10000);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->body, rest);
+    sub.ack(m->deliveryTag, false);  // these alone: m0 and m1 rest on the batch's ack
+  }
+  sub.close();  // an unsettled delivery is requeued now and goes to the next consumer
+  plexus::transport::Amqp after(url);
+  after.open(5000);
+  after.consume(queue);
+  const auto requeued = after.next(2000);  // bounded: a requeue reaches an idle consumer at once
+  EXPECT_FALSE(requeued.has_value()) << "requeued: " << requeued->body;
+  after.close();
+  pub.deleteQueue(queue);
+}

@@ -391,6 +391,14 @@ std::optional<AmqpMessage> Amqp::next(int timeoutMs) {
   return m;
 }
 
+void Amqp::takeReady(std::vector<AmqpMessage>& batch, size_t max) {
+  while (batch.size() < max) {
+    auto m = next(0);
+    if (!m) return;
+    batch.push_back(std::move(*m));
+  }
+}
+
 void Amqp::ack(uint64_t deliveryTag, bool multiple) {
   if (amqp_basic_ack(conn_, 1, deliveryTag, multiple ? 1 : 0) != AMQP_STATUS_OK) {
     close();

@@ -97,6 +97,9 @@ class Amqp {
   void qos(uint16_t prefetch);
   void consume(const std::string& queue);
   std::optional<AmqpMessage> next(int timeoutMs);  // nullopt on timeout
+  // Appends the deliveries that have already arrived, waiting for none, until `batch` holds `max`
+  // (the consumer's batch: what the broker sent within the prefetch, acked with one frame).
+  void takeReady(std::vector<AmqpMessage>& batch, size_t max);
   // multiple: also every earlier unacked delivery of the channel (one frame for a batch).
   void ack(uint64_t deliveryTag, bool multiple = false);
   void reject(uint64_t deliveryTag, bool requeue);

@@ -291,11 +291,7 @@ std::vector<bool> RabbitTransport::commit(Amqp& amqp, std::vector<AmqpMessage>& 
 void RabbitTransport::consumeBatch(Amqp& amqp, AmqpMessage first) {
   std::vector<AmqpMessage> batch;
   batch.push_back(std::move(first));
-  while (batch.size() < static_cast<size_t>(options_.prefetch)) {
-    auto more = amqp.next(0);
-    if (!more) break;
-    batch.push_back(std::move(*more));
-  }
+  amqp.takeReady(batch, static_cast<size_t>(options_.prefetch));
   std::vector<Received> received;
   const std::vector<bool> committed = commit(amqp, batch, received);
   const bool all = std::all_of(committed.begin(), committed.end(), [](bool c) { return c; });
