@@ -48,7 +48,7 @@ cpu_keys() { # -> JSON object with the saga's keys (when it ran)
   per="1000 / $CLK_TCK / ($CPU_ORDERS > 0 ? $CPU_ORDERS : 1)"
   h=$(calc "$CPU_HOSTS * $per") p=$(calc "$CPU_PG * $per") r=$(calc "$CPU_RMQ * $per")
   jq -n \
-    --argjson tx "$(metric "$HANDLINGS" 'transactions/order' null '<= 12' "handler transactions one order causes across the seven hosts (rows of every plexus_inbox after the saga rounds / orders) + 1 for the POST")" \
+    --argjson tx "$(metric "$HANDLER_TX" 'transactions/order' null '<= 12' "handler transactions one order causes across the seven hosts (plexus_handler_transactions_total of every host over the saga rounds, each until the system is idle again, / orders placed in them) + 1 for the POST; a consumed batch is one transaction however many messages it holds. Handler runs per order (rows of every plexus_inbox / orders + 1, inline projections included): $HANDLINGS")" \
     --argjson wal "$(metric "$COMMITS_PER_ORDER" 'flushes/order' null '<= 4' "WAL flushes (pg_stat_wal.wal_sync) per order over the saga rounds, each until the system is idle again")" \
     --argjson cpu "$(metric "$(calc "$h + $p + $r")" 'ms/order' null '' "CPU (user + system, /proc/<pid>/stat) per order over the saga rounds, each until the system is idle again ($CPU_ORDERS orders): hosts $h ms (the seven processes), PostgreSQL $p ms (postmaster and backends), RabbitMQ $r ms (beam.smp and helpers); the closed-loop driver is not counted")" \
     --argjson h "$h" --argjson p "$p" --argjson r "$r" \

@@ -45,18 +45,24 @@ class Replicas : public ::testing::Test {
     const std::string id = std::to_string(::getpid()) + "_" + std::to_string(++counter_);
     service_ = "rt-" + std::to_string(::getpid()) + "-" + std::to_string(counter_);
     schema_ = "rt_" + id;
-    config_ =
-        dir_.write("replica.json", R"({"service": ")" + service_ + R"(",
-      "http": {"host": "127.0.0.1", "port": 0, "shutdown_delay_ms": 0},
-      "store": {"kind": "postgres", "url": ")" +
-                                       std::string(pg) + R"(", "schema": ")" + schema_ + R"("},
-      "transport": {"kind": "rabbitmq", "url": ")" +
-                                       std::string(amqp) + R"(", "retry_initial_ms": 50,
-                    "partitions": 4, "poll_interval_ms": 200},
-      "plugins": [{"library": ")" + plexus::test::testPlugin("testkit") +
-                                       R"("}]})");
+    config_ = writeConfig("replica.json", "");
     auto r = plexus::test::runHost({"migrate", "--config", config_});
     ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+  // The deployment's config; `transport`: more keys of the transport object (",\"k\": v" ...).
+  std::string writeConfig(const std::string& name, const std::string& transport) {
+    return dir_.write(name, R"({"service": ")" + service_ + R"(",
+      "http": {"host": "127.0.0.1", "port": 0, "shutdown_delay_ms": 0},
+      "store": {"kind": "postgres", "url": ")" +
+                                std::string(std::getenv("PLEXUS_PG_URL")) + R"(", "schema": ")" +
+                                schema_ + R"("},
+      "transport": {"kind": "rabbitmq", "url": ")" +
+                                std::string(std::getenv("PLEXUS_AMQP_URL")) +
+                                R"(", "retry_initial_ms": 50,
+                    "partitions": 4, "poll_interval_ms": 200)" +
+                                transport + R"(},
+      "plugins": [{"library": ")" +
+                                plexus::test::testPlugin("testkit") + R"("}]})");
   }
   void TearDown() override {
     plexus::config::Store sc;
@@ -67,9 +73,10 @@ class Replicas : public ::testing::Test {
     tx->exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
     tx->commit();
   }
-  std::unique_ptr<HostProcess> start() {
+  std::unique_ptr<HostProcess> start(const std::string& config = "") {
     auto h = std::make_unique<HostProcess>(
-        config_, std::map<std::string, std::string>{{"PLEXUS_LOG_LEVEL", "info"}});
+        config.empty() ? config_ : config,
+        std::map<std::string, std::string>{{"PLEXUS_LOG_LEVEL", "info"}});
     const int port = h->port();
     EXPECT_TRUE(eventually([port] {
       return http(port, "GET", "/health/ready").body.find("\"broker\":\"connected\"") !=
@@ -114,6 +121,32 @@ TEST_F(Replicas, TwoConsumersKeepPerStreamOrderAndHandleEachMessageOnce) {
     EXPECT_EQ(count(a->port(), s)["n"], perStream);
   }
   EXPECT_EQ(json::parse(http(a->port(), "GET", "/admin/dead-letters").body).size(), 0u);
+}
+
+// transport.consumers 3 over 4 partitions: consumer 1 takes p0 and p3, the others one each. Every
+// partition is consumed (24 streams cover them all), each stream stays in order, and the health
+// check names each connection's node.
+TEST_F(Replicas, ConsumerConnectionsShareThePartitionsAndKeepPerStreamOrder) {
+  auto h = start(writeConfig("three.json", R"(, "consumers": 3)"));
+  const json ready = json::parse(http(h->port(), "GET", "/health/ready").body);
+  for (const char* role : {"consumer", "consumer-2", "consumer-3", "publisher"})
+    EXPECT_TRUE(ready["checks"]["broker_nodes"].contains(role)) << role << ": " << ready;
+  std::vector<std::string> streams;
+  for (int s = 0; s < 24; ++s) streams.push_back("c" + std::to_string(s));
+  const int perStream = 5;
+  for (int i = 1; i <= perStream; ++i) {
+    for (const auto& s : streams) {
+      ASSERT_EQ(http(h->port(), "POST", "/t/count", json{{"stream", s}, {"seq", i}}.dump()).status,
+                202);
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return complete(h->port(), streams, perStream); }))
+      << count(h->port(), "c0");
+  for (const auto& s : streams) {
+    const json log = count(h->port(), s)["log"];
+    for (int i = 0; i < perStream; ++i)
+      EXPECT_EQ(log[i], json::array({i + 1, i + 1})) << s << ": " << log;
+  }
 }
 
 TEST_F(Replicas, AReplicaKilledMidStreamLosesNothingAndDuplicatesNothing) {

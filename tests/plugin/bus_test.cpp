@@ -85,6 +85,10 @@ TEST_F(Embedded, CommandEventAndProjectionFlowOnce) {
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_deliveries"), 0);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM plexus_events WHERE stream_id = 'a' AND type = 'Counted'"),
             1);
+  // Two handler transactions: the relay's delivery of Count, then the one of Counted.
+  EXPECT_TRUE(eventually([&] {
+    return metrics_.scrape().find("plexus_handler_transactions_total 2\n") != std::string::npos;
+  })) << metrics_.scrape();
 }
 
 TEST_F(Embedded, OneStreamIsHandledInOrder) {

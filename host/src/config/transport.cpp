@@ -58,11 +58,12 @@ std::vector<std::string> parseUrls(const Reader& r, const nlohmann::json& v,
 
 Transport parseTransport(const Reader& r, const nlohmann::json& t) {
   const std::string base = "/transport";
-  r.expectObject(t, base,
-                 {"kind", "url", "urls", "queue_type", "delivery_limit", "workers", "max_attempts",
-                  "retry_initial_ms", "retry_max_ms", "poll_interval_ms", "stall_seconds",
-                  "partitions", "prefetch", "retention_hours", "keep_published_hours", "tls"},
-                 {"kind"});
+  r.expectObject(
+      t, base,
+      {"kind", "url", "urls", "queue_type", "delivery_limit", "workers", "max_attempts",
+       "retry_initial_ms", "retry_max_ms", "poll_interval_ms", "stall_seconds", "partitions",
+       "prefetch", "consumers", "retention_hours", "keep_published_hours", "tls"},
+      {"kind"});
   Transport out;
   out.kind = r.oneOf(t["kind"], base + "/kind", {"inproc", "rabbitmq"});
   if (t.contains("url") && t.contains("urls"))
@@ -80,6 +81,13 @@ Transport parseTransport(const Reader& r, const nlohmann::json& t) {
   r.optionalInt(t, base, "stall_seconds", out.stallSeconds, 1, 86400);
   r.optionalInt(t, base, "partitions", out.partitions, 1, 64);
   r.optionalInt(t, base, "prefetch", out.prefetch, 1, 10000);
+  r.optionalInt(t, base, "consumers", out.consumers, 1, 64);
+  if (t.contains("consumers") && out.consumers > out.partitions) {
+    r.fail(base + "/consumers",
+           "must be at most partitions (" + std::to_string(out.partitions) + "), got " +
+               std::to_string(out.consumers) +
+               ": each consumer takes whole partitions, so more would sit idle");
+  }
   r.optionalInt(t, base, "retention_hours", out.retentionHours, 1, 8760);
   r.optionalInt(t, base, "keep_published_hours", out.keepPublishedHours, 0, 8760);
   r.optionalInt(t, base, "delivery_limit", out.deliveryLimit, 2, 1000);

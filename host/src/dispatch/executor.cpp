@@ -4,6 +4,7 @@
 #include "base/fault.hpp"
 #include "dispatch/failures.hpp"
 #include "dispatch/handler_table.hpp"
+#include "dispatch/metric_ids.hpp"
 #include "observability/metrics.hpp"
 #include "plugin/runtime.hpp"
 #include "store/deliveries.hpp"
@@ -21,7 +22,12 @@ Executor::Executor(plugin::Runtime& runtime, const HandlerTable& handlers, Failu
       metrics_(metrics),
       clock_(clock),
       options_(std::move(options)),
-      metric_(HandlerMetrics::define(metrics)) {}
+      metric_(HandlerMetrics::define(metrics)),
+      transactionsMetric_(defineMetric(
+          metrics, Metrics::Kind::Counter, "plexus_handler_transactions_total",
+          "Committed transactions that ran handlers (a consumed batch is one, however many "
+          "messages it held).",
+          {})) {}
 
 Executor::Batch::Done Executor::skipped(const Job& job, plugin::Component& component) const {
   trace::Span span = plugin::startHandlerSpan(component, job.message);
@@ -198,16 +204,19 @@ void Executor::finish(Batch& batch, bool committed, const std::string& commitErr
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - batch.started).count() /
       static_cast<double>(std::max<size_t>(1, batch.size));
+  bool ran = false;
   for (auto& x : batch.done) {
     if (x.duplicate) {
       if (!x.projectedInline) metrics_.update(metric_.duplicates, {x.job.handler}, 1);
       continue;
     }
+    ran = true;
     x.dbSpan.end();
     plugin::setOutcome(x.span, PLEXUS_OK, "");
     metrics_.update(metric_.handled, {x.job.message.type, x.job.handler, x.version}, 1);
     metrics_.update(metric_.duration, {x.job.handler}, seconds);
   }
+  if (ran) metrics_.update(transactionsMetric_, {}, 1);
   for (const auto& f : batch.recorded) failures_.report(f.job, f.reason, f.delay);
   for (const auto& f : batch.unrecorded) {
     failures_.recordAlone(*runtime_.store(), f.job, f.status, f.reason);

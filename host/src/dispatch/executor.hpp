@@ -100,6 +100,7 @@ class Executor {
   const Clock& clock_;
   ExecutorOptions options_;
   HandlerMetrics metric_;
+  int64_t transactionsMetric_;  // plexus_handler_transactions_total
 };
 
 }  // namespace plexus::dispatch

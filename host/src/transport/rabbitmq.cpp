@@ -52,11 +52,14 @@ std::vector<Received> toReceived(const std::vector<AmqpMessage>& batch) {
 RabbitTransport::RabbitTransport(RabbitOptions options, Bindings bindings)
     : options_(std::move(options)),
       bindings_(std::move(bindings)),
-      consumerLink_("consumer", Endpoints(options_.urls, 0)),
       publisherLink_("publisher", Endpoints(options_.urls, 0)) {
   const size_t first = firstNode();
-  consumerLink_.endpoints = Endpoints(options_.urls, first);
-  publisherLink_.endpoints = Endpoints(options_.urls, first + 1);
+  const int n = std::max(1, std::min(options_.consumers, options_.topology.partitions));
+  for (int i = 0; i < n; ++i) {
+    const std::string role = i == 0 ? "consumer" : "consumer-" + std::to_string(i + 1);
+    consumers_.push_back(std::make_unique<Consumer>(role, Endpoints(options_.urls, first + i), i));
+  }
+  publisherLink_.endpoints = Endpoints(options_.urls, first + n);
 }
 
 std::unique_ptr<Transport> createRabbitTransport(const config::Config& config, Bindings bindings) {
@@ -70,6 +73,7 @@ std::unique_ptr<Transport> createRabbitTransport(const config::Config& config, B
   o.topology.queueType = config.transport.queueType;
   o.topology.deliveryLimit = config.transport.deliveryLimit;
   o.prefetch = config.transport.prefetch;
+  o.consumers = config.transport.consumers;
   return std::make_unique<RabbitTransport>(std::move(o), std::move(bindings));
 }
 
@@ -143,7 +147,9 @@ void RabbitTransport::attachMetrics(Metrics& metrics) {
       "Broker connections opened, per connection and node (a failover shows as a new node).",
       labels, {}, error, true);
   if (connectionMetric_ > 0 && connectsMetric_ > 0) metrics_ = &metrics;
-  for (Link* link : {&consumerLink_, &publisherLink_}) {
+  std::vector<Link*> links{&publisherLink_};
+  for (auto& c : consumers_) links.push_back(&c->link);
+  for (Link* link : links) {
     int node;
     {
       std::lock_guard<std::mutex> lock(stateMu_);
@@ -155,13 +161,14 @@ void RabbitTransport::attachMetrics(Metrics& metrics) {
 
 void RabbitTransport::start(Inbound& inbound) {
   inbound_ = &inbound;
-  consumer_ = std::thread([this] { consumeLoop(); });
+  for (auto& c : consumers_) c->thread = std::thread([this, &c = *c] { consumeLoop(c); });
 }
 
 void RabbitTransport::stopConsuming() {
   stopping_ = true;
-  if (consumer_.joinable())
-    consumer_.join();  // unacked prefetched messages are requeued by the broker
+  for (auto& c : consumers_) {
+    if (c->thread.joinable()) c->thread.join();  // unacked prefetch goes back to the queues
+  }
 }
 
 void RabbitTransport::stop() {
@@ -170,7 +177,9 @@ void RabbitTransport::stop() {
 }
 
 std::string RabbitTransport::state() const {
-  if (consumerUp_ && publisherUp_) return "connected";
+  const bool consuming =
+      std::all_of(consumers_.begin(), consumers_.end(), [](const auto& c) { return c->up.load(); });
+  if (consuming && publisherUp_) return "connected";
   std::lock_guard<std::mutex> lock(stateMu_);
   return "degraded: " + (lastError_.empty() ? std::string("connecting") : lastError_);
 }
@@ -178,7 +187,10 @@ std::string RabbitTransport::state() const {
 std::vector<Connection> RabbitTransport::connections() const {
   std::lock_guard<std::mutex> lock(stateMu_);
   std::vector<Connection> out;
-  for (const Link* link : {&consumerLink_, &publisherLink_}) {
+  std::vector<const Link*> links;
+  for (const auto& c : consumers_) links.push_back(&c->link);
+  links.push_back(&publisherLink_);
+  for (const Link* link : links) {
     out.push_back({link->role, link->node >= 0 ? link->endpoints.node(link->node) : ""});
   }
   return out;
@@ -215,23 +227,29 @@ void RabbitTransport::publish(const std::vector<Message>& messages) {
   }
 }
 
-void RabbitTransport::consumeLoop() {
+void RabbitTransport::subscribe(Amqp& amqp, const Consumer& c) {
+  const int step = static_cast<int>(consumers_.size());
+  for (int p = c.index; p < options_.topology.partitions; p += step)
+    amqp.consume(partitionQueue(options_.topology.service, p));
+}
+
+void RabbitTransport::consumeLoop(Consumer& c) {
   int failures = 0;
   std::mutex sleepMu;
   std::condition_variable sleepCv;  // never notified: a bounded backoff wait that stop() cuts short
   while (!stopping_) {
     std::unique_ptr<Amqp> amqp;
     try {
-      amqp = connect(consumerLink_);
-      setNode(consumerLink_, static_cast<int>(consumerLink_.endpoints.current()));
+      amqp = connect(c.link);
+      setNode(c.link, static_cast<int>(c.link.endpoints.current()));
       declareTopology(*amqp, options_.topology, bindings_);
       amqp->qos(static_cast<uint16_t>(options_.prefetch));
-      for (int i = 0; i < options_.topology.partitions; ++i)
-        amqp->consume(partitionQueue(options_.topology.service, i));
-      consumerUp_ = true;
+      subscribe(*amqp, c);
+      c.up = true;
       if (failures > 0) {
         log::write(log::Level::Info, "broker connection restored",
-                   json{{"node", consumerLink_.endpoints.node(consumerLink_.endpoints.current())}});
+                   json{{"connection", c.link.role},
+                        {"node", c.link.endpoints.node(c.link.endpoints.current())}});
       }
       failures = 0;
       while (!stopping_) {
@@ -239,10 +257,10 @@ void RabbitTransport::consumeLoop() {
         if (m) consumeBatch(*amqp, std::move(*m));
       }
     } catch (const AmqpError& e) {
-      consumerUp_ = false;
+      c.up = false;
       ++failures;
       const bool config = dynamic_cast<const TopologyError*>(&e) != nullptr;
-      lost(consumerLink_, e.what());
+      lost(c.link, e.what());
       if (!stopping_) {
         log::write(config ? log::Level::Error : log::Level::Warn,
                    config ? "broker topology does not match the configuration"
@@ -257,8 +275,8 @@ void RabbitTransport::consumeLoop() {
       sleepCv.wait_for(lock, std::chrono::milliseconds(100));
     }
   }
-  consumerUp_ = false;
-  setNode(consumerLink_, -1);
+  c.up = false;
+  setNode(c.link, -1);
 }
 
 // Hands the batch to the host until it is committed. While the host cannot commit (the store is

@@ -25,7 +25,8 @@ struct RabbitOptions {
   std::vector<std::string> urls;  // one per broker node
   AmqpTls tls;                    // for amqps:// URLs
   TopologyOptions topology;
-  int prefetch = 64;
+  int prefetch = 64;  // per consumer connection
+  int consumers = 1;  // consumer connections; consumer i takes partitions i, i + consumers, ...
   int confirmTimeoutMs = 10000;
   int connectTimeoutMs = 5000;  // per node
 };
@@ -37,7 +38,7 @@ class RabbitTransport final : public Transport {
 
   void verify() override;
   void attachMetrics(Metrics& metrics) override;
-  void start(Inbound& inbound) override;  // consumer thread
+  void start(Inbound& inbound) override;  // one thread per consumer connection
   void stopConsuming() override;
   void stop() override;
   void publish(const std::vector<Message>& messages) override;
@@ -56,7 +57,18 @@ class RabbitTransport final : public Transport {
   std::unique_ptr<Amqp> connect(Link& link);
   void lost(Link& link, const std::string& error);
   void setNode(Link& link, int node);
-  void consumeLoop();
+  // A consumer connection and its thread. It takes whole partitions, so a stream (one
+  // partition) is never handled on two connections at once and keeps its order.
+  struct Consumer {
+    Consumer(std::string role, Endpoints e, int i)
+        : link(std::move(role), std::move(e)), index(i) {}
+    Link link;
+    int index;
+    std::atomic<bool> up{false};
+    std::thread thread;
+  };
+  void consumeLoop(Consumer& c);
+  void subscribe(Amqp& amqp, const Consumer& c);
   void consumeBatch(Amqp& amqp, AmqpMessage first);
   std::vector<bool> commit(Amqp& amqp, std::vector<AmqpMessage>& batch,
                            std::vector<Received>& received);
@@ -64,18 +76,16 @@ class RabbitTransport final : public Transport {
   RabbitOptions options_;
   Bindings bindings_;
   Inbound* inbound_ = nullptr;
-  Link consumerLink_;
+  std::vector<std::unique_ptr<Consumer>> consumers_;
   Link publisherLink_;
   std::unique_ptr<Amqp> publisher_;  // relay thread only
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> consumerUp_{false};
   std::atomic<bool> publisherUp_{true};
   mutable std::mutex stateMu_;
   std::string lastError_;
   Metrics* metrics_ = nullptr;
   int64_t connectionMetric_ = 0;
   int64_t connectsMetric_ = 0;
-  std::thread consumer_;
 };
 
 // The factory registered as transport kind "rabbitmq" (transport/registry.cpp).

@@ -232,6 +232,22 @@ TEST(Config, DeliveryLimitDefaultsAndMustExceedMaxAttempts) {
                 .transport.maxAttempts,
             30);
 }
+TEST(Config, ConsumersDefaultToTwoAndCannotOutnumberThePartitions) {
+  EXPECT_EQ(parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/"}})")
+                .transport.consumers,
+            2);
+  EXPECT_EQ(parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "partitions": 8, "consumers": 8}})")
+                .transport.consumers,
+            8);
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "partitions": 2, "consumers": 3}})",
+              "/transport/consumers", "must be at most partitions (2), got 3");
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "consumers": 0}})",
+              "/transport/consumers", "");
+}
 TEST(Config, UrlAndUrlsTogetherRefused) {
   expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
     "transport": {"kind": "rabbitmq", "url": "amqp://a/", "urls": ["amqp://b/"]}})",
