@@ -2,6 +2,8 @@
 # Sourced by scripts/bench: the peers phase (--peers). Other systems on the run's own PostgreSQL
 # and RabbitMQ, interleaved with the host round by round (A = peer, B = host):
 #   raw rabbitmq-c (plexus-bench-amqp) and raw amqplib (bench/peers/amqplib.js): the broker alone
+#   raw rabbitmq-c two-hop relay (plexus-bench-amqp --relay): the durable step without a database,
+#                             the broker's bound on it; beside graphile-worker batched and the host
 #   graphile-worker batched   vs the host's durable step (bench/config/step.json as shipped)
 #   graphile-worker one job per transaction vs the host at transport.prefetch 1 (one consumed
 #                             message per transaction)
@@ -40,8 +42,9 @@ peer() { # program args... -> its JSON line (stderr kept in the run directory)
 
 phase_peers() {
   say "peers: rabbitmq-c vs amqplib; graphile-worker $GRAPHILE_VERSION batched vs the host's durable step; one job per transaction vs the host at prefetch 1; $ROUNDS rounds"
-  local r size a b
+  local r size wire a b
   size=$(jfield size "$("$BIN/plexus-bench-dispatch" --plugin-dir "$BUILD/bench-plugins" --envelope-size)")
+  wire=$("$BIN/plexus-bench-dispatch" --plugin-dir "$BUILD/bench-plugins" --wire)
   jq '.transport.prefetch = 1' bench/config/step.json >"$RUN/step-single.json"
   fresh_schema bench_peers
   fresh_schema bench_single
@@ -51,11 +54,12 @@ phase_peers() {
     record peer_rabbitmq_c "$(jfield msgs_per_s "$a")"
     record peer_amqplib "$(jfield msgs_per_s "$b")"
     say "  round $r: rabbitmq-c $(jfield msgs_per_s "$a" | cut -d. -f1) msg/s, amqplib $(jfield msgs_per_s "$b" | cut -d. -f1) msg/s"
+    relay_round "$wire"
     a=$(peer graphile.js --package "$GRAPHILE_PKG" --url "$PLEXUS_PG_URL" --mode batched --seconds "$STEP_SECS" --warmup 2 --window 256)
     host_step_round "peers-step-$r" bench/config/step.json bench_peers
     record peer_graphile_batched "$(jfield jobs_per_s "$a")"
     record peer_step "$(jfield msgs_per_s "$STEP_LAST")"
-    say "  round $r: graphile-worker batched $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host durable step $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
+    say "  round $r: broker relay $(med_last peer_relay) msg/s (prefetch 64: $(med_last peer_relay_p64)), graphile-worker batched $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host durable step $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
     a=$(peer graphile.js --package "$GRAPHILE_PKG" --url "$PLEXUS_PG_URL" --mode single --seconds "$STEP_SECS" --warmup 2 --window 256)
     host_step_round "peers-single-$r" "$RUN/step-single.json" bench_single
     record peer_graphile_single "$(jfield jobs_per_s "$a")"
@@ -65,22 +69,41 @@ phase_peers() {
   done
 }
 
+# The broker's bound on a durable step (plexus-bench-amqp --relay, the host's message on both
+# hops): at prefetch 256, the most the step driver and graphile-worker keep outstanding, and at
+# the host's prefetch 64, where the relay's one batch in flight waits for its confirms.
+relay_round() { # wire
+  local a b
+  a=$(relay_run "$1" 256) || die "plexus-bench-amqp --relay --prefetch 256 failed"
+  b=$(relay_run "$1" 64) || die "plexus-bench-amqp --relay --prefetch 64 failed"
+  record peer_relay "$(jfield msgs_per_s "$a")"
+  record peer_relay_p64 "$(jfield msgs_per_s "$b")"
+}
+relay_run() { # wire prefetch -> its JSON line
+  "$BIN/plexus-bench-amqp" --url "$PLEXUS_AMQP_URL" --messages $((AMQP_MSGS * 4)) --wire "$1" \
+    --prefetch "$2" --batch 100 --relay --queue bench.ref.relay
+}
+med_last() { tail -n 1 "$RUN/samples/$1" | cut -d. -f1; }
+
 peers_keys() { # -> JSON object with the peers' keys (when the phase ran)
   [[ -s $RUN/samples/peer_step ]] || { echo '{}'; return; }
-  local c js gb st gs sg
+  local c js gb st gs sg rl rl64
   c=$(med peer_rabbitmq_c) js=$(med peer_amqplib) gb=$(med peer_graphile_batched) st=$(med peer_step)
-  gs=$(med peer_graphile_single) sg=$(med peer_single)
+  gs=$(med peer_graphile_single) sg=$(med peer_single) rl=$(med peer_relay) rl64=$(med peer_relay_p64)
   jq -n \
     --argjson batched "$(metric "$(calc "$st / $gb")" ratio "$gb" '>= 1.0' "host durable step ($st msg/s: bench/config/step.json as shipped, as in durable_step_ratio) / graphile-worker $GRAPHILE_VERSION durable jobs end to end in its batched mode (reference, jobs/s: jobs added 100 per transaction with addJobs, 24 concurrent jobs, local queue of 500, completions batched; no-op task; at most 256 jobs not yet executed, as the host's driver keeps at most 256 commands outstanding); same PostgreSQL and run, interleaved, median of $ROUNDS rounds")" \
     --argjson single "$(metric "$(calc "$sg / $gs")" ratio "$gs" '>= 3.0' "host one message per transaction ($sg msg/s: the durable step with transport.prefetch 1, so each consumed message is its own consume transaction; $(med peer_single_flushes) WAL flushes per message) / graphile-worker $GRAPHILE_VERSION one job per transaction (reference, jobs/s: each job added by its own addJob from 4 producers, fetched by its own get_job and completed by its own complete_job, concurrency 1); same run, interleaved, median of $ROUNDS rounds")" \
     --argjson broker "$(metric "$(calc "$js / $c")" ratio "$c" '' "raw amqplib $AMQPLIB_VERSION (Node, $js msg/s) / raw rabbitmq-c (reference, msg/s), the same durable flow: persistent messages of the host's message size, confirms waited every 100, prefetch 64, one manual ack each, publisher and consumer at once; the broker reference of a Node peer; interleaved, median of $ROUNDS rounds")" \
-    '{durable_step_vs_graphile_batched: $batched, single_tx_vs_graphile_unbatched: $single, broker_amqplib_vs_rabbitmq_c: $broker}'
+    --argjson relay "$(metric "$(calc "$rl / $gb")" ratio "$gb" '' "raw rabbitmq-c two-hop relay ($rl msg/s: the durable step with the database taken out, plexus-bench-amqp --relay: the host's AMQP message published persistently with confirms waited every 100 to queue A; a relay takes A's deliveries as the host's consumer does (prefetch 256, the batch that has arrived), publishes one persistent message per delivery to queue B on its own confirm-mode connection, waits for the confirms, then acks the batch with one multiple ack; a third connection consumes B (prefetch 256, batch acks); msg/s = N / (last ack on B - first publish)) / graphile-worker $GRAPHILE_VERSION batched (reference, jobs/s, as in durable_step_vs_graphile_batched). Two persistent messages, their confirms and acks per step, as in the host, and no database: below 1.0 the broker alone on this machine cannot move a durable step as fast as graphile-worker moves a job, so durable_step_vs_graphile_batched >= 1.0 is bounded by the broker here; at or above 1.0 the broker leaves that room, and durable_step_vs_graphile_batched can reach at most this value (with a database that cost nothing). Prefetch 256 is the most the step driver and graphile-worker keep outstanding (more gains nothing); at the host's prefetch 64 the relay ran $rl64 msg/s (one batch in flight, waiting for its confirms); interleaved, median of $ROUNDS rounds")" \
+    --argjson bound "$(metric "$(calc "$st / $rl")" ratio "$rl" '' "host durable step ($st msg/s, as in durable_step_vs_graphile_batched) / the raw two-hop relay (reference, msg/s, as in broker_relay_vs_graphile_batched): how much of its broker bound the host reaches. No goal: the host adds a PostgreSQL transaction per consumed batch and its outbox relay's reads and marks, on the same two cores as the broker. durable_step_vs_graphile_batched = this x broker_relay_vs_graphile_batched; interleaved, median of $ROUNDS rounds")" \
+    '{durable_step_vs_graphile_batched: $batched, single_tx_vs_graphile_unbatched: $single, broker_amqplib_vs_rabbitmq_c: $broker, broker_relay_vs_graphile_batched: $relay, durable_step_vs_broker_relay: $bound}'
 }
 
 peers_docs() { # markdown for docs/benchmarks.md (full run)
   [[ -s $RUN/samples/peer_step ]] || return 0
   printf '### Peers, every round (A = peer, B = host, in the order they ran)\n\n| Measurement | Rounds |\n|---|---|\n'
   printf '| raw rabbitmq-c, msg/s | %s |\n| raw amqplib %s, msg/s | %s |\n' "$(samples peer_rabbitmq_c)" "$AMQPLIB_VERSION" "$(samples peer_amqplib)"
+  printf '| raw rabbitmq-c two-hop relay (the durable step without a database), prefetch 256, msg/s (A) | %s |\n| the same at the host'"'"'s prefetch 64, msg/s | %s |\n' "$(samples peer_relay)" "$(samples peer_relay_p64)"
   printf '| graphile-worker %s batched, jobs/s (A) | %s |\n| host durable step, msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_batched)" "$(samples peer_step)"
   printf '| graphile-worker %s one job per transaction, jobs/s (A) | %s |\n| host at prefetch 1, msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_single)" "$(samples peer_single)"
   printf '| host at prefetch 1, WAL flushes per message | %s |\n\n' "$(samples peer_single_flushes)"
