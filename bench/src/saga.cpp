@@ -82,7 +82,9 @@ int main(int argc, char** argv) {
     plexus::transport::Amqp sub(url);
     sub.open(5000);
     const std::string queue = "bench.saga." + run;
-    sub.declareQueue(queue, {{"x-expires", int64_t{600000}}});
+    // Bound to every event of its type: deleted when the run ends, else the next rounds' events
+    // would pile up in it (and cost the broker); x-expires covers an interrupted run.
+    sub.declareQueue(queue, {{"x-expires", int64_t{30000}}});
     sub.bindQueue(queue, "plexus.events", "ShipmentCreated");
     sub.bindQueue(queue, "plexus.events", "OrderCancelled");
     sub.qos(1000);
@@ -161,6 +163,7 @@ int main(int argc, char** argv) {
     for (auto& t : threads) t.join();
     stop = true;
     consumer.join();
+    sub.deleteQueue(queue);
     bench::print({{"clients", clients},
                   {"seconds", seconds},
                   {"orders", completed},

@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
 
     plexus::transport::Amqp sub(url);
     sub.open(5000);
-    sub.declareQueue(queue, {{"x-expires", int64_t{600000}}});
+    // Bound to every event of its type: deleted when the run ends, else the next rounds' events
+    // would pile up in it (and cost the broker); x-expires covers an interrupted run.
+    sub.declareQueue(queue, {{"x-expires", int64_t{30000}}});
     sub.bindQueue(queue, "plexus.events", "BenchStepped");
     sub.qos(1000);
     sub.consume(queue);
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
     }
     stop = true;
     consumer.join();
+    sub.deleteQueue(queue);
     if (failed) throw std::runtime_error("the host stopped publishing BenchStepped");
     if (seen < published) throw std::runtime_error("the host did not publish every BenchStepped");
     bench::print({{"seconds", seconds},
