@@ -9,6 +9,8 @@
 //   --mode single    one job per transaction: each job added by its own addJob (4 producers at
 //                    once), fetched by its own get_job and completed by its own complete_job;
 //                    concurrency 1, like the host's one consumer thread at prefetch 1
+//   --concurrency N  single mode only: N jobs at once (default 1), beside the host with
+//                    transport.consumers N
 //   --package NAME   which pinned graphile-worker to run (bench/peers/package.json): graphile-worker
 //                    (0.17.3, the default) or graphile-worker-0.18 (0.18.0)
 "use strict";
@@ -88,6 +90,7 @@ async function main() {
   const modeName = args.str("mode");
   const mode = MODES[modeName];
   if (!mode) throw new Error(`--mode must be batched or single, got ${modeName}`);
+  if (modeName === "single") mode.concurrency = Math.max(1, args.num("concurrency", 1));
   const seconds = Math.max(1, args.num("seconds", 10));
   const warmup = args.num("warmup", 2);
   const window = Math.max(1, args.num("window", 256));

@@ -46,8 +46,10 @@ phase_peers() {
   size=$(jfield size "$("$BIN/plexus-bench-dispatch" --plugin-dir "$BUILD/bench-plugins" --envelope-size)")
   wire=$("$BIN/plexus-bench-dispatch" --plugin-dir "$BUILD/bench-plugins" --wire)
   jq '.transport.prefetch = 1' bench/config/step.json >"$RUN/step-single.json"
+  jq '.transport.prefetch = 1 | .transport.consumers = 2' bench/config/step.json >"$RUN/step-single-2.json"
   fresh_schema bench_peers
   fresh_schema bench_single
+  fresh_schema bench_single_2
   for ((r = 1; r <= ROUNDS; r++)); do
     a=$("$BIN/plexus-bench-amqp" --url "$PLEXUS_AMQP_URL" --messages "$AMQP_MSGS" --size "$size" --prefetch 64 --batch 100 --ack each --queue bench.ref.peers)
     b=$(peer amqplib.js --url "$PLEXUS_AMQP_URL" --messages "$AMQP_MSGS" --size "$size" --prefetch 64 --batch 100)
@@ -66,6 +68,12 @@ phase_peers() {
     record peer_single "$(jfield msgs_per_s "$STEP_LAST")"
     record peer_single_flushes "$STEP_FLUSHES"
     say "  round $r: graphile-worker one job per transaction $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host at prefetch 1 $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
+    # The same at concurrency 2 on both sides: two graphile-worker jobs, two consumer connections.
+    a=$(peer graphile.js --package "$GRAPHILE_PKG" --url "$PLEXUS_PG_URL" --mode single --concurrency 2 --seconds "$STEP_SECS" --warmup 2 --window 256)
+    host_step_round "peers-single-2-$r" "$RUN/step-single-2.json" bench_single_2
+    record peer_graphile_single_2 "$(jfield jobs_per_s "$a")"
+    record peer_single_2 "$(jfield msgs_per_s "$STEP_LAST")"
+    say "  round $r: at concurrency 2: graphile-worker $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host with 2 consumers $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
   done
 }
 
@@ -87,16 +95,18 @@ med_last() { tail -n 1 "$RUN/samples/$1" | cut -d. -f1; }
 
 peers_keys() { # -> JSON object with the peers' keys (when the phase ran)
   [[ -s $RUN/samples/peer_step ]] || { echo '{}'; return; }
-  local c js gb st gs sg rl rl64
+  local c js gb st gs sg gs2 sg2 rl rl64
   c=$(med peer_rabbitmq_c) js=$(med peer_amqplib) gb=$(med peer_graphile_batched) st=$(med peer_step)
   gs=$(med peer_graphile_single) sg=$(med peer_single) rl=$(med peer_relay) rl64=$(med peer_relay_p64)
+  gs2=$(med peer_graphile_single_2) sg2=$(med peer_single_2)
   jq -n \
     --argjson batched "$(metric "$(calc "$st / $gb")" ratio "$gb" '>= 1.0' "host durable step ($st msg/s: bench/config/step.json as shipped, as in durable_step_ratio) / graphile-worker $GRAPHILE_VERSION durable jobs end to end in its batched mode (reference, jobs/s: jobs added 100 per transaction with addJobs, 24 concurrent jobs, local queue of 500, completions batched; no-op task; at most 256 jobs not yet executed, as the host's driver keeps at most 256 commands outstanding); same PostgreSQL and run, interleaved, median of $ROUNDS rounds")" \
     --argjson single "$(metric "$(calc "$sg / $gs")" ratio "$gs" '>= 3.0' "host one message per transaction ($sg msg/s: the durable step with transport.prefetch 1, so each consumed message is its own consume transaction; $(med peer_single_flushes) WAL flushes per message) / graphile-worker $GRAPHILE_VERSION one job per transaction (reference, jobs/s: each job added by its own addJob from 4 producers, fetched by its own get_job and completed by its own complete_job, concurrency 1); same run, interleaved, median of $ROUNDS rounds")" \
+    --argjson single2 "$(metric "$(calc "$sg2 / $gs2")" ratio "$gs2" '' "as single_tx_vs_graphile_unbatched, both sides at concurrency 2: the host at transport.prefetch 1 with transport.consumers 2 ($sg2 msg/s: two consumer connections, each over two of the four partitions, each message its own transaction) / graphile-worker one job per transaction with concurrency 2 (reference, jobs/s); same run, interleaved, median of $ROUNDS rounds")" \
     --argjson broker "$(metric "$(calc "$js / $c")" ratio "$c" '' "raw amqplib $AMQPLIB_VERSION (Node, $js msg/s) / raw rabbitmq-c (reference, msg/s), the same durable flow: persistent messages of the host's message size, confirms waited every 100, prefetch 64, one manual ack each, publisher and consumer at once; the broker reference of a Node peer; interleaved, median of $ROUNDS rounds")" \
     --argjson relay "$(metric "$(calc "$rl / $gb")" ratio "$gb" '' "raw rabbitmq-c two-hop relay ($rl msg/s: the durable step with the database taken out, plexus-bench-amqp --relay: the host's AMQP message published persistently with confirms waited every 100 to queue A; a relay takes A's deliveries as the host's consumer does (prefetch 256, the batch that has arrived), publishes one persistent message per delivery to queue B on its own confirm-mode connection, waits for the confirms, then acks the batch with one multiple ack; a third connection consumes B (prefetch 256, batch acks); msg/s = N / (last ack on B - first publish)) / graphile-worker $GRAPHILE_VERSION batched (reference, jobs/s, as in durable_step_vs_graphile_batched). Two persistent messages, their confirms and acks per step, as in the host, and no database: below 1.0 the broker alone on this machine cannot move a durable step as fast as graphile-worker moves a job, so durable_step_vs_graphile_batched >= 1.0 is bounded by the broker here; at or above 1.0 the broker leaves that room, and durable_step_vs_graphile_batched can reach at most this value (with a database that cost nothing). Prefetch 256 is the most the step driver and graphile-worker keep outstanding (more gains nothing); at the host's prefetch 64 the relay ran $rl64 msg/s (one batch in flight, waiting for its confirms); interleaved, median of $ROUNDS rounds")" \
     --argjson bound "$(metric "$(calc "$st / $rl")" ratio "$rl" '' "host durable step ($st msg/s, as in durable_step_vs_graphile_batched) / the raw two-hop relay (reference, msg/s, as in broker_relay_vs_graphile_batched): how much of its broker bound the host reaches. No goal: the host adds a PostgreSQL transaction per consumed batch and its outbox relay's reads and marks, on the same two cores as the broker. durable_step_vs_graphile_batched = this x broker_relay_vs_graphile_batched; interleaved, median of $ROUNDS rounds")" \
-    '{durable_step_vs_graphile_batched: $batched, single_tx_vs_graphile_unbatched: $single, broker_amqplib_vs_rabbitmq_c: $broker, broker_relay_vs_graphile_batched: $relay, durable_step_vs_broker_relay: $bound}'
+    '{durable_step_vs_graphile_batched: $batched, single_tx_vs_graphile_unbatched: $single, single_tx_vs_graphile_unbatched_at_2: $single2, broker_amqplib_vs_rabbitmq_c: $broker, broker_relay_vs_graphile_batched: $relay, durable_step_vs_broker_relay: $bound}'
 }
 
 peers_docs() { # markdown for docs/benchmarks.md (full run)
@@ -106,5 +116,6 @@ peers_docs() { # markdown for docs/benchmarks.md (full run)
   printf '| raw rabbitmq-c two-hop relay (the durable step without a database), prefetch 256, msg/s (A) | %s |\n| the same at the host'"'"'s prefetch 64, msg/s | %s |\n' "$(samples peer_relay)" "$(samples peer_relay_p64)"
   printf '| graphile-worker %s batched, jobs/s (A) | %s |\n| host durable step, msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_batched)" "$(samples peer_step)"
   printf '| graphile-worker %s one job per transaction, jobs/s (A) | %s |\n| host at prefetch 1, msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_single)" "$(samples peer_single)"
-  printf '| host at prefetch 1, WAL flushes per message | %s |\n\n' "$(samples peer_single_flushes)"
+  printf '| host at prefetch 1, WAL flushes per message | %s |\n' "$(samples peer_single_flushes)"
+  printf '| graphile-worker %s one job per transaction, concurrency 2, jobs/s (A) | %s |\n| host at prefetch 1, 2 consumer connections, msg/s (B) | %s |\n\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_single_2)" "$(samples peer_single_2)"
 }

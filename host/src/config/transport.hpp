@@ -39,7 +39,7 @@ struct Transport {
   int stallSeconds = 60;       // outbox older than this: readiness reports "degraded"
   int partitions = 4;          // rabbitmq: partition queues per deployment (per-stream order)
   int prefetch = 64;           // rabbitmq: unacked messages per consumer
-  int consumers = 2;           // rabbitmq: consumer connections, each with its own partitions
+  int consumers = 1;           // rabbitmq: consumer connections, each with its own partitions
   int retentionHours = 168;    // processed inbox rows (dedupe keys) are purged after this
   int keepPublishedHours = 0;  // published messages kept for inspection (0 = not kept)
 };

@@ -232,11 +232,11 @@ TEST(Config, DeliveryLimitDefaultsAndMustExceedMaxAttempts) {
                 .transport.maxAttempts,
             30);
 }
-TEST(Config, ConsumersDefaultToTwoAndCannotOutnumberThePartitions) {
+TEST(Config, ConsumersDefaultToOneAndCannotOutnumberThePartitions) {
   EXPECT_EQ(parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
     "transport": {"kind": "rabbitmq", "url": "amqp://a/"}})")
                 .transport.consumers,
-            2);
+            1);
   EXPECT_EQ(parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
     "transport": {"kind": "rabbitmq", "url": "amqp://a/", "partitions": 8, "consumers": 8}})")
                 .transport.consumers,
