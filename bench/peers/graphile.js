@@ -8,7 +8,7 @@
 //                    one query, completions batched (completeJobBatchDelay 0)
 //   --mode single    one job per transaction: each job added by its own addJob (4 producers at
 //                    once), fetched by its own get_job and completed by its own complete_job;
-//                    concurrency 1, like the host's one consumer thread at prefetch 1
+//                    concurrency 1, like the host's one consumer connection at max_batch 1
 //   --concurrency N  single mode only: N jobs at once (default 1), beside the host with
 //                    transport.consumers N
 //   --package NAME   which pinned graphile-worker to run (bench/peers/package.json): graphile-worker

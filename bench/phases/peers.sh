@@ -5,8 +5,8 @@
 #   raw rabbitmq-c two-hop relay (plexus-bench-amqp --relay): the durable step without a database,
 #                             the broker's bound on it; beside graphile-worker batched and the host
 #   graphile-worker batched   vs the host's durable step (bench/config/step.json as shipped)
-#   graphile-worker one job per transaction vs the host at transport.prefetch 1 (one consumed
-#                             message per transaction)
+#   graphile-worker one job per transaction vs the host at transport.max_batch 1 (each consumed
+#                             message committed in its own transaction)
 # The Node programs and their pinned packages are in bench/peers (npm ci, then offline).
 
 PEERS_DIR=$ROOT/bench/peers
@@ -41,12 +41,12 @@ peer() { # program args... -> its JSON line (stderr kept in the run directory)
 }
 
 phase_peers() {
-  say "peers: rabbitmq-c vs amqplib; graphile-worker $GRAPHILE_VERSION batched vs the host's durable step; one job per transaction vs the host at prefetch 1; $ROUNDS rounds"
+  say "peers: rabbitmq-c vs amqplib; graphile-worker $GRAPHILE_VERSION batched vs the host's durable step; one job per transaction vs the host at max_batch 1; $ROUNDS rounds"
   local r size wire a b
   size=$(jfield size "$("$BIN/plexus-bench-dispatch" --plugin-dir "$BUILD/bench-plugins" --envelope-size)")
   wire=$("$BIN/plexus-bench-dispatch" --plugin-dir "$BUILD/bench-plugins" --wire)
-  jq '.transport.prefetch = 1' bench/config/step.json >"$RUN/step-single.json"
-  jq '.transport.prefetch = 1 | .transport.consumers = 2' bench/config/step.json >"$RUN/step-single-2.json"
+  jq '.transport.max_batch = 1' bench/config/step.json >"$RUN/step-single.json"
+  jq '.transport.max_batch = 1 | .transport.consumers = 2' bench/config/step.json >"$RUN/step-single-2.json"
   fresh_schema bench_peers
   fresh_schema bench_single
   fresh_schema bench_single_2
@@ -67,7 +67,7 @@ phase_peers() {
     record peer_graphile_single "$(jfield jobs_per_s "$a")"
     record peer_single "$(jfield msgs_per_s "$STEP_LAST")"
     record peer_single_flushes "$STEP_FLUSHES"
-    say "  round $r: graphile-worker one job per transaction $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host at prefetch 1 $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
+    say "  round $r: graphile-worker one job per transaction $(jfield jobs_per_s "$a" | cut -d. -f1) jobs/s, host one message per transaction $(jfield msgs_per_s "$STEP_LAST" | cut -d. -f1) msg/s"
     # The same at concurrency 2 on both sides: two graphile-worker jobs, two consumer connections.
     a=$(peer graphile.js --package "$GRAPHILE_PKG" --url "$PLEXUS_PG_URL" --mode single --concurrency 2 --seconds "$STEP_SECS" --warmup 2 --window 256)
     host_step_round "peers-single-2-$r" "$RUN/step-single-2.json" bench_single_2
@@ -101,8 +101,8 @@ peers_keys() { # -> JSON object with the peers' keys (when the phase ran)
   gs2=$(med peer_graphile_single_2) sg2=$(med peer_single_2)
   jq -n \
     --argjson batched "$(metric "$(calc "$st / $gb")" ratio "$gb" '>= 1.0' "host durable step ($st msg/s: bench/config/step.json as shipped, as in durable_step_ratio) / graphile-worker $GRAPHILE_VERSION durable jobs end to end in its batched mode (reference, jobs/s: jobs added 100 per transaction with addJobs, 24 concurrent jobs, local queue of 500, completions batched; no-op task; at most 256 jobs not yet executed, as the host's driver keeps at most 256 commands outstanding); same PostgreSQL and run, interleaved, median of $ROUNDS rounds")" \
-    --argjson single "$(metric "$(calc "$sg / $gs")" ratio "$gs" '>= 3.0' "host one message per transaction ($sg msg/s: the durable step with transport.prefetch 1, so each consumed message is its own consume transaction; $(med peer_single_flushes) WAL flushes per message) / graphile-worker $GRAPHILE_VERSION one job per transaction (reference, jobs/s: each job added by its own addJob from 4 producers, fetched by its own get_job and completed by its own complete_job, concurrency 1); same run, interleaved, median of $ROUNDS rounds")" \
-    --argjson single2 "$(metric "$(calc "$sg2 / $gs2")" ratio "$gs2" '' "as single_tx_vs_graphile_unbatched, both sides at concurrency 2: the host at transport.prefetch 1 with transport.consumers 2 ($sg2 msg/s: two consumer connections, each over two of the four partitions, each message its own transaction) / graphile-worker one job per transaction with concurrency 2 (reference, jobs/s); same run, interleaved, median of $ROUNDS rounds")" \
+    --argjson single "$(metric "$(calc "$sg / $gs")" ratio "$gs" '>= 3.0' "host one message per transaction ($sg msg/s: the durable step with transport.max_batch 1, so each consumed message is committed in its own transaction before its ack, while the prefetch (64, as shipped) keeps the next ones arriving; $(med peer_single_flushes) WAL flushes per message) / graphile-worker $GRAPHILE_VERSION one job per transaction (reference, jobs/s: each job added by its own addJob from 4 producers, fetched by its own get_job and completed by its own complete_job, concurrency 1); same run, interleaved, median of $ROUNDS rounds")" \
+    --argjson single2 "$(metric "$(calc "$sg2 / $gs2")" ratio "$gs2" '' "as single_tx_vs_graphile_unbatched, both sides at concurrency 2: the host at transport.max_batch 1 with transport.consumers 2 ($sg2 msg/s: two consumer connections, each over two of the four partitions, each message its own transaction) / graphile-worker one job per transaction with concurrency 2 (reference, jobs/s); same run, interleaved, median of $ROUNDS rounds")" \
     --argjson broker "$(metric "$(calc "$js / $c")" ratio "$c" '' "raw amqplib $AMQPLIB_VERSION (Node, $js msg/s) / raw rabbitmq-c (reference, msg/s), the same durable flow: persistent messages of the host's message size, confirms waited every 100, prefetch 64, one manual ack each, publisher and consumer at once; the broker reference of a Node peer; interleaved, median of $ROUNDS rounds")" \
     --argjson relay "$(metric "$(calc "$rl / $gb")" ratio "$gb" '' "raw rabbitmq-c two-hop relay ($rl msg/s: the durable step with the database taken out, plexus-bench-amqp --relay: the host's AMQP message published persistently with confirms waited every 100 to queue A; a relay takes A's deliveries as the host's consumer does (prefetch 256, the batch that has arrived), publishes one persistent message per delivery to queue B on its own confirm-mode connection, waits for the confirms, then acks the batch with one multiple ack; a third connection consumes B (prefetch 256, batch acks); msg/s = N / (last ack on B - first publish)) / graphile-worker $GRAPHILE_VERSION batched (reference, jobs/s, as in durable_step_vs_graphile_batched). Two persistent messages, their confirms and acks per step, as in the host, and no database: below 1.0 the broker alone on this machine cannot move a durable step as fast as graphile-worker moves a job, so durable_step_vs_graphile_batched >= 1.0 is bounded by the broker here; at or above 1.0 the broker leaves that room, and durable_step_vs_graphile_batched can reach at most this value (with a database that cost nothing). Prefetch 256 is the most the step driver and graphile-worker keep outstanding (more gains nothing); at the host's prefetch 64 the relay ran $rl64 msg/s (one batch in flight, waiting for its confirms); interleaved, median of $ROUNDS rounds")" \
     --argjson bound "$(metric "$(calc "$st / $rl")" ratio "$rl" '' "host durable step ($st msg/s, as in durable_step_vs_graphile_batched) / the raw two-hop relay (reference, msg/s, as in broker_relay_vs_graphile_batched): how much of its broker bound the host reaches. No goal: the host adds a PostgreSQL transaction per consumed batch and its outbox relay's reads and marks, on the same two cores as the broker. durable_step_vs_graphile_batched = this x broker_relay_vs_graphile_batched; interleaved, median of $ROUNDS rounds")" \
@@ -115,7 +115,7 @@ peers_docs() { # markdown for docs/benchmarks.md (full run)
   printf '| raw rabbitmq-c, msg/s | %s |\n| raw amqplib %s, msg/s | %s |\n' "$(samples peer_rabbitmq_c)" "$AMQPLIB_VERSION" "$(samples peer_amqplib)"
   printf '| raw rabbitmq-c two-hop relay (the durable step without a database), prefetch 256, msg/s (A) | %s |\n| the same at the host'"'"'s prefetch 64, msg/s | %s |\n' "$(samples peer_relay)" "$(samples peer_relay_p64)"
   printf '| graphile-worker %s batched, jobs/s (A) | %s |\n| host durable step, msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_batched)" "$(samples peer_step)"
-  printf '| graphile-worker %s one job per transaction, jobs/s (A) | %s |\n| host at prefetch 1, msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_single)" "$(samples peer_single)"
-  printf '| host at prefetch 1, WAL flushes per message | %s |\n' "$(samples peer_single_flushes)"
-  printf '| graphile-worker %s one job per transaction, concurrency 2, jobs/s (A) | %s |\n| host at prefetch 1, 2 consumer connections, msg/s (B) | %s |\n\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_single_2)" "$(samples peer_single_2)"
+  printf '| graphile-worker %s one job per transaction, jobs/s (A) | %s |\n| host, one message per transaction (max_batch 1), msg/s (B) | %s |\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_single)" "$(samples peer_single)"
+  printf '| host, one message per transaction, WAL flushes per message | %s |\n' "$(samples peer_single_flushes)"
+  printf '| graphile-worker %s one job per transaction, concurrency 2, jobs/s (A) | %s |\n| host, one message per transaction, 2 consumer connections, msg/s (B) | %s |\n\n' "$GRAPHILE_VERSION" "$(samples peer_graphile_single_2)" "$(samples peer_single_2)"
 }

@@ -149,6 +149,40 @@ TEST_F(Replicas, ConsumerConnectionsShareThePartitionsAndKeepPerStreamOrder) {
   }
 }
 
+// transport.max_batch 1: messages already waiting in the queues when the host starts (which it
+// would otherwise take as one batch) are still committed one per transaction.
+TEST_F(Replicas, MaxBatchOneCommitsEachConsumedMessageInItsOwnTransaction) {
+  {
+    auto first = start();  // declares the deployment's queues
+    first->signal(SIGTERM);
+    ASSERT_TRUE(first->waitExit(30000).has_value());
+  }
+  plexus::transport::Amqp pub(std::getenv("PLEXUS_AMQP_URL"));
+  pub.open(5000);
+  pub.confirmSelect();
+  const int n = 30;
+  std::vector<std::string> streams;
+  for (int i = 0; i < n; ++i) {
+    plexus::Message m;
+    m.id = "mb-" + service_ + "-" + std::to_string(i);
+    m.kind = "command";
+    m.type = "Count";
+    m.stream = "mb" + std::to_string(i);
+    m.source = "test";
+    m.payload = json{{"stream", m.stream}, {"seq", 1}}.dump();
+    pub.publish("plexus.commands", m.type, plexus::transport::toAmqp(m), m.payload);
+    streams.push_back(m.stream);
+  }
+  pub.waitForConfirms(10000);
+  auto h = start(writeConfig("one.json", R"(, "max_batch": 1)"));
+  ASSERT_TRUE(eventually([&] { return complete(h->port(), streams, 1); }));
+  // Each Count command and each Counted event it caused (handled by this host too): 2n.
+  const std::string expected = "plexus_handler_transactions_total " + std::to_string(2 * n) + "\n";
+  EXPECT_TRUE(eventually([&] {
+    return http(h->port(), "GET", "/metrics").body.find(expected) != std::string::npos;
+  })) << http(h->port(), "GET", "/metrics").body;
+}
+
 TEST_F(Replicas, AReplicaKilledMidStreamLosesNothingAndDuplicatesNothing) {
   auto a = start();  // first consumer: the active one on every partition queue
   auto b = start();  // standby (single active consumer) until `a` goes away

@@ -62,7 +62,7 @@ Transport parseTransport(const Reader& r, const nlohmann::json& t) {
       t, base,
       {"kind", "url", "urls", "queue_type", "delivery_limit", "workers", "max_attempts",
        "retry_initial_ms", "retry_max_ms", "poll_interval_ms", "stall_seconds", "partitions",
-       "prefetch", "consumers", "retention_hours", "keep_published_hours", "tls"},
+       "prefetch", "consumers", "max_batch", "retention_hours", "keep_published_hours", "tls"},
       {"kind"});
   Transport out;
   out.kind = r.oneOf(t["kind"], base + "/kind", {"inproc", "rabbitmq"});
@@ -82,6 +82,7 @@ Transport parseTransport(const Reader& r, const nlohmann::json& t) {
   r.optionalInt(t, base, "partitions", out.partitions, 1, 64);
   r.optionalInt(t, base, "prefetch", out.prefetch, 1, 10000);
   r.optionalInt(t, base, "consumers", out.consumers, 1, 64);
+  r.optionalInt(t, base, "max_batch", out.maxBatch, 1, 10000);
   if (t.contains("consumers") && out.consumers > out.partitions) {
     r.fail(base + "/consumers",
            "must be at most partitions (" + std::to_string(out.partitions) + "), got " +

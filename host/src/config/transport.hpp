@@ -40,6 +40,7 @@ struct Transport {
   int partitions = 4;          // rabbitmq: partition queues per deployment (per-stream order)
   int prefetch = 64;           // rabbitmq: unacked messages per consumer
   int consumers = 1;           // rabbitmq: consumer connections, each with its own partitions
+  int maxBatch = 0;            // rabbitmq: messages per consume transaction (0: up to prefetch)
   int retentionHours = 168;    // processed inbox rows (dedupe keys) are purged after this
   int keepPublishedHours = 0;  // published messages kept for inspection (0 = not kept)
 };

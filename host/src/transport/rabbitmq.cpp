@@ -74,6 +74,7 @@ std::unique_ptr<Transport> createRabbitTransport(const config::Config& config, B
   o.topology.deliveryLimit = config.transport.deliveryLimit;
   o.prefetch = config.transport.prefetch;
   o.consumers = config.transport.consumers;
+  o.maxBatch = config.transport.maxBatch;
   return std::make_unique<RabbitTransport>(std::move(o), std::move(bindings));
 }
 
@@ -282,7 +283,8 @@ void RabbitTransport::consumeLoop(Consumer& c) {
 // Hands the batch to the host until it is committed. While the host cannot commit (the store is
 // down), the messages stay here: handing them back to the broker would count a delivery against
 // a quorum queue's limit on every try. The wait keeps reading the connection (heartbeats) and adds
-// what the broker still sends (at most the prefetch) to the batch.
+// what the broker still sends (at most the prefetch) to the batch, even past transport.max_batch:
+// what waited for the store commits together once it is back.
 std::vector<bool> RabbitTransport::commit(Amqp& amqp, std::vector<AmqpMessage>& batch,
                                           std::vector<Received>& received) {
   for (int failures = 1;; ++failures) {
@@ -304,12 +306,14 @@ std::vector<bool> RabbitTransport::commit(Amqp& amqp, std::vector<AmqpMessage>& 
   }
 }
 
-// Group commit: what the broker has already sent (up to the prefetch) is committed by the host in
-// one transaction, then acked: one WAL flush instead of one per message.
+// Group commit: what the broker has already sent (up to the prefetch, or transport.max_batch) is
+// committed by the host in one transaction, then acked: one WAL flush instead of one per message.
+// What is left stays buffered on the connection for the next batch.
 void RabbitTransport::consumeBatch(Amqp& amqp, AmqpMessage first) {
   std::vector<AmqpMessage> batch;
   batch.push_back(std::move(first));
-  amqp.takeReady(batch, static_cast<size_t>(options_.prefetch));
+  const int most = options_.maxBatch > 0 ? options_.maxBatch : options_.prefetch;
+  amqp.takeReady(batch, static_cast<size_t>(most));
   std::vector<Received> received;
   const std::vector<bool> committed = commit(amqp, batch, received);
   const bool all = std::all_of(committed.begin(), committed.end(), [](bool c) { return c; });

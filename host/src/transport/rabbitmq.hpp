@@ -27,6 +27,7 @@ struct RabbitOptions {
   TopologyOptions topology;
   int prefetch = 64;  // per consumer connection
   int consumers = 1;  // consumer connections; consumer i takes partitions i, i + consumers, ...
+  int maxBatch = 0;   // messages per consume transaction; 0: what has arrived, up to the prefetch
   int confirmTimeoutMs = 10000;
   int connectTimeoutMs = 5000;  // per node
 };

@@ -248,6 +248,19 @@ TEST(Config, ConsumersDefaultToOneAndCannotOutnumberThePartitions) {
     "transport": {"kind": "rabbitmq", "url": "amqp://a/", "consumers": 0}})",
               "/transport/consumers", "");
 }
+TEST(Config, MaxBatchIsOptionalAndPositive) {
+  EXPECT_EQ(parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/"}})")
+                .transport.maxBatch,
+            0);  // up to the prefetch
+  EXPECT_EQ(parse(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "max_batch": 1}})")
+                .transport.maxBatch,
+            1);
+  expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
+    "transport": {"kind": "rabbitmq", "url": "amqp://a/", "max_batch": 0}})",
+              "/transport/max_batch", "");
+}
 TEST(Config, UrlAndUrlsTogetherRefused) {
   expectError(R"({"service": "s", "plugins": [], "store": {"kind": "sqlite", "url": "x"},
     "transport": {"kind": "rabbitmq", "url": "amqp://a/", "urls": ["amqp://b/"]}})",
