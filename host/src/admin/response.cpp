@@ -15,17 +15,6 @@ int hexDigit(char c) {
   return -1;
 }
 
-// Reads `n` digits at `at` into `out`; false when they are not all digits.
-bool digits(const std::string& s, size_t at, size_t n, int& out) {
-  if (at + n > s.size()) return false;
-  out = 0;
-  for (size_t i = at; i < at + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    out = out * 10 + (s[i] - '0');
-  }
-  return true;
-}
-
 }  // namespace
 
 plugin::HttpResponse jsonOk(int status, const json& body) {
