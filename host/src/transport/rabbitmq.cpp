@@ -20,8 +20,8 @@ namespace {
 
 using nlohmann::json;
 
-// Where a host's connections start: a random node, the publisher one after the consumer, so the
-// connections of many hosts spread over the cluster.
+// Where a host's connections start: a random node, each consumer connection one after the other
+// and the publisher after them, so the connections of many hosts spread over the cluster.
 size_t firstNode() { return std::random_device{}(); }
 
 int backoffMs(int failures) { return std::min(100 << std::min(failures, 6), 5000); }
