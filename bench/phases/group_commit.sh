@@ -82,7 +82,8 @@ group_commit_docs() { # markdown for docs/benchmarks.md (full run)
   printf '| commit_delay | WAL flushes per order | Handler transactions per order | Orders/s | p99 ms | Rounds, orders/s |\n|---|---|---|---|---|---|\n'
   for d in "${GC_DELAYS[@]}"; do
     gc_point "$d" | jq -r --arg rounds "$(samples "gc_orders_$d")" \
-      '"| \(.commit_delay_us) us | \(.wal_flushes_per_order) | \(.handler_transactions_per_order) | \(.orders_per_s) | \(.p99_ms | floor) | \($rounds) |"'
+      'def r(n): . * n | round / n;
+       "| \(.commit_delay_us) us | \(.wal_flushes_per_order | r(100)) | \(.handler_transactions_per_order | r(100)) | \(.orders_per_s | r(10)) | \(.p99_ms | floor) | \($rounds) |"'
   done
   printf '\n'
 }
