@@ -49,7 +49,10 @@ struct Http {
   // GET /health, /health/ready and /metrics only, on a listener of their own with its own
   // workers (the main port serves them too). -1: no such listener; 0: any free port.
   int managementPort = -1;
-  int threads = 64;                // workers for requests on the main port
+  // Workers for complete requests on the main port (the front end's loop reads and writes). As
+  // many as the store's default pool: more only wait for a session, and 64 of them on 16
+  // sessions made bursts of requests of 0.5 to 10 s under load (docs/benchmarks.md).
+  int threads = 16;
   int queue = 1024;                // requests waiting for a worker; more get 503
   int64_t maxBodyBytes = 1 << 20;  // 1 MiB
   int keepAliveSeconds = 10;       // idle time between requests on one connection

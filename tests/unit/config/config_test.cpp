@@ -42,7 +42,7 @@ TEST(Config, MinimalGetsDefaults) {
   const Config c = parse(kMinimal);
   EXPECT_EQ(c.service, "svc");
   EXPECT_EQ(c.http.port, 8080);
-  EXPECT_GT(c.http.threads, 16);  // above Poco's defaults
+  EXPECT_EQ(c.http.threads, 16);  // the store's default pool_size
   EXPECT_GT(c.http.queue, 64);
   EXPECT_EQ(c.http.maxBodyBytes, 1 << 20);
   EXPECT_TRUE(c.plugins.empty());
